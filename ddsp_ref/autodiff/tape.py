@@ -1,0 +1,154 @@
+"""The recording tape, the Primitive op wrapper, and the reverse-mode walker.
+
+A Primitive's forward is ``forward(xp, *arrays, **kwargs) -> (out, saved)``; its VJP is
+``vjp(xp, saved, g, **kwargs) -> tuple`` with one cotangent (or None) per positional input.
+Outside ``value_and_grad`` (or on arrays that carry no Tensor) a Primitive is a plain array
+function: it records nothing and returns a plain array.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from ..backend import array_namespace
+from .tensor import Tensor
+
+__all__ = ["Primitive", "REGISTRY", "recording", "backward"]
+
+# Every differentiable op, by name: the gradient-check registry test walks this.
+REGISTRY: dict[str, "Primitive"] = {}
+
+_state = threading.local()
+_ids = itertools.count()
+
+
+class _Node:
+    """One recorded op application: enough to run its VJP later."""
+
+    __slots__ = ("prim", "parents", "saved", "kwargs", "out_id")
+
+    def __init__(self, prim, parents, saved, kwargs, out_id):
+        self.prim = prim
+        self.parents = parents
+        self.saved = saved
+        self.kwargs = kwargs
+        self.out_id = out_id
+
+
+def _active_tape() -> list | None:
+    return getattr(_state, "tape", None)
+
+
+class recording:
+    """Context manager that installs a fresh tape (first order only: no nesting)."""
+
+    def __enter__(self) -> list:
+        if _active_tape() is not None:
+            raise RuntimeError(
+                "value_and_grad/grad cannot be nested: ddsp_ref.autodiff is first order only"
+            )
+        self.tape: list = []
+        _state.tape = self.tape
+        return self.tape
+
+    def __exit__(self, *exc) -> None:
+        _state.tape = None
+
+
+def new_tensor(data: Any) -> Tensor:
+    return Tensor(data, next(_ids))
+
+
+class Primitive:
+    """A differentiable array op: a forward and its vector-Jacobian product, declared once."""
+
+    def __init__(self, name: str, forward: Callable, vjp: Callable):
+        if name in REGISTRY:
+            raise ValueError(f"autodiff op {name!r} is registered twice")
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        REGISTRY[name] = self
+
+    def __repr__(self) -> str:
+        return f"<autodiff op {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        xp = array_namespace(*raw)
+        out, saved = self.forward(xp, *raw, **kwargs)
+        tape = _active_tape()
+        if tape is None or not any(isinstance(a, Tensor) for a in args):
+            return out
+        result = new_tensor(out)
+        parents = [a if isinstance(a, Tensor) else None for a in args]
+        tape.append(_Node(self, parents, saved, kwargs, result._id))
+        return result
+
+
+def _unbroadcast(xp, cot: Any, shape: tuple) -> Any:
+    """Sum a cotangent down to ``shape`` (undoes numpy broadcasting in one place)."""
+    if cot.shape == shape:
+        return cot
+    extra = cot.ndim - len(shape)
+    if extra > 0:
+        cot = cot.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (c, s) in enumerate(zip(cot.shape, shape)) if s == 1 and c != 1)
+    if axes:
+        cot = cot.sum(axis=axes, keepdims=True)
+    if cot.shape != shape:  # a scalar cotangent for a shaped input
+        cot = xp.broadcast_to(cot, shape)
+    return cot
+
+
+def fit_cotangent(xp, cot: Any, like: Any) -> Any:
+    """Bring a cotangent to the shape and dtype of the array it belongs to."""
+    cot = xp.asarray(cot)
+    cot = _unbroadcast(xp, cot, tuple(like.shape))
+    if xp.iscomplexobj(cot) and not xp.iscomplexobj(like):
+        cot = cot.real  # real input of a complex op: d/dx only (see fft.py for the convention)
+    if cot.dtype != like.dtype:
+        cot = cot.astype(like.dtype)
+    return cot
+
+
+def backward(tape: list, out: Tensor, seed: Any) -> dict[int, Any]:
+    """Walk the tape backwards from ``out`` with cotangent ``seed``.
+
+    Recording order is already topological, so one reverse pass suffices. Returns the
+    accumulated cotangents keyed by Tensor id; saved arrays are released as the walk goes.
+    """
+    grads: dict[int, Any] = {out._id: seed}
+    for i in range(len(tape) - 1, -1, -1):
+        node = tape[i]
+        tape[i] = None  # frees this node's saved arrays as soon as its VJP has run
+        g = grads.pop(node.out_id, None)
+        if g is None:
+            continue
+        xp = array_namespace(g)
+        cots = node.prim.vjp(xp, node.saved, g, **node.kwargs)
+        if len(cots) != len(node.parents):
+            raise RuntimeError(
+                f"VJP of {node.prim.name} returned {len(cots)} cotangents for "
+                f"{len(node.parents)} inputs"
+            )
+        for parent, cot in zip(node.parents, cots):
+            if parent is None or cot is None:
+                continue
+            cot = fit_cotangent(xp, cot, parent.data)
+            prev = grads.get(parent._id)
+            grads[parent._id] = cot if prev is None else prev + cot
+    return grads
+
+
+def zeros_like_array(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.zeros_like(x)
+
+
+def is_float_dtype(dtype: Any) -> bool:
+    return np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)

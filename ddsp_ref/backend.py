@@ -1,0 +1,151 @@
+"""Array backends: pick numpy or cupy from the inputs, move arrays between devices, seedable RNG.
+
+cupy is detected through ``sys.modules`` only, so importing ddsp_ref never imports cupy; a cupy
+array can only exist if the user already imported cupy.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "array_namespace",
+    "is_cupy_array",
+    "to_numpy",
+    "to_device",
+    "synchronize",
+    "default_rng",
+    "as_strided",
+    "scatter_add",
+    "float_dtype",
+    "cupy_available",
+]
+
+
+def _cupy_module() -> ModuleType | None:
+    """Return cupy if the user has imported it already, else None (never imports it)."""
+    return sys.modules.get("cupy")
+
+
+def is_cupy_array(x: Any) -> bool:
+    cp = _cupy_module()
+    return cp is not None and isinstance(x, cp.ndarray)
+
+
+def _raw(x: Any) -> Any:
+    # Tensors (autodiff) expose their array as `.data`; avoid importing autodiff here (layering).
+    return x.data if getattr(x, "_is_ddsp_tensor", False) else x
+
+
+def array_namespace(*xs: Any) -> ModuleType:
+    """Return the array module (numpy or cupy) shared by all array arguments.
+
+    Python scalars, None, lists and numpy scalars are skipped; Tensors are unwrapped.
+
+    Raises:
+        TypeError: if numpy and cupy arrays are mixed, naming both kinds.
+    """
+    found_numpy = found_cupy = False
+    for x in xs:
+        x = _raw(x)
+        if x is None or isinstance(x, (int, float, complex, bool, np.generic, list, tuple, str)):
+            continue
+        if isinstance(x, np.ndarray):
+            found_numpy = True
+        elif is_cupy_array(x):
+            found_cupy = True
+    if found_numpy and found_cupy:
+        raise TypeError(
+            "array_namespace: got both numpy.ndarray and cupy.ndarray inputs; move them to one "
+            "device first (ddsp_ref.backend.to_device)."
+        )
+    if found_cupy:
+        return _cupy_module()  # type: ignore[return-value]
+    return np
+
+
+def cupy_available() -> bool:
+    """True if cupy can be imported and sees a GPU (this *does* import cupy; tests only)."""
+    try:
+        import cupy  # noqa: F401
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy any array (numpy, cupy, Tensor, scalar, list) to a numpy array on the host."""
+    x = _raw(x)
+    if is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def to_device(x: Any, device: str) -> Any:
+    """Move an array to ``'cpu'`` (numpy) or ``'gpu'`` (cupy, imported on demand).
+
+    Raises:
+        ValueError: for an unknown device name.
+        ImportError: for 'gpu' without cupy installed (install the ``gpu`` extra).
+    """
+    x = _raw(x)
+    if device == "cpu":
+        return to_numpy(x)
+    if device == "gpu":
+        try:
+            import cupy
+        except ImportError as err:  # pragma: no cover - depends on the machine
+            raise ImportError(
+                "to_device(x, 'gpu') needs cupy: pip install 'ddsp_ref[gpu]'"
+            ) from err
+        return cupy.asarray(x)
+    raise ValueError(f"to_device: device must be 'cpu' or 'gpu', got {device!r}")
+
+
+def synchronize(xp: ModuleType) -> None:
+    """Wait for queued device work (no-op for numpy). Needed before timing GPU code."""
+    if xp is not np:
+        xp.cuda.Stream.null.synchronize()
+
+
+def default_rng(seed: Any = None, xp: ModuleType = np) -> Any:
+    """A seedable random generator for the namespace ``xp``.
+
+    numpy gets ``numpy.random.Generator``; cupy gets ``cupy.random.Generator`` (or its legacy
+    RandomState where Generator is missing). A generator passed in is returned unchanged.
+    """
+    if seed is not None and not isinstance(seed, (int, np.integer)) and hasattr(seed, "random"):
+        return seed
+    if xp is np:
+        return np.random.default_rng(seed)
+    if hasattr(xp.random, "default_rng"):
+        return xp.random.default_rng(seed)
+    return xp.random.RandomState(seed)  # pragma: no cover
+
+
+def as_strided(xp: ModuleType, x: Any, shape: tuple, strides: tuple) -> Any:
+    """Read-only strided view (numpy) or view (cupy) of ``x``."""
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+
+
+def scatter_add(xp: ModuleType, target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` with repeated indices accumulated (in place)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        xp.add.at(target, index, values)
+
+
+def float_dtype(x: Any) -> np.dtype:
+    """The dtype policy of ddsp_ref: float64 stays float64, everything else becomes float32."""
+    dtype = getattr(_raw(x), "dtype", None)
+    if dtype is not None and dtype == np.float64:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)

@@ -1,0 +1,116 @@
+"""Utilities of ddsp.core: float casting, iterables, nested dicts, one-axis padding, diff."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..autodiff import ops
+from ..autodiff.tensor import Tensor
+from ..backend import array_namespace, float_dtype
+
+__all__ = [
+    "to_float",
+    "make_iterable",
+    "to_dict",
+    "nested_keys",
+    "nested_lookup",
+    "leaf_key",
+    "pad_axis",
+    "diff",
+]
+
+
+def to_float(x: Any) -> Any:
+    """ddsp's ``tf_float32`` under ddsp_ref's dtype policy.
+
+    float64 arrays stay float64 (so whole pipelines can be gradient-checked); everything else
+    (float32, integers, lists, scalars) becomes float32. Differentiable for Tensors.
+    """
+    if isinstance(x, Tensor) or hasattr(x, "__array_namespace__") or isinstance(x, np.ndarray):
+        dtype = float_dtype(x)
+        return x if x.dtype == dtype else ops.astype(x, dtype)
+    if hasattr(x, "dtype") and hasattr(x, "shape"):  # cupy arrays and numpy scalars
+        xp = array_namespace(x)
+        return xp.asarray(x, dtype=float_dtype(x))
+    return np.asarray(x, dtype=np.float32)
+
+
+def make_iterable(x: Any) -> list | Sequence:
+    """None -> []; one array -> [array] (never iterate over a batch); scalars -> [x]."""
+    if x is None:
+        return []
+    if isinstance(x, Tensor) or hasattr(x, "shape") and hasattr(x, "dtype"):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return x
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        return [x]
+    return x
+
+
+def to_dict(x: Any, keys: Sequence[str]) -> dict:
+    """Pass a dict through; zip anything else (through make_iterable) with ``keys``."""
+    if isinstance(x, dict):
+        return x
+    values = list(make_iterable(x))
+    if len(values) != len(keys):
+        raise ValueError(
+            f"to_dict: keys {list(keys)} ({len(keys)}) must have as many entries as the "
+            f"inputs ({len(values)})"
+        )
+    return dict(zip(keys, values))
+
+
+def nested_keys(nested_dict: dict, delimiter: str = "/", prefix: str = "") -> list[str]:
+    """Flat list of 'a/b/c' paths to every leaf of a nested dict."""
+    keys = []
+    for k, v in nested_dict.items():
+        path = f"{prefix}{delimiter}{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            keys.extend(nested_keys(v, delimiter, path))
+        else:
+            keys.append(path)
+    return keys
+
+
+def nested_lookup(nested_key: str, nested_dict: dict, delimiter: str = "/") -> Any:
+    """Value at 'a/b/c'; a KeyError lists every available nested key."""
+    value = nested_dict
+    for part in nested_key.split(delimiter):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(
+                f"Key '{nested_key}' as {nested_key.split(delimiter)} not found in nested dict. "
+                f"Available keys: {nested_keys(nested_dict, delimiter)}"
+            )
+        value = value[part]
+    return value
+
+
+def leaf_key(nested_key: str, delimiter: str = "/") -> str:
+    """The last component of a 'a/b/c' key."""
+    return nested_key.split(delimiter)[-1]
+
+
+def pad_axis(x: Any, padding: Sequence[int] = (0, 0), axis: int = 0, **pad_kwargs: Any) -> Any:
+    """Pad only ``axis`` of ``x`` by ``padding = (before, after)``; other kwargs go to pad."""
+    ndim = len(x.shape)
+    width = [(0, 0)] * ndim
+    width[axis % ndim] = tuple(int(p) for p in padding)
+    return ops.pad(x, width, **pad_kwargs)
+
+
+def diff(x: Any, axis: int = -1) -> Any:
+    """Forward difference ``x[1:] - x[:-1]`` along ``axis`` (one shorter).
+
+    Raises:
+        ValueError: if ``axis`` is not an axis of ``x`` (ddsp raises for axis >= rank).
+    """
+    ndim = len(x.shape)
+    if axis >= ndim or axis < -ndim:
+        raise ValueError(f"diff: invalid axis index {axis} for an input of rank {ndim}")
+    axis = axis % ndim
+    head = (slice(None),) * axis
+    return ops.subtract(ops.getitem(x, head + (slice(1, None),)),
+                        ops.getitem(x, head + (slice(None, -1),)))
