@@ -6,6 +6,27 @@ Same API and numbers as magenta/ddsp 3.7.0, without TensorFlow.
 from . import backend
 from .autodiff import Tensor, check_grads, grad, stop_gradient, value_and_grad
 
+# Like `import ddsp`, importing the package loads the DSP layers (and, when gin is installed,
+# registers them, so gin configs that `import ddsp_ref` find @synths.Harmonic etc.).
+from . import core, dags, effects, processors, synths  # noqa: E402  (order: backend first)
+
 __version__ = "0.1.0"
 
-__all__ = ["backend", "Tensor", "value_and_grad", "grad", "stop_gradient", "check_grads"]
+__all__ = [
+    "backend", "core", "dags", "effects", "processors", "synths",
+    "Tensor", "value_and_grad", "grad", "stop_gradient", "check_grads",
+]
+
+# Heavier or optional layers load on first use (``ddsp_ref.demo``, ``ddsp_ref.kernels``...).
+_SUBMODULES = {
+    "autodiff", "core", "dags", "demo", "effects", "gin_support", "kernels", "losses",
+    "module", "processors", "spectral_ops", "streaming", "synths",
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'ddsp_ref' has no attribute {name!r}")

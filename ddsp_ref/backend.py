@@ -21,6 +21,7 @@ __all__ = [
     "default_rng",
     "as_strided",
     "scatter_add",
+    "scatter_add_along_axis",
     "float_dtype",
     "cupy_available",
 ]
@@ -141,6 +142,26 @@ def scatter_add(xp: ModuleType, target: Any, index: Any, values: Any) -> None:
         np.add.at(target, index, values)
     else:
         xp.add.at(target, index, values)
+
+
+def scatter_add_along_axis(xp: ModuleType, shape: tuple, indices: Any, values: Any,
+                           axis: int) -> Any:
+    """Adjoint of ``take(x, indices, axis)`` for 1-D ``indices``: a new array of ``shape``.
+
+    numpy's ``add.at`` is slow on large arrays, so on numpy the values are sorted by index
+    and summed in segments with ``add.reduceat``; cupy's ``add.at`` (atomics) is fast.
+    """
+    out = xp.zeros(shape, dtype=values.dtype)
+    if xp is not np or indices.size == 0:
+        scatter_add(xp, out, (slice(None),) * axis + (indices,), values)
+        return out
+    moved = np.moveaxis(values, axis, 0)
+    if indices.size > 1 and np.any(indices[1:] < indices[:-1]):
+        order = np.argsort(indices, kind="stable")
+        indices, moved = indices[order], moved[order]
+    starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
+    np.moveaxis(out, axis, 0)[indices[starts]] = np.add.reduceat(moved, starts, axis=0)
+    return out
 
 
 def float_dtype(x: Any) -> np.dtype:

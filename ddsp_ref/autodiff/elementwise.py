@@ -32,9 +32,12 @@ def _mul_fwd(xp, a, b):
     return xp.multiply(a, b), (a, b)
 
 
-def _mul_vjp(xp, saved, g):
+def _mul_vjp(xp, saved, g, needs=(True, True)):
     a, b = saved
-    return g * _conj(xp, b), g * _conj(xp, a)
+    return (
+        g * _conj(xp, b) if needs[0] else None,
+        g * _conj(xp, a) if needs[1] else None,
+    )
 
 
 multiply = Primitive("multiply", _mul_fwd, _mul_vjp)
@@ -45,10 +48,10 @@ def _div_fwd(xp, a, b):
     return out, (b, out)
 
 
-def _div_vjp(xp, saved, g):
+def _div_vjp(xp, saved, g, needs=(True, True)):
     b, out = saved
     ga = g / _conj(xp, b)
-    return ga, -ga * _conj(xp, out)
+    return ga if needs[0] else None, -ga * _conj(xp, out) if needs[1] else None
 
 
 divide = Primitive("divide", _div_fwd, _div_vjp)
@@ -59,11 +62,13 @@ def _pow_fwd(xp, a, b):
     return out, (a, b, out)
 
 
-def _pow_vjp(xp, saved, g):
+def _pow_vjp(xp, saved, g, needs=(True, True)):
     a, b, out = saved
     a_arr = xp.asarray(a)
     # d/da a**b = b * a**(b-1); written with the exponent so that a == 0 with b >= 1 is finite.
-    ga = g * b * xp.power(a_arr, b - 1) if not _is_zero(b) else None
+    ga = g * b * xp.power(a_arr, b - 1) if needs[0] and not _is_zero(b) else None
+    if not needs[1]:
+        return ga, None
     # d/db a**b = a**b log a, defined for a > 0 (0 elsewhere, as in JAX/TF for a == 0).
     positive = a_arr > 0
     log_a = xp.log(xp.where(positive, a_arr, 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import scatter_add
+from ..backend import scatter_add, scatter_add_along_axis
 from .tape import Primitive
 from .tensor import Tensor
 
@@ -54,6 +54,8 @@ def _take_fwd(xp, x, indices, axis=None):
 
 
 def _take_vjp(xp, shape, g, indices, axis=None):
+    if axis is not None and getattr(indices, "ndim", 0) == 1:
+        return (scatter_add_along_axis(xp, shape, indices, g, axis % len(shape)),)
     out = xp.zeros(shape, dtype=g.dtype)
     if axis is None:
         flat = out.reshape(-1)

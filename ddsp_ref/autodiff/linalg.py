@@ -81,10 +81,13 @@ def _einsum_fwd(xp, *operands, subscripts):
     return xp.einsum(spec, *operands), (operands, inputs, out)
 
 
-def _einsum_vjp(xp, saved, g, subscripts):
+def _einsum_vjp(xp, saved, g, subscripts, needs=None):
     operands, inputs, out = saved
     cots = []
     for i, target in enumerate(inputs):
+        if needs is not None and not needs[i]:
+            cots.append(None)
+            continue
         others = [o for j, o in enumerate(operands) if j != i]
         other_specs = [s for j, s in enumerate(inputs) if j != i]
         available = set(out).union(*other_specs) if other_specs else set(out)

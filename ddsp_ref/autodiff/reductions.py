@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from .tape import Primitive
 
 
@@ -12,9 +14,9 @@ def normalize_axes(axis, ndim: int) -> tuple:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for an array of rank {ndim}")
-        out.append(a % max(ndim, 1))
+        out.append(a % builtins.max(ndim, 1))
     return tuple(sorted(out))
 
 

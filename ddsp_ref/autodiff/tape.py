@@ -8,6 +8,7 @@ function: it records nothing and returns a plain array.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 from typing import Any, Callable
@@ -72,6 +73,9 @@ class Primitive:
         self.name = name
         self.forward = forward
         self.vjp = vjp
+        # A VJP that declares a `needs` parameter is told which inputs are traced, so it can
+        # skip cotangents nobody reads (e.g. `tensor * constant_array`).
+        self.wants_needs = "needs" in inspect.signature(vjp).parameters
         REGISTRY[name] = self
 
     def __repr__(self) -> str:
@@ -130,7 +134,11 @@ def backward(tape: list, out: Tensor, seed: Any) -> dict[int, Any]:
         if g is None:
             continue
         xp = array_namespace(g)
-        cots = node.prim.vjp(xp, node.saved, g, **node.kwargs)
+        if node.prim.wants_needs:
+            needs = tuple(p is not None for p in node.parents)
+            cots = node.prim.vjp(xp, node.saved, g, needs=needs, **node.kwargs)
+        else:
+            cots = node.prim.vjp(xp, node.saved, g, **node.kwargs)
         if len(cots) != len(node.parents):
             raise RuntimeError(
                 f"VJP of {node.prim.name} returned {len(cots)} cotangents for "

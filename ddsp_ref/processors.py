@@ -1,0 +1,141 @@
+"""Processor, ProcessorGroup and the simple processors Add, Mix, Crop (ddsp.processors)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .autodiff import ops
+from .core.resampling import resample
+from .core.utils import to_float
+from .dags import DAGLayer
+from .gin_support import configurable, register
+from .module import Module
+
+__all__ = ["Processor", "ProcessorGroup", "Add", "Mix", "Crop"]
+
+
+class Processor(Module):
+    """A DSP element: ``get_controls`` scales network outputs, ``get_signal`` makes the signal.
+
+    ``processor(*inputs)`` is ``get_signal(**get_controls(*inputs))``; with
+    ``return_outputs_dict=True`` it returns ``{'signal': signal, 'controls': controls}``.
+    Keras' ``training`` and ``mask`` keyword arguments are accepted and ignored.
+    """
+
+    def __call__(self, *args: Any, return_outputs_dict: bool = False, **kwargs: Any) -> Any:
+        kwargs.pop("training", None)
+        kwargs.pop("mask", None)
+        controls = self.get_controls(*args, **kwargs)
+        signal = self.get_signal(**controls)
+        if return_outputs_dict:
+            return {"signal": signal, "controls": controls}
+        return signal
+
+    def get_controls(self, *args: Any, **kwargs: Any) -> dict:
+        raise TypeError(f"{type(self).__name__} must define get_controls")
+
+    def get_signal(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} must define get_signal")
+
+
+class ProcessorGroup(DAGLayer, Processor):
+    """A DAG of processors; its signal is that of the last node (``outputs['out']['signal']``).
+
+    Args:
+        dag: list of ``(processor, ['input/key', ...])`` nodes, topologically ordered.
+        name: name of the group.
+        **kwarg_processors: processors referenced by name in the dag.
+    """
+
+    def __init__(self, dag: Sequence, name: str = "processor_group", **kwarg_processors: Any):
+        super().__init__(dag, name=name, **kwarg_processors)
+
+    @property
+    def processor_names(self) -> list[str]:
+        return self.module_names
+
+    @property
+    def processors(self) -> list[Any]:
+        return self.modules
+
+    def __call__(self, inputs: dict, return_outputs_dict: bool = False, **kwargs: Any) -> Any:
+        return Processor.__call__(self, inputs, return_outputs_dict=return_outputs_dict,
+                                  **kwargs)
+
+    def get_controls(self, inputs: dict, **kwargs: Any) -> dict:
+        """Run the DAG; the 'controls' of a group are the whole outputs dict."""
+        return self.run_dag(inputs, **kwargs)
+
+    def get_signal(self, **outputs: Any) -> Any:
+        if "out" not in outputs:
+            raise ValueError("ProcessorGroup: the DAG is empty, so there is no 'out' signal")
+        return outputs["out"]["signal"]
+
+
+class Add(Processor):
+    """Sum of two signals."""
+
+    def __init__(self, name: str = "add"):
+        super().__init__(name=name)
+
+    def get_controls(self, signal_one: Any, signal_two: Any) -> dict:
+        return {"signal_one": signal_one, "signal_two": signal_two}
+
+    def get_signal(self, signal_one: Any, signal_two: Any) -> Any:
+        return ops.add(signal_one, signal_two)
+
+
+class Mix(Processor):
+    """ddsp's mix: ``sqrt(|m|) * s1 + (1 - sqrt(|m - 1|)) * s2`` with m = sigmoid(nn_out).
+
+    This is not a constant-power crossfade: m = 0 silences both inputs and m = 1 sums them
+    (kept for parity with ddsp 3.7.0).
+    """
+
+    def __init__(self, name: str = "mix"):
+        super().__init__(name=name)
+
+    def get_controls(self, signal_one: Any, signal_two: Any, nn_out_mix_level: Any) -> dict:
+        n1, n2 = signal_one.shape[1], signal_two.shape[1]
+        if n1 != n2:
+            raise ValueError(
+                f"Mix: signal_one and signal_two must have the same length on axis 1, got {n1} "
+                f"and {n2}"
+            )
+        mix_level = ops.sigmoid(to_float(nn_out_mix_level))
+        mix_level = resample(mix_level, n1)
+        return {"signal_one": signal_one, "signal_two": signal_two, "mix_level": mix_level}
+
+    def get_signal(self, signal_one: Any, signal_two: Any, mix_level: Any) -> Any:
+        w1 = ops.sqrt(ops.abs(mix_level))
+        w2 = 1.0 - ops.sqrt(ops.abs(mix_level - 1.0))
+        return w1 * signal_one + w2 * signal_two
+
+
+class Crop(Processor):
+    """Remove ``2 * (frame_size // 2)`` samples: from the back, the front, or half each side."""
+
+    def __init__(self, frame_size: int, crop_location: str = "back", name: str = "crop"):
+        super().__init__(name=name)
+        if crop_location not in ("front", "center", "back"):
+            raise ValueError(
+                f"Crop: crop_location must be 'front', 'center' or 'back', got {crop_location!r}"
+            )
+        self.frame_size = frame_size
+        self.crop_location = crop_location
+
+    def get_controls(self, signal: Any) -> dict:
+        return {"signal": signal}
+
+    def get_signal(self, signal: Any) -> Any:
+        half = self.frame_size // 2
+        n = signal.shape[1]
+        start, stop = {"front": (2 * half, n), "center": (half, n - half),
+                       "back": (0, n - 2 * half)}[self.crop_location]
+        return signal[:, start:stop]
+
+
+ProcessorGroup = configurable(ProcessorGroup, module="ddsp_ref.processors")
+for _cls in (Add, Mix, Crop):
+    register(_cls, module="ddsp_ref.processors")
+del _cls

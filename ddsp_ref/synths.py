@@ -1,0 +1,220 @@
+"""Synthesizers (ddsp.synths): Harmonic, FilteredNoise, Wavetable, Sinusoidal, TensorToAudio."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import core
+from .autodiff import ops
+from .backend import array_namespace, default_rng
+from .gin_support import register
+from .processors import Processor
+
+__all__ = ["TensorToAudio", "Harmonic", "FilteredNoise", "Wavetable", "Sinusoidal"]
+
+
+def _check_rank(name: str, x: Any, rank: int, cls: str) -> None:
+    if x is not None and len(x.shape) != rank:
+        raise ValueError(f"{cls}: {name} must have rank {rank} ([batch, n_frames, channels]), "
+                         f"got shape {tuple(x.shape)}")
+
+
+def _check_frames(cls: str, **controls: Any) -> None:
+    """All frame-wise controls must share batch and frame counts."""
+    shapes = {k: tuple(v.shape[:2]) for k, v in controls.items() if v is not None}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"{cls}: controls disagree on [batch, n_frames]: {shapes}")
+
+
+class TensorToAudio(Processor):
+    """Pass samples ``[batch, n_samples, 1]`` through as audio ``[batch, n_samples]``."""
+
+    def __init__(self, name: str = "tensor_to_audio"):
+        super().__init__(name=name)
+
+    def get_controls(self, samples: Any) -> dict:
+        return {"samples": samples}
+
+    def get_signal(self, samples: Any) -> Any:
+        return ops.squeeze(samples, axis=2)
+
+
+class Harmonic(Processor):
+    """Harmonic synthesizer: a fundamental ``f0_hz`` and a distribution over its harmonics.
+
+    Args:
+        n_samples: output length in samples.
+        sample_rate: samples per second.
+        scale_fn: applied to amplitudes and to the harmonic distribution in get_controls
+            (default ``core.exp_sigmoid``; None to pass controls through).
+        normalize_below_nyquist: zero harmonics at or above Nyquist before normalising.
+        amp_resample_method: 'window' (default), 'linear', 'cubic' or 'nearest'.
+        use_angular_cumsum: accepted for parity; phase is float64-exact either way.
+    """
+
+    def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
+                 scale_fn: Callable | None = core.exp_sigmoid, normalize_below_nyquist: bool = True,
+                 amp_resample_method: str = "window", use_angular_cumsum: bool = False,
+                 name: str = "harmonic"):
+        super().__init__(name=name)
+        self.n_samples = n_samples
+        self.sample_rate = sample_rate
+        self.scale_fn = scale_fn
+        self.normalize_below_nyquist = normalize_below_nyquist
+        self.amp_resample_method = amp_resample_method
+        self.use_angular_cumsum = use_angular_cumsum
+
+    def get_controls(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> dict:
+        """Scale the network outputs.
+
+        Args:
+            amplitudes: ``[batch, n_frames, 1]`` overall amplitude (before scale_fn).
+            harmonic_distribution: ``[batch, n_frames, n_harmonics]`` (before scale_fn).
+            f0_hz: ``[batch, n_frames, 1]`` fundamental frequency in Hz.
+        """
+        for key, value in (("amplitudes", amplitudes), ("f0_hz", f0_hz),
+                           ("harmonic_distribution", harmonic_distribution)):
+            _check_rank(key, value, 3, "Harmonic")
+        _check_frames("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz,
+                      harmonic_distribution=harmonic_distribution)
+        if self.scale_fn is not None:
+            amplitudes = self.scale_fn(amplitudes)
+            harmonic_distribution = self.scale_fn(harmonic_distribution)
+        sample_rate = self.sample_rate if self.normalize_below_nyquist else None
+        harmonic_distribution = core.normalize_harmonics(harmonic_distribution, f0_hz, sample_rate)
+        return {"amplitudes": amplitudes, "harmonic_distribution": harmonic_distribution,
+                "f0_hz": f0_hz}
+
+    def get_signal(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> Any:
+        """Audio ``[batch, n_samples]`` from scaled controls."""
+        return core.harmonic_synthesis(
+            frequencies=f0_hz, amplitudes=amplitudes, harmonic_distribution=harmonic_distribution,
+            n_samples=self.n_samples, sample_rate=self.sample_rate,
+            amp_resample_method=self.amp_resample_method,
+            use_angular_cumsum=self.use_angular_cumsum)
+
+
+class FilteredNoise(Processor):
+    """Uniform noise filtered by a time-varying FIR filter, one filter per frame.
+
+    Args:
+        n_samples: output length in samples.
+        window_size: FIR window (0 keeps the full ``2 * (n_bands - 1)`` taps).
+        scale_fn: applied to ``magnitudes + initial_bias`` (None: magnitudes pass through).
+        initial_bias: shifts the network output down so the noise starts quiet.
+        seed: int or generator for the noise. Every call draws fresh noise like ddsp; the same
+            seed gives the same sequence of calls.
+    """
+
+    def __init__(self, n_samples: int = 64000, window_size: int = 257,
+                 scale_fn: Callable | None = core.exp_sigmoid, initial_bias: float = -5.0,
+                 seed: Any = None, name: str = "filtered_noise"):
+        super().__init__(name=name)
+        self.n_samples = n_samples
+        self.window_size = window_size
+        self.scale_fn = scale_fn
+        self.initial_bias = initial_bias
+        self._noise = NoiseSource(seed)
+
+    def get_controls(self, magnitudes: Any) -> dict:
+        """Args: magnitudes ``[batch, n_frames, n_bands]``, bands linear from 0 to Nyquist."""
+        _check_rank("magnitudes", magnitudes, 3, "FilteredNoise")
+        if self.scale_fn is not None:
+            magnitudes = self.scale_fn(magnitudes + self.initial_bias)
+        return {"magnitudes": magnitudes}
+
+    def get_signal(self, magnitudes: Any) -> Any:
+        """Audio ``[batch, n_samples]``: fresh uniform(-1, 1) noise through the filters."""
+        batch = magnitudes.shape[0]
+        noise = self._noise.uniform(array_namespace(magnitudes), (batch, self.n_samples),
+                                    magnitudes.dtype)
+        return core.frequency_filter(noise, magnitudes, window_size=self.window_size)
+
+
+class NoiseSource:
+    """Seedable uniform noise on numpy or cupy; one generator per array module."""
+
+    def __init__(self, seed: Any = None):
+        self.seed = seed
+        self._generators: dict[str, Any] = {}
+
+    def uniform(self, xp: Any, shape: tuple, dtype: Any) -> Any:
+        key = xp.__name__
+        if key not in self._generators:
+            self._generators[key] = default_rng(self.seed, xp)
+        rng = self._generators[key]
+        sample = rng.random(shape) if hasattr(rng, "random") else rng.random_sample(shape)
+        return (2.0 * sample - 1.0).astype(dtype)
+
+
+class Wavetable(Processor):
+    """Wavetable synthesizer with (possibly time-varying) learnable tables.
+
+    Args:
+        n_samples, sample_rate: output length and rate.
+        scale_fn: applied to amplitudes and to the wavetables (default exp_sigmoid).
+    """
+
+    def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
+                 scale_fn: Callable | None = core.exp_sigmoid, name: str = "wavetable"):
+        super().__init__(name=name)
+        self.n_samples = n_samples
+        self.sample_rate = sample_rate
+        self.scale_fn = scale_fn
+
+    def get_controls(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> dict:
+        """Args: amplitudes ``[B, F, 1]``, wavetables ``[B, F, W]``, f0_hz ``[B, F, 1]``."""
+        if self.scale_fn is not None:
+            wavetables = self.scale_fn(wavetables)
+            amplitudes = self.scale_fn(amplitudes)
+        return {"amplitudes": amplitudes, "wavetables": wavetables, "f0_hz": f0_hz}
+
+    def get_signal(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> Any:
+        wavetables = core.resample(wavetables, self.n_samples)
+        return core.wavetable_synthesis(amplitudes=amplitudes, wavetables=wavetables,
+                                        frequencies=f0_hz, n_samples=self.n_samples,
+                                        sample_rate=self.sample_rate)
+
+
+class Sinusoidal(Processor):
+    """Bank of freely moving sinusoids.
+
+    Args:
+        n_samples, sample_rate: output length and rate.
+        amp_scale_fn: applied to amplitudes (default exp_sigmoid).
+        amp_resample_method: how amplitudes are upsampled (default 'window').
+        freq_scale_fn: maps network outputs to Hz (default frequencies_sigmoid); when set,
+            amplitudes of sinusoids at or above Nyquist are zeroed.
+    """
+
+    def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
+                 amp_scale_fn: Callable | None = core.exp_sigmoid,
+                 amp_resample_method: str = "window",
+                 freq_scale_fn: Callable | None = core.frequencies_sigmoid,
+                 name: str = "sinusoidal"):
+        super().__init__(name=name)
+        self.n_samples = n_samples
+        self.sample_rate = sample_rate
+        self.amp_scale_fn = amp_scale_fn
+        self.amp_resample_method = amp_resample_method
+        self.freq_scale_fn = freq_scale_fn
+
+    def get_controls(self, amplitudes: Any, frequencies: Any) -> dict:
+        """Args: amplitudes and frequencies ``[batch, n_frames, n_sinusoids]``."""
+        _check_frames("Sinusoidal", amplitudes=amplitudes, frequencies=frequencies)
+        if self.amp_scale_fn is not None:
+            amplitudes = self.amp_scale_fn(amplitudes)
+        if self.freq_scale_fn is not None:
+            frequencies = self.freq_scale_fn(frequencies)
+            amplitudes = core.remove_above_nyquist(frequencies, amplitudes, self.sample_rate)
+        return {"amplitudes": amplitudes, "frequencies": frequencies}
+
+    def get_signal(self, amplitudes: Any, frequencies: Any) -> Any:
+        amplitudes = core.resample(amplitudes, self.n_samples, method=self.amp_resample_method)
+        frequencies = core.resample(frequencies, self.n_samples)
+        return core.oscillator_bank(frequencies, amplitudes, sample_rate=self.sample_rate)
+
+
+for _cls in (TensorToAudio, Harmonic, FilteredNoise, Wavetable, Sinusoidal):
+    register(_cls, module="ddsp_ref.synths")
+del _cls
