@@ -9,6 +9,7 @@ Only ``norm=None`` (numpy's default scaling) is provided.
 
 from __future__ import annotations
 
+from ..backend import fft_module
 from .tape import Primitive
 
 
@@ -70,13 +71,13 @@ def _fit_length(xp, x, n, axis):
 
 def _fft_fwd(xp, x, n=None, axis=-1):
     x = xp.asarray(x)
-    return xp.fft.fft(x, n=n, axis=axis), x.shape[axis]
+    return fft_module(xp).fft(x, n=n, axis=axis), x.shape[axis]
 
 
 def _fft_vjp(xp, length, g, n=None, axis=-1):
     # fft is A w with A the DFT matrix; A^H = N * ifft.
     size = g.shape[axis]
-    return (_fit_length(xp, xp.fft.ifft(g, axis=axis) * size, length, axis),)
+    return (_fit_length(xp, fft_module(xp).ifft(g, axis=axis) * size, length, axis),)
 
 
 fft = Primitive("fft", _fft_fwd, _fft_vjp)
@@ -84,12 +85,12 @@ fft = Primitive("fft", _fft_fwd, _fft_vjp)
 
 def _ifft_fwd(xp, x, n=None, axis=-1):
     x = xp.asarray(x)
-    return xp.fft.ifft(x, n=n, axis=axis), x.shape[axis]
+    return fft_module(xp).ifft(x, n=n, axis=axis), x.shape[axis]
 
 
 def _ifft_vjp(xp, length, g, n=None, axis=-1):
     size = g.shape[axis]
-    return (_fit_length(xp, xp.fft.fft(g, axis=axis) / size, length, axis),)
+    return (_fit_length(xp, fft_module(xp).fft(g, axis=axis) / size, length, axis),)
 
 
 ifft = Primitive("ifft", _ifft_fwd, _ifft_vjp)
@@ -113,7 +114,7 @@ def _bcast_axis(w, ndim, axis):
 def _rfft_fwd(xp, x, n=None, axis=-1):
     x = xp.asarray(x)
     n = x.shape[axis] if n is None else n
-    return xp.fft.rfft(x, n=n, axis=axis), (x.shape[axis], n)
+    return fft_module(xp).rfft(x, n=n, axis=axis), (x.shape[axis], n)
 
 
 def _rfft_vjp(xp, saved, g, n=None, axis=-1):
@@ -121,7 +122,7 @@ def _rfft_vjp(xp, saved, g, n=None, axis=-1):
     # dL/dx[t] = Re sum_k G_k e^{+2 pi i k t / n} over the half spectrum only. irfft doubles the
     # interior bins and divides by n, so halve them first and multiply by n.
     w = _half_weights(xp, g.shape[axis], n, g.real.dtype, 0.5)
-    x_cot = xp.fft.irfft(g * _bcast_axis(w, g.ndim, axis), n=n, axis=axis) * n
+    x_cot = fft_module(xp).irfft(g * _bcast_axis(w, g.ndim, axis), n=n, axis=axis) * n
     return (_fit_length(xp, x_cot, length, axis),)
 
 
@@ -131,14 +132,14 @@ rfft = Primitive("rfft", _rfft_fwd, _rfft_vjp)
 def _irfft_fwd(xp, y, n=None, axis=-1):
     y = xp.asarray(y)
     n = 2 * (y.shape[axis] - 1) if n is None else n
-    return xp.fft.irfft(y, n=n, axis=axis), (y.shape[axis], n)
+    return fft_module(xp).irfft(y, n=n, axis=axis), (y.shape[axis], n)
 
 
 def _irfft_vjp(xp, saved, g, n=None, axis=-1):
     n_bins, n = saved
     # x = (1/n)[Re Y_0 + 2 sum Re(Y_k e^{i theta}) + Re Y_{n/2} (-1)^t]: the interior bins count
     # twice, and the imaginary parts of DC and Nyquist are ignored (rfft of real g has none).
-    spectrum = xp.fft.rfft(g, axis=axis)
+    spectrum = fft_module(xp).rfft(g, axis=axis)
     w = _half_weights(xp, spectrum.shape[axis], n, g.dtype, 2.0) / n
     return (_fit_length(xp, spectrum * _bcast_axis(w, g.ndim, axis), n_bins, axis),)
 

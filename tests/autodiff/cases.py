@@ -8,8 +8,9 @@ index arrays and boolean masks are closed over, so every array argument is diffe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -323,8 +324,9 @@ def _indexing_cases() -> dict[str, list[Case]]:
             K("list index", lambda v: ops.getitem(v, [3, 3, 1]), x, ref=lambda v: v[[3, 3, 1]]),
             K("boolean mask", lambda v: v[:, mask], x, ref=lambda v: v[:, mask]),
             K("full boolean mask", lambda v: v[v > 0], x, ref=lambda v: v[v > 0]),
-            K("split (composite)", lambda v: ops.split(v, 2, axis=0)[1] * ops.split(v, [1], 1)[0][2:],
-              x, ref=lambda v: v[2:] * v[2:, :1]),
+            K("split (composite)",
+              lambda v: ops.split(v, 2, axis=0)[1] * ops.split(v, [1], 1)[0][2:], x,
+              ref=lambda v: v[2:] * v[2:, :1]),
         ],
         "take": [
             K("axis None", lambda v: ops.take(v, idx), x, ref=lambda v: np.take(v, idx)),

@@ -175,7 +175,7 @@ def _assert_same_structure(grad_tree, arg_tree, path="root"):
             _assert_same_structure(grad_tree[k], arg_tree[k], f"{path}/{k}")
     elif isinstance(arg_tree, (list, tuple)):
         assert len(grad_tree) == len(arg_tree), f"{path}: lengths differ"
-        for i, (g, a) in enumerate(zip(grad_tree, arg_tree)):
+        for i, (g, a) in enumerate(zip(grad_tree, arg_tree, strict=True)):
             _assert_same_structure(g, a, f"{path}/{i}")
     else:
         assert isinstance(grad_tree, np.ndarray), f"{path}: gradient is {type(grad_tree)}"
@@ -280,6 +280,12 @@ def vjp_of(linear, x, y):
 
 
 _rng = np.random.default_rng(7)
+
+
+def _cn(n):
+    return _rng.normal(size=n) + 1j * _rng.normal(size=n)
+
+
 _LINEAR = {
     "frame pad_end": (lambda v: ops.frame(v, 4, 3, pad_end=True), _rng.normal(size=(2, 10))),
     "frame hop>frame": (lambda v: ops.frame(v, 2, 3), _rng.normal(size=9)),
@@ -289,16 +295,18 @@ _LINEAR = {
     "rfft": (lambda v: ops.rfft(v), _rng.normal(size=8)),
     "rfft n larger odd": (lambda v: ops.rfft(v, n=11), _rng.normal(size=8)),
     "rfft n smaller": (lambda v: ops.rfft(v, n=6, axis=0), _rng.normal(size=(8, 2))),
-    "irfft": (lambda z: ops.irfft(z), _rng.normal(size=5) + 1j * _rng.normal(size=5)),
-    "irfft odd n": (lambda z: ops.irfft(z, n=9), _rng.normal(size=5) + 1j * _rng.normal(size=5)),
-    "irfft n smaller": (lambda z: ops.irfft(z, n=4), _rng.normal(size=5) + 1j * _rng.normal(size=5)),
-    "irfft n larger": (lambda z: ops.irfft(z, n=14), _rng.normal(size=5) + 1j * _rng.normal(size=5)),
-    "fft n smaller": (lambda z: ops.fft(z, n=3), _rng.normal(size=5) + 1j * _rng.normal(size=5)),
-    "ifft n larger": (lambda z: ops.ifft(z, n=7), _rng.normal(size=5) + 1j * _rng.normal(size=5)),
-    "cumsum exclusive reverse": (lambda v: ops.cumsum(v, exclusive=True, reverse=True),
-                                 _rng.normal(size=6)),
+    "irfft": (lambda z: ops.irfft(z), _cn(5)),
+    "irfft odd n": (lambda z: ops.irfft(z, n=9), _cn(5)),
+    "irfft n smaller": (lambda z: ops.irfft(z, n=4), _cn(5)),
+    "irfft n larger": (lambda z: ops.irfft(z, n=14), _cn(5)),
+    "fft n smaller": (lambda z: ops.fft(z, n=3), _cn(5)),
+    "ifft n larger": (lambda z: ops.ifft(z, n=7), _cn(5)),
+    "cumsum exclusive reverse": (
+        lambda v: ops.cumsum(v, exclusive=True, reverse=True),
+        _rng.normal(size=6),
+    ),
     "take repeats": (lambda v: ops.take(v, np.array([2, 0, 2, 2])), _rng.normal(size=3)),
-}  # fmt: skip
+}
 for _mode in ("constant", "reflect", "edge", "symmetric", "wrap"):
     _LINEAR[f"pad {_mode}"] = (
         lambda v, m=_mode: ops.pad(v, ((1, 0), (3, 2)), mode=m),
@@ -394,7 +402,7 @@ def test_float32_arguments_get_float32_gradients(name, case):
     single = [_to_single(a) for a in case.args]
     _, grads32 = ddsp_ref.value_and_grad(loss, argnums=argnums)(*single)
     _, grads64 = ddsp_ref.value_and_grad(loss, argnums=argnums)(*case.args)
-    for a, g32, g64 in zip(single, grads32, grads64):
+    for a, g32, g64 in zip(single, grads32, grads64, strict=True):
         assert g32.dtype == a.dtype, f"{name}: {a.dtype} argument got a {g32.dtype} gradient"
         scale = max(np.linalg.norm(g64), 1.0)
         assert np.linalg.norm(g32 - g64) <= 1e-4 * scale, name

@@ -1,0 +1,3 @@
+"""Pitch (f0) estimation (being written)."""
+
+__all__: list[str] = []
