@@ -100,7 +100,7 @@ def value_and_grad(
                     g = array_namespace(t.data).zeros_like(t.data)
                 leaf_grads.append(g)
             grads.append(rebuild(leaf_grads))
-        value_out = value_array.reshape(()) if value_array.ndim else value_array
+        value_out = array_namespace(value_array).asarray(value_array).reshape(())
         out_value = (value_out, _strip(aux)) if has_aux else value_out
         return out_value, (tuple(grads) if multiple else grads[0])
 

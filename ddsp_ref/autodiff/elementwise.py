@@ -189,7 +189,9 @@ abs = Primitive("abs", _abs_fwd, _abs_vjp)  # noqa: A001 - mirrors numpy's name
 
 # -- the unary table: name, forward, derivative(xp, x, out) ------------------------------------
 def _sigmoid(xp, x):
-    return 0.5 * (xp.tanh(0.5 * x) + 1)  # no overflow for large |x|
+    # exp of a non-positive number never overflows, and neither branch cancels for x << 0.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def _softplus(xp, x):

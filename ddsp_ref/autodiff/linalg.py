@@ -16,10 +16,10 @@ def _matmul_vjp(xp, saved, g):
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     g2 = g
+    if b.ndim == 1:  # restore the trailing axis first: for 1-D @ 1-D, g is 0-d
+        g2 = xp.expand_dims(g2, -1)
     if a.ndim == 1:
         g2 = xp.expand_dims(g2, -2)
-    if b.ndim == 1:
-        g2 = xp.expand_dims(g2, -1)
     ga = xp.matmul(g2, xp.conj(xp.swapaxes(b2, -1, -2)))
     gb = xp.matmul(xp.conj(xp.swapaxes(a2, -1, -2)), g2)
     if a.ndim == 1:
