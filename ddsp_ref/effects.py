@@ -78,7 +78,13 @@ class Reverb(Processor):
     def get_signal(self, audio: Any, ir: Any) -> Any:
         """Reverberated audio ``[batch, n_samples]``: causal convolution (+ dry)."""
         audio, ir = core.to_float(audio), core.to_float(ir)
-        ir = self._mask_dry_ir(self._match_dimensions(audio, ir))
+        ir = self._match_dimensions(audio, ir)
+        if ir.shape[-1] < 2:
+            # Tap 0 is the dry path and is masked, so a 1-tap IR has no reverb at all (and
+            # ddsp's crop returns an empty signal for it on power-of-two lengths).
+            raise ValueError(f"{type(self).__name__}: the impulse response needs at least 2 "
+                             f"taps (tap 0 is the dry path), got {ir.shape[-1]}")
+        ir = self._mask_dry_ir(ir)
         wet = core.fft_convolve(audio, ir, padding="same", delay_compensation=0)
         return wet + audio if self.add_dry else wet
 
@@ -194,7 +200,14 @@ class ModDelay(Processor):
         self.add_dry = add_dry
 
     def get_controls(self, audio: Any, gain: Any, phase: Any) -> dict:
-        """Args: audio ``[B, N]``, gain and phase ``[B, N, 1]``."""
+        """Args: audio ``[B, N]``, gain and phase ``[B, N, 1]`` (sample rate)."""
+        if len(audio.shape) != 2:
+            raise ValueError(f"ModDelay: audio must be [batch, n_samples], got shape "
+                             f"{tuple(audio.shape)}")
+        for key, value in (("gain", gain), ("phase", phase)):
+            if len(value.shape) != 3 or tuple(value.shape[:2]) != tuple(audio.shape):
+                raise ValueError(f"ModDelay: {key} must be [batch, n_samples, 1] matching audio "
+                                 f"{tuple(audio.shape)}, got shape {tuple(value.shape)}")
         if self.gain_scale_fn is not None:
             gain = self.gain_scale_fn(gain)
         if self.phase_scale_fn is not None:

@@ -102,6 +102,13 @@ class Mix(Processor):
                 f"Mix: signal_one and signal_two must have the same length on axis 1, got {n1} "
                 f"and {n2}"
             )
+        # A rank mismatch would broadcast into a [.., n, n] tensor instead of failing.
+        if len(nn_out_mix_level.shape) != len(signal_one.shape):
+            raise ValueError(
+                f"Mix: nn_out_mix_level must have the rank of the signals ([batch, n_frames] or "
+                f"[batch, n_frames, channels]), got shape {tuple(nn_out_mix_level.shape)} for "
+                f"signals of shape {tuple(signal_one.shape)}"
+            )
         mix_level = ops.sigmoid(to_float(nn_out_mix_level))
         mix_level = resample(mix_level, n1)
         return {"signal_one": signal_one, "signal_two": signal_two, "mix_level": mix_level}
@@ -130,6 +137,11 @@ class Crop(Processor):
     def get_signal(self, signal: Any) -> Any:
         half = self.frame_size // 2
         n = signal.shape[1]
+        if 2 * half > n:  # negative slice bounds would silently keep the wrong samples
+            raise ValueError(
+                f"Crop: cannot remove {2 * half} samples (frame_size {self.frame_size}) from a "
+                f"signal of {n} samples"
+            )
         start, stop = {"front": (2 * half, n), "center": (half, n - half),
                        "back": (0, n - 2 * half)}[self.crop_location]
         return signal[:, start:stop]

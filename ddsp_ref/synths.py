@@ -26,6 +26,13 @@ def _check_frames(cls: str, **controls: Any) -> None:
         raise ValueError(f"{cls}: controls disagree on [batch, n_frames]: {shapes}")
 
 
+def _check_single_channel(cls: str, **controls: Any) -> None:
+    for key, value in controls.items():
+        if value is not None and value.shape[-1] != 1:
+            raise ValueError(f"{cls}: {key} must have one channel ([batch, n_frames, 1]), got "
+                             f"shape {tuple(value.shape)}")
+
+
 class TensorToAudio(Processor):
     """Pass samples ``[batch, n_samples, 1]`` through as audio ``[batch, n_samples]``."""
 
@@ -33,6 +40,9 @@ class TensorToAudio(Processor):
         super().__init__(name=name)
 
     def get_controls(self, samples: Any) -> dict:
+        if len(samples.shape) != 3 or samples.shape[2] != 1:
+            raise ValueError("TensorToAudio: samples must have shape [batch, n_samples, 1], got "
+                             f"{tuple(samples.shape)}")
         return {"samples": samples}
 
     def get_signal(self, samples: Any) -> Any:
@@ -77,6 +87,7 @@ class Harmonic(Processor):
             _check_rank(key, value, 3, "Harmonic")
         _check_frames("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz,
                       harmonic_distribution=harmonic_distribution)
+        _check_single_channel("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz)
         if self.scale_fn is not None:
             amplitudes = self.scale_fn(amplitudes)
             harmonic_distribution = self.scale_fn(harmonic_distribution)
@@ -163,7 +174,15 @@ class Wavetable(Processor):
         self.scale_fn = scale_fn
 
     def get_controls(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> dict:
-        """Args: amplitudes ``[B, F, 1]``, wavetables ``[B, F, W]``, f0_hz ``[B, F, 1]``."""
+        """Args: amplitudes ``[B, F, 1]``, wavetables ``[B, F, W]`` or ``[B, W]``, f0_hz
+        ``[B, F, 1]``."""
+        _check_rank("amplitudes", amplitudes, 3, "Wavetable")
+        _check_rank("f0_hz", f0_hz, 3, "Wavetable")
+        if len(wavetables.shape) not in (2, 3):
+            raise ValueError("Wavetable: wavetables must be [batch, n_frames, n_wavetable] or "
+                             f"[batch, n_wavetable], got shape {tuple(wavetables.shape)}")
+        _check_frames("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
+        _check_single_channel("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
         if self.scale_fn is not None:
             wavetables = self.scale_fn(wavetables)
             amplitudes = self.scale_fn(amplitudes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import as_strided
+from ..kernels import overlap_add as _kernels
 from .tape import Primitive
 
 
@@ -14,45 +14,21 @@ def n_frames_of(length: int, frame_size: int, hop_size: int, pad_end: bool) -> i
 
 
 def frame_array(xp, x, frame_size: int, hop_size: int, pad_end: bool = False, pad_value=0.0):
-    """Frames of the last axis: ``[..., T] -> [..., n_frames, frame_size]`` (a copy)."""
-    x = xp.asarray(x)
-    length = x.shape[-1]
-    n_frames = n_frames_of(length, frame_size, hop_size, pad_end)
-    needed = (n_frames - 1) * hop_size + frame_size if n_frames else 0
-    if needed > length:
-        width = [(0, 0)] * (x.ndim - 1) + [(0, needed - length)]
-        x = xp.pad(x, width, constant_values=pad_value)
-    x = xp.ascontiguousarray(x)
-    step = x.strides[-1]
-    view = as_strided(
-        xp, x, x.shape[:-1] + (n_frames, frame_size), x.strides[:-1] + (hop_size * step, step)
-    )
-    return xp.array(view, copy=True)
+    """Frames of the last axis: ``[..., T] -> [..., n_frames, frame_size]`` (a copy).
+
+    Runs the framing kernel of ``ddsp_ref.kernels.overlap_add`` (numba on large numpy
+    arrays, CUDA on cupy, the pure-array reference otherwise).
+    """
+    return _kernels.frame(xp.asarray(x), frame_size, hop_size, pad_end, pad_value)
 
 
 def overlap_add_array(xp, frames, hop_size: int):
     """Sum of frames placed every ``hop_size`` samples: ``[..., F, L] -> [..., (F-1)*hop + L]``.
 
-    Loops over the ceil(L / hop) hop-sized pieces of a frame (not over frames), each step
-    vectorised over all frames.
+    Runs the overlap-add kernel of ``ddsp_ref.kernels.overlap_add`` (a gather: each output
+    sample sums the frames covering it).
     """
-    frames = xp.asarray(frames)
-    *lead, n_frames, frame_size = frames.shape
-    if n_frames == 0:
-        return xp.zeros(tuple(lead) + (max(frame_size - hop_size, 0),), dtype=frames.dtype)
-    length = (n_frames - 1) * hop_size + frame_size
-    n_pieces = -(-frame_size // hop_size)
-    out = xp.zeros(tuple(lead) + ((n_frames + n_pieces - 1) * hop_size,), dtype=frames.dtype)
-    for j in range(n_pieces):
-        piece = frames[..., j * hop_size : (j + 1) * hop_size]
-        width = piece.shape[-1]
-        if width < hop_size:  # last, partial piece of each frame
-            piece = xp.pad(piece, [(0, 0)] * (piece.ndim - 1) + [(0, hop_size - width)])
-        start = j * hop_size
-        out[..., start : start + n_frames * hop_size] += piece.reshape(
-            tuple(lead) + (n_frames * hop_size,)
-        )
-    return out[..., :length]
+    return _kernels.overlap_add(xp.asarray(frames), hop_size)
 
 
 def _frame_fwd(xp, x, frame_size, hop_size, pad_end=False, pad_value=0.0):

@@ -8,12 +8,19 @@ import numpy as np
 
 from ..backend import array_namespace, to_numpy
 from .api import value_and_grad
-from .pytree import tree_flatten
+from .pytree import tree_flatten, tree_map
 from .tape import is_float_dtype
 
 
 class GradientCheckError(AssertionError):
     """Raised when an analytic gradient disagrees with finite differences."""
+
+
+def _has_float_leaves(tree: Any) -> bool:
+    leaves, _ = tree_flatten(tree)
+    return bool(leaves) and all(
+        hasattr(x, "dtype") and is_float_dtype(x.dtype) for x in leaves
+    )
 
 
 def _to_float64(xp, x):
@@ -65,12 +72,10 @@ def check_grads(
     Raises:
         GradientCheckError: with the op, direction and both numbers on a mismatch.
     """
-    xp = array_namespace(*args)
-    args = [_to_float64(xp, a) for a in args]
-    if argnums is None:
-        argnums = tuple(
-            i for i, a in enumerate(args) if hasattr(a, "dtype") and is_float_dtype(a.dtype)
-        )
+    xp = array_namespace(*[leaf for a in args for leaf in tree_flatten(a)[0]])
+    args = [tree_map(lambda x: _to_float64(xp, x), a) for a in args]
+    if argnums is None:  # every argument that is (or is a pytree of) floating arrays
+        argnums = tuple(i for i, a in enumerate(args) if _has_float_leaves(a))
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not nums:
         raise ValueError("check_grads: no floating-array argument to differentiate")

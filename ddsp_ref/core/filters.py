@@ -170,6 +170,12 @@ def fft_convolve(
     delay compensation is exact only for windowed frequency-sampling IRs, and ``'valid'``
     with it can return an empty array).
 
+    Long audio in bounded memory (not in ddsp, same numbers up to float rounding): a single
+    IR on audio whose FFT would exceed twice the block FFT of :func:`_long_block_fft` is
+    convolved by overlap-add over fixed blocks instead of one giant FFT (ddsp's 131072-point
+    FFT for 4 s + a 3 s reverb is kept); and on plain arrays (no gradient being recorded) the
+    blocks are processed a few at a time, so memory beyond input and output stays bounded.
+
     Args:
         audio: input audio [batch, n_samples].
         impulse_response: FIR taps [batch, ir_size] (one filter) or
@@ -188,19 +194,88 @@ def fft_convolve(
     """
     audio, impulse_response = to_float(audio), to_float(impulse_response)
     _check_padding(padding)
-    _, audio_size, _, frame_size = _fft_convolve_shapes(audio, impulse_response)
+    _, _, n_frames, _ = _fft_convolve_shapes(audio, impulse_response)
     if len(impulse_response.shape) == 2:
         impulse_response = ops.expand_dims(impulse_response, 1)
     ir_size = impulse_response.shape[-1]
-    fft_size = get_fft_size(frame_size, ir_size, power_of_2=True)
 
-    audio_frames = ops.frame(audio, frame_size, frame_size, pad_end=True)
-    audio_fft = ops.rfft(audio_frames, n=fft_size, axis=-1)
-    # An IR batch of 1 broadcasts over the audio batch (same numbers as ddsp's tile).
-    ir_fft = ops.rfft(impulse_response, n=fft_size, axis=-1)
-    frames_out = ops.irfft(audio_fft * ir_fft, n=fft_size, axis=-1)
-    audio_out = ops.overlap_add(frames_out, frame_size)
-    return crop_and_compensate_delay(audio_out, audio_size, ir_size, padding, delay_compensation)
+    def ir_of(lo: int, hi: int) -> Any:
+        return impulse_response if n_frames == 1 else impulse_response[:, lo:hi]
+
+    return _convolve_and_crop(audio, ir_of, n_frames, ir_size, padding, delay_compensation,
+                              _is_traced(audio, impulse_response))
+
+
+# -- block convolution for long audio -------------------------------------------------------------
+# Frames x FFT size x batch processed at once on plain arrays (16 M float32 = 64 MB per
+# intermediate): the bound on the working memory of long inputs.
+_CHUNK_ELEMENTS = 1 << 22
+# Smallest block FFT of the long single-IR path (shorter blocks waste time on the IR tail).
+_MIN_LONG_BLOCK_FFT = 1 << 16
+
+
+def _is_traced(*xs: Any) -> bool:
+    """True if any input is an autodiff Tensor (a gradient is being recorded)."""
+    return any(x is not stop_gradient(x) for x in xs)
+
+
+def _long_block_fft(ir_size: int) -> int:
+    """Block FFT size for one IR on long audio: a power of 2 >= 4 * ir_size (blocks carry
+    3/4 new samples), at least 2^16."""
+    return max(get_fft_size(3 * ir_size + 1, ir_size), _MIN_LONG_BLOCK_FFT)
+
+
+def _convolve_and_crop(audio, ir_of, n_frames, ir_size, padding, delay_compensation, traced):
+    """fft_convolve from a function ``ir_of(lo, hi)`` giving IR frames lo..hi-1 (all if one)."""
+    audio_size = audio.shape[-1]
+    frame_size = -(-audio_size // n_frames)
+    fft_size = get_fft_size(frame_size, ir_size, power_of_2=True)
+    crop_size = audio_size + ir_size - 1 if padding == "valid" else audio_size
+    start = (ir_size - 1) // 2 - 1 if delay_compensation < 0 else int(delay_compensation)
+    block_fft = _long_block_fft(ir_size)
+    # ddsp's empty-slice quirk (end <= 0) depends on its own FFT size: keep its path there.
+    if n_frames == 1 and fft_size > 2 * block_fft and fft_size - crop_size - start > 0:
+        hop = block_fft - ir_size + 1
+        n_blocks = -(-audio_size // hop)
+        ir_fft = ops.rfft(ir_of(0, 1), n=block_fft, axis=-1)
+        out = _overlap_add_convolve(audio, lambda lo, hi: ir_fft, n_blocks, hop, block_fft,
+                                    traced)
+        # The single FFT's output is the linear convolution followed by zeros.
+        piece = out[:, start : start + crop_size]
+        missing = crop_size - piece.shape[-1]
+        return ops.pad(piece, [(0, 0), (0, missing)]) if missing > 0 else piece
+
+    def ir_fft_of(lo: int, hi: int) -> Any:
+        return ops.rfft(ir_of(lo, hi), n=fft_size, axis=-1)
+
+    out = _overlap_add_convolve(audio, ir_fft_of, n_frames, frame_size, fft_size, traced)
+    return crop_and_compensate_delay(out, audio_size, ir_size, padding, delay_compensation)
+
+
+def _overlap_add_convolve(audio, ir_fft_of, n_frames, frame_size, fft_size, traced):
+    """Blocks of ``frame_size`` samples times IR spectra ``ir_fft_of(lo, hi)`` [b, F|1, bins],
+    overlap-added: [batch, (n_frames - 1) * frame_size + fft_size]."""
+
+    def blocks(lo: int, hi: int, segment: Any) -> Any:
+        frames = ops.frame(segment, frame_size, frame_size, pad_end=True)
+        spectrum = ops.rfft(frames, n=fft_size, axis=-1) * ir_fft_of(lo, hi)
+        return ops.overlap_add(ops.irfft(spectrum, n=fft_size, axis=-1), frame_size)
+
+    batch = audio.shape[0]
+    per_chunk = max(1, _CHUNK_ELEMENTS // (batch * fft_size))
+    if traced or per_chunk >= n_frames:
+        return blocks(0, n_frames, audio)
+    # Plain arrays: a few blocks at a time, each tail added into the output in place.
+    out = None
+    for lo in range(0, n_frames, per_chunk):
+        hi = min(lo + per_chunk, n_frames)
+        piece = blocks(lo, hi, audio[:, lo * frame_size : hi * frame_size])
+        if out is None:
+            xp = array_namespace(piece)
+            total = (n_frames - 1) * frame_size + fft_size
+            out = xp.zeros((batch, total), dtype=piece.dtype)
+        out[:, lo * frame_size : lo * frame_size + piece.shape[-1]] += piece
+    return out
 
 
 # -- filter design --------------------------------------------------------------------------------
@@ -370,8 +445,20 @@ def frequency_filter(
     Returns:
         Filtered audio [batch, n_samples] ('same') or [batch, n_samples + n_taps - 1].
     """
-    impulse_response = frequency_impulse_response(magnitudes, window_size=window_size)
-    return fft_convolve(audio, impulse_response, padding=padding)
+    audio, magnitudes = to_float(audio), to_float(magnitudes)
+    traced = _is_traced(audio, magnitudes)
+    if traced or len(magnitudes.shape) != 3:
+        impulse_response = frequency_impulse_response(magnitudes, window_size=window_size)
+        return fft_convolve(audio, impulse_response, padding=padding)
+    # Plain arrays: design the FIRs of a chunk of frames at a time (bounded memory).
+    _check_padding(padding)
+    _fft_convolve_shapes(audio, magnitudes)
+    ir_size = frequency_impulse_response(magnitudes[:1, :1], window_size=window_size).shape[-1]
+
+    def ir_of(lo: int, hi: int) -> Any:
+        return frequency_impulse_response(magnitudes[:, lo:hi], window_size=window_size)
+
+    return _convolve_and_crop(audio, ir_of, magnitudes.shape[1], ir_size, padding, -1, traced)
 
 
 def sinc_filter(
