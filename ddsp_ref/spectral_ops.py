@@ -15,7 +15,6 @@ from .core.units import DB_RANGE, amplitude_to_db, power_to_db
 from .core.utils import to_float
 
 __all__ = [
-    "CREPE_SAMPLE_RATE",
     "DB_RANGE",
     "F0_RANGE",
     "stft",
@@ -36,8 +35,6 @@ __all__ = [
     "pad_or_trim_to_expected_length",
 ]
 
-CREPE_SAMPLE_RATE = 16000  # [Hz], the only rate CREPE accepts.
-_CREPE_FRAME_SIZE = 1024  # [samples]
 F0_RANGE = 127.0  # [MIDI]
 
 _PADDINGS = ("valid", "same", "center")
@@ -171,18 +168,12 @@ def stft_np(
     return np.fft.rfft(frames * window, n=frame_size, axis=-1).astype(np.complex64)
 
 
-def _window_square_sum(frame_size: int, hop_size: int, n_frames: int) -> np.ndarray:
-    """Overlap-added squared window, [(n_frames - 1) * hop + frame_size]."""
+def _inverse_window_sum(frame_size: int, hop_size: int, n_frames: int) -> np.ndarray:
+    """1 / (overlap-added squared Hann window), 0 where no window reaches (Hann(0) = 0)."""
     w2 = _hann_window(frame_size) ** 2
     total = np.zeros((n_frames - 1) * hop_size + frame_size)
-    for i in range(n_frames):  # host-side and cached: cost paid once per setting
+    for i in range(n_frames):  # host-side and cached: paid once per setting
         total[i * hop_size : i * hop_size + frame_size] += w2
-    return total
-
-
-def _inverse_window_sum(frame_size: int, hop_size: int, n_frames: int) -> np.ndarray:
-    total = _window_square_sum(frame_size, hop_size, n_frames)
-    # Samples no window reaches (Hann is 0 at n = 0) cannot be recovered: they come back as 0.
     tiny = 1e-10 * max(total.max(), 1.0)
     return np.where(total > tiny, 1.0 / np.maximum(total, tiny), 0.0)
 
@@ -264,6 +255,22 @@ def _mel_matrix(
     return np.concatenate([np.zeros((1, num_mel_bins)), weights], axis=0)  # bin 0 (DC) zeroed
 
 
+def _mel_weights(xp: Any, dtype: Any, bins, n_bins, sample_rate, lo_hz, hi_hz) -> Any:
+    """Checked, cached mel matrix [n_bins, bins] on ``xp`` (TF's argument checks)."""
+    if bins <= 0 or n_bins <= 1 or sample_rate <= 0:
+        raise ValueError(
+            f"mel: bins ({bins}) and sample_rate ({sample_rate}) must be positive and the "
+            f"spectrogram must have at least 2 bins ({n_bins})"
+        )
+    if not 0.0 <= lo_hz < hi_hz <= sample_rate / 2.0:
+        raise ValueError(
+            "mel edges must satisfy 0 <= lower < upper <= sample_rate / 2, got "
+            f"lower={lo_hz}, upper={hi_hz}, sample_rate={sample_rate}"
+        )
+    args = (int(bins), int(n_bins), float(sample_rate), float(lo_hz), float(hi_hz))
+    return _constant(xp, dtype, _mel_matrix, *args)
+
+
 def linear_to_mel_weight_matrix(
     num_mel_bins: int = 20,
     num_spectrogram_bins: int = 129,
@@ -282,23 +289,8 @@ def linear_to_mel_weight_matrix(
         ValueError: non-positive counts or sample rate, a negative lower edge, edges out of
             order, or an upper edge above Nyquist (TF's checks).
     """
-    if num_mel_bins <= 0 or num_spectrogram_bins <= 1:
-        raise ValueError(
-            f"mel bins ({num_mel_bins}) must be positive and spectrogram bins "
-            f"({num_spectrogram_bins}) at least 2"
-        )
-    if sample_rate <= 0.0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    if not 0.0 <= lower_edge_hertz < upper_edge_hertz <= sample_rate / 2.0:
-        raise ValueError(
-            "mel edges must satisfy 0 <= lower < upper <= sample_rate / 2, got "
-            f"lower={lower_edge_hertz}, upper={upper_edge_hertz}, sample_rate={sample_rate}"
-        )
-    args = (
-        int(num_mel_bins), int(num_spectrogram_bins), float(sample_rate),
-        float(lower_edge_hertz), float(upper_edge_hertz),
-    )  # fmt: skip
-    return _constant(np, dtype, _mel_matrix, *args)
+    return _mel_weights(np, dtype, num_mel_bins, num_spectrogram_bins, sample_rate,
+                        lower_edge_hertz, upper_edge_hertz)  # fmt: skip
 
 
 def compute_mel(
@@ -315,11 +307,11 @@ def compute_mel(
 
     ``compute_mag(audio, fft_size, ...) @ linear_to_mel_weight_matrix(bins, ..., lo_hz, hi_hz)``.
     """
-    mag = compute_mag(audio, fft_size, overlap, pad_end)
-    linear_to_mel_weight_matrix(bins, mag.shape[-1], sample_rate, lo_hz, hi_hz)  # validates
-    xp = array_namespace(mag)
-    args = (int(bins), int(mag.shape[-1]), float(sample_rate), float(lo_hz), float(hi_hz))
-    return ops.matmul(mag, _constant(xp, mag.dtype, _mel_matrix, *args))
+    audio = to_float(audio)
+    n_bins = _next_power_of_2(fft_size) // 2 + 1
+    weights = _mel_weights(array_namespace(audio), audio.dtype, bins, n_bins, sample_rate,
+                           lo_hz, hi_hz)  # fmt: skip
+    return ops.matmul(compute_mag(audio, fft_size, overlap, pad_end), weights)
 
 
 def compute_logmel(
@@ -630,17 +622,24 @@ def pad_or_trim_to_expected_length(
     return vector
 
 
-# f0 estimation lives in pitch.py; ddsp exposes it here. pitch.py imports pad /
+# f0 estimation lives in pitch.py; ddsp exposes it here. pitch.py may import pad /
 # get_framed_lengths from this module, so the re-export comes last.
-from .pitch import *  # noqa: E402,F401,F403
-from .pitch import __all__ as _pitch_all  # noqa: E402
+def _reexport_pitch() -> None:
+    from . import pitch
 
-__all__ += [name for name in _pitch_all if name not in __all__]
+    # While pitch.py is still being imported (it imported this module first) some of its
+    # names do not exist yet: __getattr__ below finds them on first use.
+    names = [n for n in getattr(pitch, "__all__", ()) if n not in __all__ and hasattr(pitch, n)]
+    globals().update({n: getattr(pitch, n) for n in names})
+    __all__.extend(names)
+
+
+_reexport_pitch()
 
 
 def __getattr__(name: str) -> Any:
-    # When pitch.py is imported first it is only partly initialised at the re-export above;
-    # look its names up on first use instead.
+    # If pitch.py was imported first (and imported this module), it was only partly
+    # initialised above: its names are looked up on first use instead.
     from . import pitch
 
     if name in getattr(pitch, "__all__", ()):

@@ -154,8 +154,16 @@ class NoiseSource:
         if key not in self._generators:
             self._generators[key] = default_rng(self.seed, xp)
         rng = self._generators[key]
-        sample = rng.random(shape) if hasattr(rng, "random") else rng.random_sample(shape)
-        return (2.0 * sample - 1.0).astype(dtype)
+        # Draw in the target dtype and map [0, 1) -> [-1, 1) in place: no float64 temporaries,
+        # which matters for minutes of audio.
+        dtype = xp.dtype(dtype)
+        if hasattr(rng, "random"):
+            sample = rng.random(shape, dtype=dtype)
+        else:  # pragma: no cover - legacy cupy RandomState
+            sample = rng.random_sample(shape).astype(dtype)
+        sample *= 2
+        sample -= 1
+        return sample
 
 
 class Wavetable(Processor):

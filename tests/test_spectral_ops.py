@@ -30,8 +30,11 @@ def ref_a_weighting_db(f_hz):
     f = np.asarray(f_hz, np.float64)
     f1, f2, f3, f4 = 20.598997, 107.65265, 737.86223, 12194.217
     with np.errstate(divide="ignore"):
-        r_a = f4**2 * f**4 / ((f**2 + f1**2) * np.sqrt((f**2 + f2**2) * (f**2 + f3**2))
-                              * (f**2 + f4**2))  # fmt: skip
+        r_a = (
+            f4**2
+            * f**4
+            / ((f**2 + f1**2) * np.sqrt((f**2 + f2**2) * (f**2 + f3**2)) * (f**2 + f4**2))
+        )
         return 20.0 * np.log10(r_a) + 2.0
 
 
@@ -62,9 +65,17 @@ def ref_stft(x, frame_size, hop, fft_size, pad_end):
         needed = (n_frames - 1) * hop + frame_size
         x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, max(needed - x.shape[-1], 0))])
     window = scipy.signal.get_window("hann", frame_size)  # periodic
-    _, _, z = scipy.signal.stft(x, window=window, nperseg=frame_size, noverlap=frame_size - hop,
-                                nfft=fft_size, detrend=False, boundary=None, padded=False,
-                                axis=-1)  # fmt: skip
+    _, _, z = scipy.signal.stft(
+        x,
+        window=window,
+        nperseg=frame_size,
+        noverlap=frame_size - hop,
+        nfft=fft_size,
+        detrend=False,
+        boundary=None,
+        padded=False,
+        axis=-1,
+    )
     return np.swapaxes(z, -1, -2) * window.sum()  # undo scipy's 1 / sum(window)
 
 
@@ -73,8 +84,9 @@ def ref_loudness(audio, sample_rate, hop, n_fft, padding, range_db=80.0):
     if padding == "center":
         audio = np.pad(audio, [(0, 0), (n_fft // 2, n_fft // 2)])
     spectrum = ref_stft(audio, n_fft, hop, n_fft, pad_end=False)
-    weights = 10.0 ** (np.maximum(ref_a_weighting_db(np.fft.rfftfreq(n_fft, 1 / sample_rate)),
-                                  -80.0) / 10.0)  # fmt: skip
+    weights = 10.0 ** (
+        np.maximum(ref_a_weighting_db(np.fft.rfftfreq(n_fft, 1 / sample_rate)), -80.0) / 10.0
+    )
     power = np.mean(np.abs(spectrum) ** 2 * weights, axis=-1)
     return np.maximum(10.0 * np.log10(np.maximum(power, 10 ** (-range_db / 10))), -range_db)
 
@@ -149,15 +161,17 @@ def test_istft_round_trip(xp, overlap):
     frame_size, n = 256, 3000
     hop = int(frame_size * (1 - overlap))
     x = noise((2, n), np.float64)
-    y = spectral_ops.istft(spectral_ops.stft(xp.asarray(x), frame_size, overlap), frame_size,
-                           overlap, n_samples=n)  # fmt: skip
+    y = spectral_ops.istft(
+        spectral_ops.stft(xp.asarray(x), frame_size, overlap), frame_size, overlap, n_samples=n
+    )
     assert y.shape == x.shape
     edge = frame_size - hop
     np.testing.assert_allclose(to_numpy(y)[:, edge:-edge], x[:, edge:-edge], atol=1e-10)
     np.testing.assert_allclose(to_numpy(y)[:, 1:], x[:, 1:], atol=1e-5)  # edges: conditioning
     x32 = x.astype(np.float32)
-    y32 = spectral_ops.istft(spectral_ops.stft(x32, frame_size, overlap), frame_size, overlap,
-                             n_samples=n)  # fmt: skip
+    y32 = spectral_ops.istft(
+        spectral_ops.stft(x32, frame_size, overlap), frame_size, overlap, n_samples=n
+    )
     assert y32.dtype == np.float32
     np.testing.assert_allclose(y32[:, edge:-edge], x32[:, edge:-edge], atol=1e-5)
 
@@ -173,8 +187,14 @@ def test_mag_and_logmag():
     np.testing.assert_allclose(spectral_ops.compute_logmag(z, 128), np.log(1e-5))
 
 
-@pytest.mark.parametrize("args", [(64, 1025, 16000, 0.0, 8000.0), (13, 257, 22050, 80.0, 7600.0),
-                                  (40, 129, 8000, 125.0, 3800.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        (64, 1025, 16000, 0.0, 8000.0),
+        (13, 257, 22050, 80.0, 7600.0),
+        (40, 129, 8000, 125.0, 3800.0),
+    ],
+)
 def test_mel_matrix_matches_htk_construction(args):
     ours = spectral_ops.linear_to_mel_weight_matrix(*args, dtype=np.float64)
     np.testing.assert_allclose(ours, ref_mel_matrix(*args), atol=1e-12)
@@ -230,8 +250,7 @@ def test_loudness_matches_numpy_reference(xp, padding):
     if padding == "same":  # ddsp pads the end to the 'same' length, then frames without padding
         x = np.pad(x, [(0, 0), (0, (-(-3000 // 64) - 1) * 64 + 512 - 3000)])
         padding = "valid"
-    np.testing.assert_allclose(to_numpy(ours), ref_loudness(x, 16000, 64, 512, padding),
-                               atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(to_numpy(ours), ref_loudness(x, 16000, 64, 512, padding), atol=1e-9)
     x32 = x.astype(np.float32)
     assert spectral_ops.compute_loudness(x32[:, :3000]).dtype == np.float32
 
@@ -251,8 +270,9 @@ def test_rms_and_power_match_numpy(xp):
     expected = np.sqrt(np.mean(frames**2, axis=-1))
     np.testing.assert_allclose(to_numpy(rms), expected, rtol=1e-12)
     power = spectral_ops.compute_power(xp.asarray(x), 16000, 250, 512, ref_db=3.0)
-    np.testing.assert_allclose(to_numpy(power), np.maximum(20 * np.log10(expected) - 3.0, -80),
-                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        to_numpy(power), np.maximum(20 * np.log10(expected) - 3.0, -80), rtol=1e-12
+    )
     silent = spectral_ops.compute_power(np.zeros(2000, np.float32))
     np.testing.assert_array_equal(silent, np.full(32, -80.0, np.float32))
 
@@ -296,10 +316,13 @@ def test_pad_and_framed_lengths_agree_with_framing(hop, padding, length):
 def test_pad_modes_and_1d():
     x = np.arange(1, 11, dtype=np.float32)
     np.testing.assert_array_equal(spectral_ops.pad(x, 4, 2), np.pad(x, 2))
-    np.testing.assert_array_equal(spectral_ops.pad(x, 4, 2, mode="REFLECT"),
-                                  np.pad(x, 2, mode="reflect"))  # fmt: skip
-    np.testing.assert_array_equal(spectral_ops.pad(x[None], 4, 2, mode="symmetric"),
-                                  np.pad(x[None], [(0, 0), (2, 2)], mode="symmetric"))  # fmt: skip
+    np.testing.assert_array_equal(
+        spectral_ops.pad(x, 4, 2, mode="REFLECT"), np.pad(x, 2, mode="reflect")
+    )
+    np.testing.assert_array_equal(
+        spectral_ops.pad(x[None], 4, 2, mode="symmetric"),
+        np.pad(x[None], [(0, 0), (2, 2)], mode="symmetric"),
+    )
     np.testing.assert_array_equal(spectral_ops.pad(x, 4, 2, constant_values=7.0)[:2], [7, 7])
     np.testing.assert_array_equal(spectral_ops.pad(x, 4, 2, "valid"), x)
 
@@ -310,8 +333,9 @@ def test_pad_or_trim(use_tf):
     f = spectral_ops.pad_or_trim_to_expected_length
     np.testing.assert_array_equal(f(v, 15, use_tf=use_tf), np.r_[v, np.zeros(5)])
     np.testing.assert_array_equal(f(v, 4, use_tf=use_tf), v[:4])
-    np.testing.assert_array_equal(f(v[None], 13, pad_value=-1, use_tf=use_tf),
-                                  [np.r_[v, -np.ones(3)]])  # fmt: skip
+    np.testing.assert_array_equal(
+        f(v[None], 13, pad_value=-1, use_tf=use_tf), [np.r_[v, -np.ones(3)]]
+    )
     np.testing.assert_array_equal(f(np.stack([v, v]), 4), np.stack([v[:4], v[:4]]))
     with pytest.raises(ValueError, match="tolerance"):
         f(v, 40)
@@ -338,8 +362,11 @@ def test_bad_inputs():
         spectral_ops.stft(x, 256, overlap=1.0)
     with pytest.raises(ValueError, match="batch, n_samples, 1"):
         spectral_ops.stft(np.zeros((2, 1000, 2)), 256)
-    for fn in (spectral_ops.compute_loudness, spectral_ops.compute_rms_energy,
-               spectral_ops.compute_power):  # fmt: skip
+    for fn in (
+        spectral_ops.compute_loudness,
+        spectral_ops.compute_rms_energy,
+        spectral_ops.compute_power,
+    ):
         with pytest.raises(ValueError, match="padding"):
             fn(x, padding="full")
     with pytest.raises(ValueError, match="padding"):
@@ -363,19 +390,20 @@ def test_bad_inputs():
 # -- float64 gradient checks --------------------------------------------------------------------
 
 small_audio = st.tuples(st.integers(1, 2), st.integers(40, 120)).flatmap(
-    lambda s: st.builds(lambda seed: np.random.default_rng(seed).standard_normal(s) * 0.5,
-                        st.integers(0, 2**31))  # fmt: skip
+    lambda s: st.builds(
+        lambda seed: np.random.default_rng(seed).standard_normal(s) * 0.5, st.integers(0, 2**31)
+    )
 )
 
 
-@given(small_audio, st.sampled_from([16, 24, 32]), st.sampled_from([0.75, 0.5, 0.2]),
-       st.booleans())  # fmt: skip
+@given(small_audio, st.sampled_from([16, 24, 32]), st.sampled_from([0.75, 0.5, 0.2]), st.booleans())
 def test_grad_stft_and_mags(x, frame_size, overlap, pad_end):
     ddsp_ref.check_grads(lambda a: spectral_ops.stft(a, frame_size, overlap, pad_end), x)
     ddsp_ref.check_grads(lambda a: spectral_ops.compute_mag(a, frame_size, overlap, pad_end), x)
     # log|X| is sharply curved where a bin is nearly 0: a smaller step and a looser tolerance.
-    ddsp_ref.check_grads(lambda a: spectral_ops.compute_logmag(a, frame_size, overlap), x,
-                         eps=1e-7, rtol=1e-4)  # fmt: skip
+    ddsp_ref.check_grads(
+        lambda a: spectral_ops.compute_logmag(a, frame_size, overlap), x, eps=1e-7, rtol=1e-4
+    )
 
 
 @given(small_audio, st.integers(2, 6), st.sampled_from([16, 32]))
@@ -384,8 +412,11 @@ def test_grad_mel_logmel_mfcc(x, bins, fft_size):
     ddsp_ref.check_grads(lambda a: spectral_ops.compute_mel(a, 0.0, 4000.0, **kwargs), x)
     ddsp_ref.check_grads(lambda a: spectral_ops.compute_logmel(a, 100.0, 3900.0, **kwargs), x)
     ddsp_ref.check_grads(
-        lambda a: spectral_ops.compute_mfcc(a, 100.0, 4000.0, fft_size, bins + 2, 3,
-                                            sample_rate=8000), x)  # fmt: skip
+        lambda a: spectral_ops.compute_mfcc(
+            a, 100.0, 4000.0, fft_size, bins + 2, 3, sample_rate=8000
+        ),
+        x,
+    )
 
 
 @given(small_audio, st.sampled_from(["center", "same", "valid"]))
@@ -403,6 +434,25 @@ def test_grad_istft_pad_and_silent_rms():
     ddsp_ref.check_grads(lambda a: spectral_ops.pad_or_trim_to_expected_length(a, 190), x)
     x[:, :100] = 0.0  # all-zero frames: gradient 0, not NaN (ddsp's x ** 0.5 gives NaN)
     _, g = ddsp_ref.value_and_grad(
-        lambda a: ops.sum(spectral_ops.compute_rms_energy(a, 8000, 1000, 16)))(x)
+        lambda a: ops.sum(spectral_ops.compute_rms_energy(a, 8000, 1000, 16))
+    )(x)
     assert np.isfinite(g).all()
     np.testing.assert_array_equal(g[:, :80], 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.float64])
+def test_dtype_policy(dtype):
+    x = (noise((1, 1000), np.float64) * 100).astype(dtype)
+    want = np.float64 if dtype == np.float64 else np.float32
+    fns = [
+        lambda a: spectral_ops.compute_mag(a, 256),
+        lambda a: spectral_ops.compute_mel(a, fft_size=256, bins=8),
+        lambda a: spectral_ops.compute_mfcc(a, fft_size=256, mel_bins=16),
+        lambda a: spectral_ops.compute_rms_energy(a),
+        lambda a: spectral_ops.compute_power(a),
+        lambda a: spectral_ops.compute_loudness(a),
+    ]
+    for fn in fns:
+        out = fn(x)
+        assert out.dtype == want
+        np.testing.assert_allclose(out, fn(x.astype(np.float64)), rtol=1e-4, atol=1e-3)

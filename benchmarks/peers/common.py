@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,8 +56,13 @@ def load_inputs(path: str) -> dict[str, np.ndarray]:
 
 def rss_in_subprocess(script: str, args: list[str], timeout: float = 600.0) -> dict:
     """Run ``script --rss-child ...`` in a fresh interpreter and parse the JSON it prints last."""
-    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
-                         timeout=timeout, check=False)
+    out = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     for line in reversed(out.stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
@@ -64,8 +70,12 @@ def rss_in_subprocess(script: str, args: list[str], timeout: float = 600.0) -> d
 
 
 def machine_info() -> dict:
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "processor": platform.processor()}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor(),
+    }
 
 
 def write_json(path: str, payload: dict) -> None:

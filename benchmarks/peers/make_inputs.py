@@ -68,7 +68,8 @@ def make_inputs(seed: int = 0, batch: int = 4) -> dict[str, np.ndarray]:
         # Uniform(-1, 1) noise drawn once, so every implementation filters the same noise.
         "noise": rng.uniform(-1.0, 1.0, (batch, N_SAMPLES)),
         # Reverb IR (trainable parameter value): exponentially decaying noise, ~0.5 s decay.
-        "ir": 0.05 * rng.normal(0.0, 1.0, REVERB_LENGTH)
+        "ir": 0.05
+        * rng.normal(0.0, 1.0, REVERB_LENGTH)
         * np.exp(-np.arange(REVERB_LENGTH) / (0.5 * SAMPLE_RATE)),
         # SpectralLoss workload: prediction and target; a fixed cotangent for the synth VJP.
         "audio": _audio_from_f0(rng, f0_hz * 1.01, 30),
@@ -76,8 +77,10 @@ def make_inputs(seed: int = 0, batch: int = 4) -> dict[str, np.ndarray]:
         "audio_cotangent": rng.normal(0.0, 1.0, (batch, N_SAMPLES)),
     }
     out = {k: v.astype(np.float32) for k, v in inputs.items()}
-    out["config"] = np.array([SAMPLE_RATE, N_SAMPLES, N_FRAMES, N_HARMONICS, N_BANDS,
-                              REVERB_LENGTH, seed], dtype=np.int64)
+    out["config"] = np.array(
+        [SAMPLE_RATE, N_SAMPLES, N_FRAMES, N_HARMONICS, N_BANDS, REVERB_LENGTH, seed],
+        dtype=np.int64,
+    )
     return out
 
 

@@ -25,13 +25,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (  # noqa: E402
-    DEFAULT_DIR, WORKLOADS, load_inputs, machine_info, median_ms, peak_rss_mb,
-    rss_in_subprocess, save_npz, write_json,
-)
-
+# The empty `crepe` stand-in that setup_tf.sh writes next to the venv (ddsp imports crepe).
+if os.path.isdir(os.path.join(sys.prefix, "stubs")):
+    sys.path.append(os.path.join(sys.prefix, "stubs"))
 import ddsp  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_DIR,
+    WORKLOADS,
+    load_inputs,
+    machine_info,
+    median_ms,
+    peak_rss_mb,
+    rss_in_subprocess,
+    save_npz,
+    write_json,
+)
 
 FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 
@@ -72,8 +81,9 @@ def make_workloads(inputs: dict, fixed_noise: bool) -> dict:
     """name -> (function of tensors, argument tuple); each returns its outputs as a dict."""
     t = {k: tf.constant(v) for k, v in inputs.items() if k != "config"}
     group, harmonic, noise, reverb = build_group(inputs, fixed_noise)
-    spectral = ddsp.losses.SpectralLoss(fft_sizes=FFT_SIZES, loss_type="L1", mag_weight=1.0,
-                                        logmag_weight=1.0)
+    spectral = ddsp.losses.SpectralLoss(
+        fft_sizes=FFT_SIZES, loss_type="L1", mag_weight=1.0, logmag_weight=1.0
+    )
 
     def harmonic_fwd(amps, dist, f0):
         return {"audio": harmonic(amps, dist, f0)}
@@ -97,12 +107,19 @@ def make_workloads(inputs: dict, fixed_noise: bool) -> dict:
     def full_step_vg(amps, dist, f0, mags, target):
         with tf.GradientTape() as tape:
             tape.watch([amps, dist, mags])
-            audio = group({"amps": amps, "harmonic_distribution": dist, "f0_hz": f0,
-                           "noise_magnitudes": mags})
+            audio = group(
+                {"amps": amps, "harmonic_distribution": dist, "f0_hz": f0, "noise_magnitudes": mags}
+            )
             loss = spectral(target, audio)
         grads = tape.gradient(loss, [amps, dist, mags, reverb._ir])
-        return {"audio": audio, "loss": loss, "grad_amps": grads[0], "grad_dist": grads[1],
-                "grad_mags": grads[2], "grad_ir": grads[3]}
+        return {
+            "audio": audio,
+            "loss": loss,
+            "grad_amps": grads[0],
+            "grad_dist": grads[1],
+            "grad_mags": grads[2],
+            "grad_ir": grads[3],
+        }
 
     amps, dist, f0 = t["amplitudes"], t["harmonic_distribution"], t["f0_hz"]
     return {
@@ -110,8 +127,7 @@ def make_workloads(inputs: dict, fixed_noise: bool) -> dict:
         "harmonic_fwd_bwd": (harmonic_fwd_bwd, (amps, dist, f0, t["audio_cotangent"])),
         "noise_fwd": (noise_fwd, (t["noise_magnitudes"],)),
         "spectral_loss_vg": (spectral_loss_vg, (t["target_audio"], t["audio"])),
-        "full_step_vg": (full_step_vg, (amps, dist, f0, t["noise_magnitudes"],
-                                        t["target_audio"])),
+        "full_step_vg": (full_step_vg, (amps, dist, f0, t["noise_magnitudes"], t["target_audio"])),
     }
 
 
@@ -152,8 +168,16 @@ def rss_child(inputs_path: str, name: str, mode: str) -> None:
     fn = fn if mode == "eager" else tf.function(fn)
     fn(*args)
     fn(*args)
-    print(json.dumps({"workload": name, "mode": mode, "baseline_rss_mb": baseline,
-                      "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "workload": name,
+                "mode": mode,
+                "baseline_rss_mb": baseline,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -164,7 +188,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--skip-rss", action="store_true")
-    parser.add_argument("--rss-child", nargs=2, metavar=("WORKLOAD", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--rss-child", nargs=2, metavar=("WORKLOAD", "MODE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.inputs, *args.rss_child)
@@ -179,19 +205,33 @@ def main() -> None:
         for mode in ("eager", "graph"):
             rss[mode] = rss_in_subprocess(
                 os.path.abspath(__file__),
-                ["--inputs", args.inputs, "--rss-child", "harmonic_fwd_bwd", mode])
+                ["--inputs", args.inputs, "--rss-child", "harmonic_fwd_bwd", mode],
+            )
             print(f"peak RSS harmonic fwd+bwd ({mode}): {rss[mode]}", flush=True)
-    write_json(args.out_json, {
-        "peer": "tf_ddsp", "label": "ddsp 3.7.0 / TF",
-        "versions": {"tensorflow": tf.__version__, "ddsp": ddsp.__version__,
-                     "numpy": np.__version__},
-        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-        "machine": machine_info(), "inputs": os.path.abspath(args.inputs),
-        "repeats": args.repeats, "modes": ["eager", "graph"], "timings": timings,
-        "peak_rss_harmonic_fwd_bwd": rss, "outputs_npz": os.path.abspath(args.out_npz),
-        "graph_vs_eager_rel_err": graph_err,
-    })
+    write_json(
+        args.out_json,
+        {
+            "peer": "tf_ddsp",
+            "label": "ddsp 3.7.0 / TF",
+            "versions": {
+                "tensorflow": tf.__version__,
+                "ddsp": ddsp.__version__,
+                "numpy": np.__version__,
+            },
+            "threads": {
+                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            },
+            "machine": machine_info(),
+            "inputs": os.path.abspath(args.inputs),
+            "repeats": args.repeats,
+            "modes": ["eager", "graph"],
+            "timings": timings,
+            "peak_rss_harmonic_fwd_bwd": rss,
+            "outputs_npz": os.path.abspath(args.out_npz),
+            "graph_vs_eager_rel_err": graph_err,
+        },
+    )
     print(f"wrote {args.out_json} and {args.out_npz}")
 
 

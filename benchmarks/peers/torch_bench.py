@@ -24,8 +24,15 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
-    DEFAULT_DIR, WORKLOADS, load_inputs, machine_info, median_ms, peak_rss_mb,
-    rss_in_subprocess, save_npz, write_json,
+    DEFAULT_DIR,
+    WORKLOADS,
+    load_inputs,
+    machine_info,
+    median_ms,
+    peak_rss_mb,
+    rss_in_subprocess,
+    save_npz,
+    write_json,
 )
 
 SAMPLE_RATE = 16000
@@ -72,7 +79,8 @@ def upsample_with_windows(x, n_out):
     hop = n_out // (x.shape[1] - 1)
     w = periodic_hann(2 * hop)
     b, t, c = x.shape
-    out = x[:, :-1, None, :] * w[None, None, hop:, None] + x[:, 1:, None, :] * w[None, None, :hop, None]
+    fade_out, fade_in = w[None, None, hop:, None], w[None, None, :hop, None]
+    out = x[:, :-1, None, :] * fade_out + x[:, 1:, None, :] * fade_in
     return out.reshape(b, (t - 1) * hop, c)
 
 
@@ -95,8 +103,12 @@ def harmonic_synth(amps_raw, dist_raw, f0_hz, n_samples):
 def overlap_add(frames, hop):
     """[B, F, L] -> [B, (F-1)*hop + L]."""
     b, n_frames, length = frames.shape
-    out = F.fold(frames.transpose(1, 2), output_size=(1, (n_frames - 1) * hop + length),
-                 kernel_size=(1, length), stride=(1, hop))
+    out = F.fold(
+        frames.transpose(1, 2),
+        output_size=(1, (n_frames - 1) * hop + length),
+        kernel_size=(1, length),
+        stride=(1, hop),
+    )
     return out.reshape(b, -1)
 
 
@@ -111,7 +123,7 @@ def fft_convolve(audio, ir, delay_compensation=-1):
     spectrum = torch.fft.rfft(frames, fft_size) * torch.fft.rfft(ir, fft_size)
     out = overlap_add(torch.fft.irfft(spectrum, fft_size), hop)
     start = delay_compensation if delay_compensation >= 0 else (ir_size - 1) // 2 - 1
-    return out[:, start:start + n]
+    return out[:, start : start + n]
 
 
 def frequency_impulse_response(mags):
@@ -192,12 +204,22 @@ def make_workloads(inputs: dict, fixed_noise: bool) -> dict:
         audio = reverb(dry, ir)
         loss = spectral_loss(target, audio)
         loss.backward()
-        return {"audio": audio.detach(), "loss": loss.detach(), "grad_amps": amps.grad,
-                "grad_dist": dist.grad, "grad_mags": mags.grad, "grad_ir": ir.grad}
+        return {
+            "audio": audio.detach(),
+            "loss": loss.detach(),
+            "grad_amps": amps.grad,
+            "grad_dist": dist.grad,
+            "grad_mags": mags.grad,
+            "grad_ir": ir.grad,
+        }
 
-    return {"harmonic_fwd": harmonic_fwd, "harmonic_fwd_bwd": harmonic_fwd_bwd,
-            "noise_fwd": noise_fwd, "spectral_loss_vg": spectral_loss_vg,
-            "full_step_vg": full_step_vg}
+    return {
+        "harmonic_fwd": harmonic_fwd,
+        "harmonic_fwd_bwd": harmonic_fwd_bwd,
+        "noise_fwd": noise_fwd,
+        "spectral_loss_vg": spectral_loss_vg,
+        "full_step_vg": full_step_vg,
+    }
 
 
 def rss_child(inputs_path: str, name: str) -> None:
@@ -206,8 +228,16 @@ def rss_child(inputs_path: str, name: str) -> None:
     fn = make_workloads(inputs, fixed_noise=False)[name]
     fn()
     fn()
-    print(json.dumps({"workload": name, "mode": "eager", "baseline_rss_mb": baseline,
-                      "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "workload": name,
+                "mode": "eager",
+                "baseline_rss_mb": baseline,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -237,17 +267,25 @@ def main() -> None:
     rss = {}
     if not args.skip_rss:
         rss["eager"] = rss_in_subprocess(
-            os.path.abspath(__file__),
-            ["--inputs", args.inputs, "--rss-child", "harmonic_fwd_bwd"])
+            os.path.abspath(__file__), ["--inputs", args.inputs, "--rss-child", "harmonic_fwd_bwd"]
+        )
         print(f"peak RSS harmonic fwd+bwd: {rss['eager']}", flush=True)
-    write_json(args.out_json, {
-        "peer": "torch", "label": "PyTorch port",
-        "versions": {"torch": torch.__version__, "numpy": np.__version__},
-        "threads": {"intra_op": torch.get_num_threads()},
-        "machine": machine_info(), "inputs": os.path.abspath(args.inputs),
-        "repeats": args.repeats, "modes": ["eager"], "timings": timings,
-        "peak_rss_harmonic_fwd_bwd": rss, "outputs_npz": os.path.abspath(args.out_npz),
-    })
+    write_json(
+        args.out_json,
+        {
+            "peer": "torch",
+            "label": "PyTorch port",
+            "versions": {"torch": torch.__version__, "numpy": np.__version__},
+            "threads": {"intra_op": torch.get_num_threads()},
+            "machine": machine_info(),
+            "inputs": os.path.abspath(args.inputs),
+            "repeats": args.repeats,
+            "modes": ["eager"],
+            "timings": timings,
+            "peak_rss_harmonic_fwd_bwd": rss,
+            "outputs_npz": os.path.abspath(args.out_npz),
+        },
+    )
     print(f"wrote {args.out_json} and {args.out_npz}")
 
 

@@ -179,8 +179,9 @@ def _abs_fwd(xp, x):
 def _abs_vjp(xp, saved, g):
     x, out = saved
     if xp.iscomplexobj(x):
-        safe = xp.where(out == 0, 1, out)
-        return (g * xp.where(out == 0, 0, x / safe),)
+        # g * x / |x| (0 where x == 0): one real division, then one complex product.
+        scale = xp.divide(g, out, out=xp.zeros_like(g), where=out != 0)
+        return (x * scale,)
     return (g * xp.sign(x),)
 
 

@@ -10,7 +10,7 @@ def _matmul_fwd(xp, a, b):
     return xp.matmul(a, b), (a, b)
 
 
-def _matmul_vjp(xp, saved, g):
+def _matmul_vjp(xp, saved, g, needs=(True, True)):
     a, b = saved
     # Promote 1-D operands the way matmul does, so one formula covers every case.
     a2 = a[None, :] if a.ndim == 1 else a
@@ -20,12 +20,15 @@ def _matmul_vjp(xp, saved, g):
         g2 = xp.expand_dims(g2, -1)
     if a.ndim == 1:
         g2 = xp.expand_dims(g2, -2)
-    ga = xp.matmul(g2, xp.conj(xp.swapaxes(b2, -1, -2)))
-    gb = xp.matmul(xp.conj(xp.swapaxes(a2, -1, -2)), g2)
-    if a.ndim == 1:
-        ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],))
-    if b.ndim == 1:
-        gb = gb[..., 0]
+    ga = gb = None  # skip the cotangent of a constant operand (e.g. a mel matrix)
+    if needs[0]:
+        ga = xp.matmul(g2, xp.conj(xp.swapaxes(b2, -1, -2)))
+        if a.ndim == 1:
+            ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],))
+    if needs[1]:
+        gb = xp.matmul(xp.conj(xp.swapaxes(a2, -1, -2)), g2)
+        if b.ndim == 1:
+            gb = gb[..., 0]
     return ga, gb  # batch broadcasting is summed down by the walker
 
 

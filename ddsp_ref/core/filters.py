@@ -170,11 +170,13 @@ def fft_convolve(
     delay compensation is exact only for windowed frequency-sampling IRs, and ``'valid'``
     with it can return an empty array).
 
-    Long audio in bounded memory (not in ddsp, same numbers up to float rounding): a single
-    IR on audio whose FFT would exceed twice the block FFT of :func:`_long_block_fft` is
-    convolved by overlap-add over fixed blocks instead of one giant FFT (ddsp's 131072-point
-    FFT for 4 s + a 3 s reverb is kept); and on plain arrays (no gradient being recorded) the
-    blocks are processed a few at a time, so memory beyond input and output stays bounded.
+    Long audio (not in ddsp; same numbers up to float rounding): with a single IR of L taps,
+    audio whose one FFT would exceed twice the block FFT ``B`` (the power of 2 >= 4 L, at
+    least 2^16) is convolved by overlap-add over blocks of ``B - L + 1`` samples instead of
+    one giant FFT (ddsp's 131072-point FFT for 4 s + a 3 s reverb is kept; blocks start at
+    about 30 s of 16 kHz audio). On plain arrays (no gradient being recorded) the blocks are
+    processed a few at a time, so the memory beyond input and output stays bounded; with
+    gradients the whole signal is transformed at once (the tape keeps the spectra anyway).
 
     Args:
         audio: input audio [batch, n_samples].
@@ -202,13 +204,13 @@ def fft_convolve(
     def ir_of(lo: int, hi: int) -> Any:
         return impulse_response if n_frames == 1 else impulse_response[:, lo:hi]
 
-    return _convolve_and_crop(audio, ir_of, n_frames, ir_size, padding, delay_compensation,
-                              _is_traced(audio, impulse_response))
+    traced = _is_traced(audio, impulse_response)
+    return _convolve_and_crop(audio, ir_of, n_frames, ir_size, padding, delay_compensation, traced)
 
 
 # -- block convolution for long audio -------------------------------------------------------------
-# Frames x FFT size x batch processed at once on plain arrays (16 M float32 = 64 MB per
-# intermediate): the bound on the working memory of long inputs.
+# Frames x FFT size x batch processed at once on plain arrays (4 M elements: 16 MB float32,
+# 32 MB complex64 per intermediate): the bound on the working memory of long inputs.
 _CHUNK_ELEMENTS = 1 << 22
 # Smallest block FFT of the long single-IR path (shorter blocks waste time on the IR tail).
 _MIN_LONG_BLOCK_FFT = 1 << 16
@@ -233,13 +235,13 @@ def _convolve_and_crop(audio, ir_of, n_frames, ir_size, padding, delay_compensat
     crop_size = audio_size + ir_size - 1 if padding == "valid" else audio_size
     start = (ir_size - 1) // 2 - 1 if delay_compensation < 0 else int(delay_compensation)
     block_fft = _long_block_fft(ir_size)
-    # ddsp's empty-slice quirk (end <= 0) depends on its own FFT size: keep its path there.
-    if n_frames == 1 and fft_size > 2 * block_fft and fft_size - crop_size - start > 0:
+    # ddsp's slice quirks (start < 0 or end <= 0) depend on its FFT size: keep its path there.
+    end = fft_size - crop_size - start
+    if n_frames == 1 and fft_size > 2 * block_fft and start >= 0 and end > 0:
         hop = block_fft - ir_size + 1
         n_blocks = -(-audio_size // hop)
         ir_fft = ops.rfft(ir_of(0, 1), n=block_fft, axis=-1)
-        out = _overlap_add_convolve(audio, lambda lo, hi: ir_fft, n_blocks, hop, block_fft,
-                                    traced)
+        out = _overlap_add_convolve(audio, lambda lo, hi: ir_fft, n_blocks, hop, block_fft, traced)
         # The single FFT's output is the linear convolution followed by zeros.
         piece = out[:, start : start + crop_size]
         missing = crop_size - piece.shape[-1]
@@ -433,7 +435,9 @@ def frequency_filter(
 
     ``fft_convolve(audio, frequency_impulse_response(magnitudes, window_size), padding)``
     with automatic delay compensation: exact for ``0 < window_size < 2 (n_frequencies -
-    1)``, 2 samples late for ``window_size`` 0 or >= the raw IR length (ddsp quirk).
+    1)``, 2 samples late for ``window_size`` 0 or >= the raw IR length (ddsp quirk). On plain
+    arrays the FIRs are designed and applied a chunk of frames at a time, so long audio
+    (e.g. 10 minutes at 48 kHz) filters in bounded memory.
 
     Args:
         audio: input audio [batch, n_samples].

@@ -4,9 +4,13 @@ Selection, per call:
 
 - ``DDSP_REF_KERNELS=reference`` in the environment: the pure-array reference, always.
 - cupy arrays: the numba CUDA kernels (one thread per output sample).
-- numpy float32 / float64 arrays with at least ``MIN_KERNEL_SIZE`` elements: the numba CPU
-  kernels (parallel gathers). Below that the numpy reference is as fast (a few vectorised
-  passes over a cache-resident array), and small calls never pay numba's import and JIT.
+- numpy float32 / float64 arrays from ``MIN_OVERLAP_ADD_SIZE`` input elements (overlap-add
+  with overlapping frames) or ``MIN_FRAME_SIZE`` output elements (framing): the numba CPU
+  kernels (parallel gathers). Measured on 2 cores (benchmarks/bench_filters.py): the
+  overlap-add kernel is 2-6x faster than the reference from about 1e5 elements, but the
+  reference is one plain copy when ``hop_size >= frame_size``; framing is a strided copy that
+  numpy already does at memory speed, so the kernel only gains on very large arrays. Below the
+  thresholds calls also never pay numba's import (~0.1 s) and thread wake-up (~50 us).
 - anything else (other dtypes, numba missing): the reference.
 
 numba is imported on the first call that needs a kernel, never by ``import ddsp_ref``.
@@ -25,11 +29,11 @@ from ..backend import array_namespace
 from . import overlap_add_reference as reference
 from .selection import use_reference
 
-__all__ = ["overlap_add", "frame", "n_frames_of", "MIN_KERNEL_SIZE"]
+__all__ = ["overlap_add", "frame", "n_frames_of", "MIN_OVERLAP_ADD_SIZE", "MIN_FRAME_SIZE"]
 
-# Elements (input frames for overlap-add, output frames for framing) from which the numba CPU
-# kernels beat the numpy reference on 2 cores (benchmarks/bench_filters.py).
-MIN_KERNEL_SIZE = 1 << 16
+# Sizes from which the numba CPU kernels beat the numpy reference (see the module docstring).
+MIN_OVERLAP_ADD_SIZE = 1 << 17
+MIN_FRAME_SIZE = 1 << 24
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -47,11 +51,11 @@ def _compiled(device: str) -> ModuleType | None:
     return module
 
 
-def _implementation(xp: ModuleType, dtype: Any, size: int) -> ModuleType:
+def _implementation(xp: ModuleType, dtype: Any, cpu_kernel_pays: bool) -> ModuleType:
     if use_reference() or np.dtype(dtype) not in _KERNEL_DTYPES:
         return reference
     if xp is np:
-        module = _compiled("cpu") if size >= MIN_KERNEL_SIZE else None
+        module = _compiled("cpu") if cpu_kernel_pays else None
     else:
         module = _compiled("cuda")
     return reference if module is None else module
@@ -97,12 +101,14 @@ def overlap_add(frames: Any, hop_size: int) -> Any:
         return xp.zeros(tuple(lead) + (max(frame_size - hop_size, 0),), dtype=frames.dtype)
     rows = math.prod(lead)
     canonical = xp.ascontiguousarray(frames.reshape(rows, n_frames, frame_size))
-    out = _implementation(xp, frames.dtype, frames.size).overlap_add(canonical, hop_size)
+    pays = frames.size >= MIN_OVERLAP_ADD_SIZE and hop_size < frame_size
+    out = _implementation(xp, frames.dtype, pays).overlap_add(canonical, hop_size)
     return out.reshape(tuple(lead) + (out.shape[-1],))
 
 
-def frame(x: Any, frame_size: int, hop_size: int, pad_end: bool = False,
-          pad_value: float = 0.0) -> Any:
+def frame(
+    x: Any, frame_size: int, hop_size: int, pad_end: bool = False, pad_value: float = 0.0
+) -> Any:
     """Overlapping frames of the last axis (tf.signal.frame), as a new array.
 
     Args:
@@ -129,8 +135,8 @@ def frame(x: Any, frame_size: int, hop_size: int, pad_end: bool = False,
     n_frames = n_frames_of(length, frame_size, hop_size, pad_end)
     rows = math.prod(lead)
     canonical = xp.ascontiguousarray(x.reshape(rows, length))
-    size = rows * n_frames * frame_size
-    out = _implementation(xp, x.dtype, size).frame(
+    pays = rows * n_frames * frame_size >= MIN_FRAME_SIZE
+    out = _implementation(xp, x.dtype, pays).frame(
         canonical, frame_size, hop_size, n_frames, pad_value
     )
     return out.reshape(tuple(lead) + (n_frames, frame_size))

@@ -66,8 +66,9 @@ def overlap_add(frames: np.ndarray, hop_size: int) -> np.ndarray:
     return out
 
 
-def frame(x: np.ndarray, frame_size: int, hop_size: int, n_frames: int,
-          pad_value: Any = 0.0) -> np.ndarray:
+def frame(
+    x: np.ndarray, frame_size: int, hop_size: int, n_frames: int, pad_value: Any = 0.0
+) -> np.ndarray:
     """``[rows, T]`` C-contiguous float array -> ``[rows, n_frames, frame_size]``."""
     out = np.empty((x.shape[0], n_frames, frame_size), dtype=x.dtype)
     _frame_kernel(x, hop_size, x.dtype.type(pad_value), out)

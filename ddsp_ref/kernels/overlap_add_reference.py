@@ -48,7 +48,5 @@ def frame(x: Any, frame_size: int, hop_size: int, n_frames: int, pad_value: Any 
         x = xp.pad(x, [(0, 0), (0, needed - length)], constant_values=pad_value)
     x = xp.ascontiguousarray(x)
     step = x.strides[-1]
-    view = as_strided(
-        xp, x, (rows, n_frames, frame_size), (x.strides[0], hop_size * step, step)
-    )
+    view = as_strided(xp, x, (rows, n_frames, frame_size), (x.strides[0], hop_size * step, step))
     return xp.array(view, copy=True)

@@ -77,24 +77,20 @@ def _windowed_frames_ref(x, window, hop, n_frames):
     return view * window
 
 
-def _safe_log_ref(xp, m, eps):
-    return xp.log(xp.where(m > 0, m, eps))
-
-
-def _magnitude_terms_ref(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t):
-    xp = array_namespace(xt, xa)
-    mt, ma = xp.abs(xt), xp.abs(xa)
+def _magnitude_terms_ref(mt, ma, lt, la, xt, xa, w_mag, w_log, l2, log_eps, bin_scale,
+                         want_a, want_t):
+    xp = array_namespace(mt, ma)
     d = mt - ma
-    dl = _safe_log_ref(xp, mt, eps) - _safe_log_ref(xp, ma, eps)
+    dl = xp.where(mt > 0, lt, log_eps) - xp.where(ma > 0, la, log_eps)
     if l2:
-        sums = float(xp.sum(d.astype(np.float64) ** 2)), float(xp.sum(dl.astype(np.float64) ** 2))
+        sum_mag, sum_log = xp.sum(d.astype(np.float64) ** 2), xp.sum(dl.astype(np.float64) ** 2)
         s_mag, s_log = 2 * d, 2 * dl
     else:
-        sums = float(xp.sum(xp.abs(d), dtype=np.float64)), float(
-            xp.sum(xp.abs(dl), dtype=np.float64)
-        )
+        sum_mag = xp.sum(xp.abs(d), dtype=np.float64)
+        sum_log = xp.sum(xp.abs(dl), dtype=np.float64)
         s_mag, s_log = xp.sign(d), xp.sign(dl)
     grads = []
+    # The target enters the differences with +1, the audio with -1.
     for want, z, m, sign in ((want_a, xa, ma, -1.0), (want_t, xt, mt, 1.0)):
         if not want:
             grads.append(None)
@@ -102,7 +98,7 @@ def _magnitude_terms_ref(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_
         safe = xp.where(m > 0, m, 1)
         factor = sign * (w_mag * s_mag + w_log * s_log / safe) * bin_scale / safe
         grads.append(xp.where(m > 0, z * factor, 0).astype(z.dtype))
-    return sums[0], sums[1], grads[0], grads[1]
+    return float(sum_mag), float(sum_log), grads[0], grads[1]
 
 
 def _window_overlap_add_ref(frames, window, hop, length):
@@ -142,7 +138,7 @@ def windowed_frames(x: Any, window: Any, hop: int, n_frames: int) -> Any:
 
 
 def magnitude_terms(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t):
-    """One pass over two spectra: loss sums and the spectra's cotangents.
+    """Loss sums of two spectra and, when asked, the spectra's cotangents.
 
     Args:
         xt, xa: ``[rows, n_bins]`` complex spectra of the target and the audio.
@@ -156,18 +152,28 @@ def magnitude_terms(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t):
     Returns:
         ``(sum_mag, sum_log, grad_a, grad_t)``: Python floats ``sum |Mt - Ma|`` and ``sum
         |log Mt - log Ma|`` (squares for l2), and complex ``[rows, n_bins]`` arrays with
-        ``grad = dLoss/dM * z / |z| * bin_scale`` (0 where ``z == 0``) or None. The loss is
+        ``grad = dLoss/dM * z / |z| * bin_scale`` (0 where ``z == 0``) or None, for the loss
         ``(w_mag sum_mag + w_log sum_log) / N``.
     """
     xp = array_namespace(xt, xa)
-    real_dtype = xa.real.dtype
+    mt, ma = xp.abs(xt), xp.abs(xa)
+    real_dtype = ma.dtype
+    with np.errstate(divide="ignore"):  # log(0) = -inf is replaced by log(eps) downstream
+        lt, la = xp.log(mt), xp.log(ma)
+    log_eps = float(np.log(real_dtype.type(eps)))
     bin_scale = xp.asarray(bin_scale, dtype=real_dtype)
-    if _use_cpu_kernel(xp, real_dtype) and xt.dtype == xa.dtype:
-        return _cpu().magnitude_terms(
-            np.ascontiguousarray(xt), np.ascontiguousarray(xa), w_mag, w_log, l2, eps,
-            bin_scale, want_a, want_t,
-        )
-    return _magnitude_terms_ref(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t)
+    kernel = _cpu() if _use_cpu_kernel(xp, real_dtype) and xt.dtype == xa.dtype else None
+    if kernel is None:
+        return _magnitude_terms_ref(mt, ma, lt, la, xt, xa, w_mag, w_log, l2, log_eps,
+                                    bin_scale, want_a, want_t)
+    z_a, z_t = np.ascontiguousarray(xa), np.ascontiguousarray(xt)
+    sum_mag, sum_log, grad_a = kernel.magnitude_terms(ma, mt, la, lt, z_a, w_mag, w_log, l2,
+                                                      log_eps, bin_scale, want_a)  # fmt: skip
+    grad_t = None
+    if want_t:
+        grad_t = kernel.magnitude_terms(mt, ma, lt, la, z_t, w_mag, w_log, l2, log_eps,
+                                        bin_scale, True)[2]  # fmt: skip
+    return float(sum_mag), float(sum_log), grad_a, grad_t
 
 
 def window_overlap_add(frames: Any, window: Any, hop: int, length: int) -> Any:

@@ -1,86 +1,80 @@
-"""The multi-scale spectral loss stages as numba CPU kernels (parallel over frames or rows).
+"""The multi-scale spectral loss stages as numba CPU kernels (parallel over rows).
 
 Imported by the launcher (``spectral_loss.py``) on first use only, since it imports numba. The
 array-code versions in the launcher are the executable spec; these kernels do the same
-arithmetic in one pass each. Every output element is written by exactly one loop iteration,
-so the parallel loops are race-free; the loss sums are prange reductions in float64.
+arithmetic in fewer passes. The inner loops run over contiguous memory without calls into libm
+so that LLVM vectorises them: magnitudes and logarithms come in precomputed (numpy's SIMD
+``abs`` and ``log`` are faster than scalar libm calls here). Every output element is written by
+exactly one loop iteration, so the parallel loops are race-free; loss sums are float64.
 """
 
 from __future__ import annotations
-
-import math
 
 import numba
 import numpy as np
 
 __all__ = ["windowed_frames", "magnitude_terms", "window_overlap_add"]
 
-# Output samples per parallel task of the overlap-add: amortises scheduling, still splits a
-# single long row over the cores.
-_BLOCK = 8192
+
+# Samples per parallel task: enough work to amortise scheduling, small enough that one row
+# still spreads over the cores.
+_BLOCK = 16384
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _windowed_frames_kernel(x, window, hop, out):  # pragma: no cover - compiled
     rows, length = x.shape
     _, n_frames, frame_size = out.shape
-    for task in numba.prange(rows * n_frames):
-        r = task // n_frames
-        f = task % n_frames
-        start = f * hop
-        valid = max(0, min(frame_size, length - start))
-        for i in range(valid):
-            out[r, f, i] = x[r, start + i] * window[i]
-        for i in range(valid, frame_size):
-            out[r, f, i] = 0.0
+    per_task = max(1, _BLOCK // frame_size)
+    n_tasks = (n_frames + per_task - 1) // per_task
+    for task in numba.prange(rows * n_tasks):
+        r = task // n_tasks
+        first = (task % n_tasks) * per_task
+        for f in range(first, min(n_frames, first + per_task)):
+            start = f * hop
+            valid = max(0, min(frame_size, length - start))
+            for i in range(valid):
+                out[r, f, i] = x[r, start + i] * window[i]
+            for i in range(valid, frame_size):
+                out[r, f, i] = 0.0
 
 
-@numba.njit(inline="always")
-def _safe_log(m, eps):  # pragma: no cover - compiled
-    return math.log(m) if m > 0 else math.log(eps)
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _terms_kernel(xt, xa, w_mag, w_log, l2, eps, bin_scale, grad_a, grad_t, want_a, want_t):
-    # pragma: no cover - compiled
-    rows, n_bins = xt.shape
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
+def _terms_kernel(m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps,
+                  bin_scale, want, out):  # pragma: no cover - compiled
+    # Loss sums over d = m_other - m_self and dl = log m_other - log m_self (either argument
+    # order: L1 and L2 are symmetric), safe_log reading an exact zero as log(eps). With
+    # ``want``, also the cotangent of z_self: -(w_mag s(d) + w_log s(dl) / m) * scale / m * z,
+    # 0 at m = 0, s = the sign function (L1) or 2x (L2). z_self and out are complex arrays
+    # viewed as [rows, 2 * n_bins] reals. "reassoc" lets LLVM vectorise the sums.
+    rows, n_bins = m_self.shape
+    one = m_self.dtype.type(1.0)
     sum_mag = 0.0
     sum_log = 0.0
     for r in numba.prange(rows):
         row_mag = 0.0
         row_log = 0.0
+        factor = np.empty(n_bins, dtype=m_self.dtype)
         for k in range(n_bins):
-            zt = xt[r, k]
-            za = xa[r, k]
-            mt = math.hypot(zt.real, zt.imag)
-            ma = math.hypot(za.real, za.imag)
-            d = mt - ma
-            dl = _safe_log(mt, eps) - _safe_log(ma, eps)
+            m = m_self[r, k]
+            m_o = m_other[r, k]
+            d = m_o - m
+            dl = (l_other[r, k] if m_o > 0 else log_eps) - (l_self[r, k] if m > 0 else log_eps)
             if l2:
                 row_mag += d * d
                 row_log += dl * dl
-                s_mag = 2.0 * d
-                s_log = 2.0 * dl
+                s_mag = 2 * d
+                s_log = 2 * dl
             else:
                 row_mag += abs(d)
                 row_log += abs(dl)
-                s_mag = (d > 0) - (d < 0)
-                s_log = (dl > 0) - (dl < 0)
-            # dLoss/dM of the audio is -(w_mag s_mag + w_log s_log / M) / N, of the target the
-            # opposite; dLoss/dz = dLoss/dM * z / |z| (0 at z = 0). bin_scale holds 1/N and
-            # the rfft adjoint's per-bin factor.
-            if want_a:
-                if ma > 0:
-                    f = -(w_mag * s_mag + w_log * s_log / ma) * bin_scale[k] / ma
-                    grad_a[r, k] = za * f
-                else:
-                    grad_a[r, k] = 0
-            if want_t:
-                if mt > 0:
-                    f = (w_mag * s_mag + w_log * s_log / mt) * bin_scale[k] / mt
-                    grad_t[r, k] = zt * f
-                else:
-                    grad_t[r, k] = 0
+                s_mag = (d > 0) * one - (d < 0) * one
+                s_log = (dl > 0) * one - (dl < 0) * one
+            inv = one / m if m > 0 else 0 * one
+            factor[k] = -(w_mag * s_mag + w_log * s_log * inv) * bin_scale[k] * inv
+        if want:
+            for j in range(2 * n_bins):
+                out[r, j] = z_self[r, j] * factor[j >> 1]
         sum_mag += row_mag
         sum_log += row_log
     return sum_mag, sum_log
@@ -91,19 +85,25 @@ def _window_overlap_add_kernel(frames, window, hop, out):  # pragma: no cover - 
     rows, n_frames, _ = frames.shape
     frame_size = window.shape[0]
     length = out.shape[1]
-    n_tasks = (length + _BLOCK - 1) // _BLOCK
+    n_segments = (length + hop - 1) // hop  # hop-sized output segments
+    n_pieces = (frame_size + hop - 1) // hop  # hop-sized pieces of a frame
+    per_task = max(1, _BLOCK // hop)
+    n_tasks = (n_segments + per_task - 1) // per_task
     for task in numba.prange(rows * n_tasks):
         r = task // n_tasks
-        first = (task % n_tasks) * _BLOCK
-        for t in range(first, min(length, first + _BLOCK)):
-            # Frames f with f * hop <= t < f * hop + frame_size.
-            f_hi = min(n_frames - 1, t // hop)
-            f_lo = max(0, (t - frame_size) // hop + 1)
-            acc = 0.0
-            for f in range(f_lo, f_hi + 1):
-                i = t - f * hop
-                acc += frames[r, f, i] * window[i]
-            out[r, t] = acc
+        first = (task % n_tasks) * per_task
+        for k in range(first, min(n_segments, first + per_task)):
+            base = k * hop
+            width = min(hop, length - base)
+            for s in range(width):
+                out[r, base + s] = 0.0
+            # Segment k holds piece j of frame k - j.
+            for j in range(max(0, k - n_frames + 1), min(n_pieces - 1, k) + 1):
+                offset = j * hop
+                w = min(width, frame_size - offset)
+                f = k - j
+                for s in range(w):
+                    out[r, base + s] += frames[r, f, offset + s] * window[offset + s]
 
 
 def windowed_frames(x: np.ndarray, window: np.ndarray, hop: int, n_frames: int) -> np.ndarray:
@@ -113,16 +113,18 @@ def windowed_frames(x: np.ndarray, window: np.ndarray, hop: int, n_frames: int) 
     return out
 
 
-def magnitude_terms(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t):
-    """Sums of the magnitude and log-magnitude differences, and the spectra's cotangents."""
-    grad_a = np.empty_like(xa) if want_a else np.empty((1, 1), dtype=xa.dtype)
-    grad_t = np.empty_like(xt) if want_t else np.empty((1, 1), dtype=xt.dtype)
-    real = xa.real.dtype.type
-    sum_mag, sum_log = _terms_kernel(
-        xt, xa, real(w_mag), real(w_log), bool(l2), real(eps), bin_scale, grad_a, grad_t,
-        bool(want_a), bool(want_t),
+def magnitude_terms(m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps,
+                    bin_scale, want):
+    """``(sum_mag, sum_log, grad)``: loss sums and (with ``want``) the cotangent of z_self."""
+    real = m_self.dtype.type
+    rows = z_self.shape[0]
+    out = np.empty_like(z_self) if want else np.empty((1, 1), dtype=z_self.dtype)
+    sums = _terms_kernel(
+        m_self, m_other, l_self, l_other, z_self.view(m_self.dtype).reshape(rows, -1),
+        real(w_mag), real(w_log), bool(l2), real(log_eps), bin_scale, bool(want),
+        out.view(m_self.dtype).reshape(out.shape[0], -1),
     )
-    return sum_mag, sum_log, (grad_a if want_a else None), (grad_t if want_t else None)
+    return sums[0], sums[1], (out if want else None)
 
 
 def window_overlap_add(frames: np.ndarray, window: np.ndarray, hop: int, length: int):

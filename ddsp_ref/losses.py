@@ -1,0 +1,605 @@
+"""Losses of ddsp.losses: mean_difference, spectral and embedding losses, consistency losses.
+
+Every loss is a :class:`Loss` (a :class:`~ddsp_ref.module.Module`): calling it returns a scalar,
+``get_losses_dict`` returns ``{name: scalar}``, and :class:`LossGroup` runs a DAG of losses over
+a model's outputs dict. All of them are differentiable with ``ddsp_ref.value_and_grad``.
+
+:class:`SpectralLoss` computes its magnitude and log-magnitude terms with the fused kernels of
+``ddsp_ref.kernels.spectral_loss`` (value and gradient in a few passes per FFT size, see
+``_fused_spectral_terms``); its other terms, and every other loss, are composed of autodiff ops.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import core, spectral_ops
+from .autodiff import Tensor, ops, stop_gradient
+from .backend import array_namespace, fft_module
+from .core.utils import to_float
+from .dags import DAGLayer
+from .gin_support import register
+from .kernels import spectral_loss as fused
+from .module import Module
+
+__all__ = [
+    "LOSS_TYPES",
+    "CREPE_EMBEDDING_SCALES",
+    "Loss",
+    "LossGroup",
+    "mean_difference",
+    "SpectralLoss",
+    "MelSpectralLoss",
+    "EmbeddingLoss",
+    "PretrainedCREPE",
+    "PretrainedCREPEEmbeddingLoss",
+    "ParamLoss",
+]
+# Defined in losses_consistency.py and re-exported here (see the end of this file).
+_CONSISTENCY_NAMES = (
+    "amp_loss",
+    "freq_loss",
+    "FilteredNoiseConsistencyLoss",
+    "HarmonicConsistencyLoss",
+    "WassersteinConsistencyLoss",
+    "wasserstein_distance",
+    "KDEConsistencyLoss",
+    "TWMLoss",
+    "HmmTranscriber",
+)
+__all__ += list(_CONSISTENCY_NAMES)
+
+LOSS_TYPES = ("L1", "L2", "COSINE")
+
+
+def _check_loss_type(loss_type: Any) -> str:
+    upper = loss_type.upper() if isinstance(loss_type, str) else None
+    if upper not in LOSS_TYPES:
+        raise ValueError(f'Loss type ({loss_type!r}), must be "L1", "L2", or "COSINE"')
+    return upper
+
+
+def _broadcast_shape(where: str, **arrays: Any) -> tuple:
+    shapes = {k: tuple(v.shape) for k, v in arrays.items() if hasattr(v, "shape")}
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        described = ", ".join(f"{k} {s}" for k, s in shapes.items())
+        raise ValueError(f"{where}: shapes do not broadcast together: {described}") from None
+
+
+# -- base classes ------------------------------------------------------------------------------
+class Loss(Module):
+    """Base class of the losses: ``loss(*args)`` returns a scalar (``call``).
+
+    Duck typing: anything with ``get_losses_dict`` is a loss for :class:`LossGroup` and the
+    DAG runner. Keras' ``training`` / ``mask`` keyword arguments are dropped unless ``call``
+    takes them, as a keras layer would.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        accepted = inspect.signature(self.call).parameters
+        for key in ("training", "mask"):
+            if key in kwargs and key not in accepted:
+                del kwargs[key]
+        return self.call(*args, **kwargs)
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} must define call")
+
+    def get_losses_dict(self, *args: Any, **kwargs: Any) -> dict:
+        """``{self.name: self(*args, **kwargs)}``."""
+        return {self.name: self(*args, **kwargs)}
+
+
+class LossGroup(DAGLayer):
+    """A DAG of losses run over a dict of model outputs; returns one flat dict of losses.
+
+    Args:
+        dag: nodes ``(loss, ['input/key', ...])``; a loss may be an instance or the name of a
+            loss passed by keyword.
+        name: name of the group.
+        **kwarg_losses: losses referenced by name in the dag.
+    """
+
+    def __init__(self, dag: Sequence, name: str = "loss_group", **kwarg_losses: Any):
+        super().__init__(dag, name=name, **kwarg_losses)
+
+    @property
+    def loss_names(self) -> list[str]:
+        return self.module_names
+
+    @property
+    def losses(self) -> list[Any]:
+        return self.modules
+
+    def __call__(self, outputs: dict, **kwargs: Any) -> dict:
+        """Run every loss on its inputs from ``outputs``: ``{loss_key: scalar}``."""
+        dag_outputs = self.run_dag(outputs, **kwargs)
+        losses: dict = {}
+        for name in self.loss_names:
+            losses.update(dag_outputs[name])
+        return losses
+
+    def get_losses_dict(self, outputs: dict, **kwargs: Any) -> dict:
+        """Alias of calling the group."""
+        return self(outputs, **kwargs)
+
+
+# -- mean_difference ---------------------------------------------------------------------------
+def mean_difference(target: Any, value: Any, loss_type: str = "L1", weights: Any = None) -> Any:
+    """Mean of the (weighted) element-wise difference ``target - value``.
+
+    Args:
+        target: target array [any shape].
+        value: compared array, broadcastable with ``target``.
+        loss_type: 'L1' (``mean |(t - v) w|``), 'L2' (``mean (t - v)^2 w``) or 'COSINE' (TF1's
+            ``cosine_distance(target, value, weights, axis=-1)``: ``1 - sum(t v)`` over the
+            last axis, inputs assumed unit-normalised, averaged over the entries with non-zero
+            weight). Case-insensitive.
+        weights: optional weights broadcastable with the difference (for COSINE, with
+            ``[..., 1]``).
+
+    Returns:
+        Scalar loss; means run over **all** elements of the broadcast shape.
+
+    Raises:
+        ValueError: unknown ``loss_type``; shapes that do not broadcast (COSINE: that differ).
+    """
+    loss_type = _check_loss_type(loss_type)
+    target, value = to_float(target), to_float(value)
+    if loss_type == "COSINE":
+        return _cosine_distance(target, value, weights)
+    arrays = {"target": target, "value": value}
+    if weights is not None:
+        weights = to_float(weights)
+        arrays["weights"] = weights
+    _broadcast_shape("mean_difference", **arrays)
+    difference = target - value
+    if loss_type == "L1":
+        return ops.mean(ops.abs(difference if weights is None else difference * weights))
+    squared = ops.square(difference)
+    return ops.mean(squared if weights is None else squared * weights)
+
+
+def _cosine_distance(target: Any, value: Any, weights: Any) -> Any:
+    """tf.compat.v1.losses.cosine_distance(target, value, weights, axis=-1), SUM_BY_NONZERO."""
+    if tuple(target.shape) != tuple(value.shape):
+        raise ValueError(
+            f"mean_difference (COSINE): target {tuple(target.shape)} and value "
+            f"{tuple(value.shape)} must have the same shape"
+        )
+    losses = 1.0 - ops.sum(target * value, axis=-1, keepdims=True)
+    if weights is None:
+        return ops.mean(losses)
+    weights = to_float(weights)
+    shape = tuple(losses.shape)
+    if _broadcast_shape("mean_difference (COSINE)", weights=weights, losses=losses) != shape:
+        raise ValueError(
+            f"mean_difference (COSINE): weights {tuple(weights.shape)} must broadcast to the "
+            f"per-vector losses {shape} (the last axis is reduced)"
+        )
+    raw = stop_gradient(weights)
+    xp = array_namespace(raw, stop_gradient(losses))
+    present = int(xp.count_nonzero(xp.broadcast_to(xp.asarray(raw) != 0, shape)))
+    total = ops.sum(losses * weights)
+    return total / present if present else total * 0.0
+
+
+# -- spectral losses ---------------------------------------------------------------------------
+def _squeeze_audio(audio: Any, where: str, name: str) -> Any:
+    """[batch, n_samples, 1] -> [batch, n_samples] (as tf.signal.stft in ddsp); float policy."""
+    audio = to_float(audio)
+    if len(audio.shape) == 3:
+        if audio.shape[-1] != 1:
+            raise ValueError(f"{where}: 3-D {name} must be [batch, n_samples, 1], got "
+                             f"{tuple(audio.shape)}")  # fmt: skip
+        audio = ops.squeeze(audio, axis=-1)
+    if len(audio.shape) not in (1, 2) or audio.shape[-1] < 1:
+        raise ValueError(f"{where}: {name} must be [batch, n_samples] or [n_samples], got "
+                         f"{tuple(audio.shape)}")  # fmt: skip
+    return audio
+
+
+def _check_audio_pair(target: Any, audio: Any, where: str) -> tuple[Any, Any]:
+    target = _squeeze_audio(target, where, "target_audio")
+    audio = _squeeze_audio(audio, where, "audio")
+    if tuple(target.shape) != tuple(audio.shape):
+        raise ValueError(
+            f"{where}: target_audio {tuple(target.shape)} and audio {tuple(audio.shape)} must "
+            "have the same shape"
+        )
+    return target, audio
+
+
+def _check_fft_sizes(fft_sizes: Any, where: str) -> tuple[int, ...]:
+    sizes = tuple(fft_sizes)
+    if not sizes or any(isinstance(s, bool) or int(s) != s or s < 4 for s in sizes):
+        raise ValueError(
+            f"{where}: fft_sizes must be integers >= 4 (the hop is size // 4), got {fft_sizes!r}"
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def _hann(xp: Any, size: int, dtype: Any) -> Any:
+    """tf.signal.hann_window(size, periodic=True): odd sizes get the symmetric window in TF."""
+    if size == 1:
+        return xp.ones(1, dtype=dtype)
+    denominator = size if size % 2 == 0 else size - 1
+    i = np.arange(size, dtype=np.float64)
+    return xp.asarray(0.5 - 0.5 * np.cos(2.0 * np.pi * i / denominator), dtype=dtype)
+
+
+def _rfft_bin_weights(n_fft: int) -> np.ndarray:
+    """Per-bin factor of the rfft adjoint: irfft(g * w) * n_fft = sum_k Re(g_k e^{+i...})."""
+    w = np.full(n_fft // 2 + 1, 0.5)
+    w[0] = 1.0
+    if n_fft % 2 == 0:
+        w[-1] = 1.0
+    return w * n_fft
+
+
+def _fused_spectral_terms(target: Any, audio: Any, fft_sizes: Sequence[int], w_mag: float,
+                          w_log: float, l2: bool) -> Any:
+    """Sum over sizes of ``w_mag mean|dM| + w_log mean|d log M|`` (or squares), value and grad.
+
+    The value is computed on raw arrays. When ``target`` / ``audio`` are Tensors, their exact
+    gradients are computed alongside (the same arithmetic as the taped ops: rfft adjoint,
+    ``z/|z|`` with 0 at 0, safe_log's zero rule, sign 0 at ties) and attached with
+    ``loss + sum((x - stop_gradient(x)) * grad_x)``: a term equal to zero whose derivative is
+    ``grad_x``, which is exact for this first-order autodiff.
+    """
+    t_raw, a_raw = stop_gradient(target), stop_gradient(audio)
+    want_t, want_a = isinstance(target, Tensor), isinstance(audio, Tensor)
+    xp = array_namespace(t_raw, a_raw)
+    dtype = a_raw.dtype
+    rows, length = (1, a_raw.shape[0]) if a_raw.ndim == 1 else a_raw.shape
+    t2, a2 = t_raw.reshape(rows, length), a_raw.reshape(rows, length)
+    if bool(xp.isnan(xp.sum(t2) + xp.sum(a2))):
+        raise ValueError("SpectralLoss: target_audio or audio contains NaN (or +-inf) values")
+    fft = fft_module(xp)
+    value = 0.0
+    grads = [xp.zeros_like(t2) if want_t else None, xp.zeros_like(a2) if want_a else None]
+    for size in fft_sizes:
+        hop, n_fft = size // 4, fused.fft_length(size)
+        n_frames = -(-length // hop)
+        window = _hann(xp, size, dtype)
+        spectra = [fft.rfft(fused.windowed_frames(x, window, hop, n_frames), n=n_fft, axis=-1)
+                   for x in (t2, a2)]  # fmt: skip
+        n_bins = n_fft // 2 + 1
+        count = rows * n_frames * n_bins
+        sum_mag, sum_log, g_a, g_t = fused.magnitude_terms(
+            spectra[0].reshape(-1, n_bins), spectra[1].reshape(-1, n_bins), w_mag, w_log, l2,
+            1e-5, _rfft_bin_weights(n_fft) / count, want_a, want_t,
+        )
+        value += (w_mag * sum_mag + w_log * sum_log) / count
+        for i, g in ((0, g_t), (1, g_a)):
+            if g is not None:
+                frames = fft.irfft(g.reshape(rows, n_frames, n_bins), n=n_fft, axis=-1)
+                grads[i] += fused.window_overlap_add(frames, window, hop, length)
+    loss = xp.asarray(value, dtype=dtype)
+    for x, x_raw, g in ((target, t_raw, grads[0]), (audio, a_raw, grads[1])):
+        if g is not None:
+            loss = loss + ops.sum((x - x_raw) * g.reshape(x_raw.shape))
+    return loss
+
+
+class SpectralLoss(Loss):
+    """Multi-scale spectrogram loss (ddsp.losses.SpectralLoss).
+
+    For each FFT size, magnitude spectrograms ``|stft|`` (periodic Hann window, hop size // 4,
+    zero ``pad_end``) of the target and the audio are compared; every term with a weight > 0
+    adds ``weight * mean_difference(target_term, audio_term, loss_type, weights)``. Terms are
+    **summed** over the sizes (not averaged), as in ddsp.
+
+    Args:
+        fft_sizes: FFT (= frame) sizes [samples], each >= 4.
+        loss_type: 'L1', 'L2' or 'COSINE'.
+        mag_weight: linear magnitudes.
+        delta_time_weight: first difference of the magnitudes along time.
+        delta_freq_weight: first difference along frequency.
+        cumsum_freq_weight: cumulative sum along frequency (un-normalised, as in ddsp).
+        logmag_weight: ``safe_log`` magnitudes (exact zeros read as 1e-5, tiny positive values
+            are not floored).
+        loudness_weight: A-weighted loudness (``compute_loudness(n_fft=2048)``, 16 kHz, 250 Hz),
+            compared once, not per size.
+        name: name of the loss.
+
+    Call arguments: ``(target_audio, audio, weights=None)`` with audio ``[batch, n_samples]``
+    (or ``[n_samples]``, or ``[batch, n_samples, 1]``); note the order: target first. Returns
+    a scalar. With L1 or L2, no ``weights`` and no delta / cumsum terms, the magnitude and
+    log-magnitude terms run through fused kernels (same numbers, much less time).
+
+    Raises:
+        ValueError: unknown loss type or bad fft sizes (at construction), audio shapes that
+            differ or are not [batch, n_samples], NaN audio.
+    """
+
+    def __init__(self, fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+                 loss_type: str = "L1", mag_weight: float = 1.0, delta_time_weight: float = 0.0,
+                 delta_freq_weight: float = 0.0, cumsum_freq_weight: float = 0.0,
+                 logmag_weight: float = 0.0, loudness_weight: float = 0.0,
+                 name: str = "spectral_loss"):  # fmt: skip
+        super().__init__(name=name)
+        self.fft_sizes = _check_fft_sizes(fft_sizes, "SpectralLoss")
+        self.loss_type = loss_type
+        _check_loss_type(loss_type)
+        self.mag_weight = mag_weight
+        self.delta_time_weight = delta_time_weight
+        self.delta_freq_weight = delta_freq_weight
+        self.cumsum_freq_weight = cumsum_freq_weight
+        self.logmag_weight = logmag_weight
+        self.loudness_weight = loudness_weight
+
+    def _fusable(self, weights: Any) -> bool:
+        return (
+            weights is None
+            and _check_loss_type(self.loss_type) in ("L1", "L2")
+            and max(self.delta_time_weight, self.delta_freq_weight, self.cumsum_freq_weight) <= 0
+        )
+
+    def call(self, target_audio: Any, audio: Any, weights: Any = None) -> Any:
+        target_audio, audio = _check_audio_pair(target_audio, audio, self.name)
+        loss = 0.0
+        w_mag, w_log = max(self.mag_weight, 0.0), max(self.logmag_weight, 0.0)
+        if self._fusable(weights):
+            if w_mag > 0 or w_log > 0:
+                l2 = _check_loss_type(self.loss_type) == "L2"
+                loss = _fused_spectral_terms(target_audio, audio, self.fft_sizes, w_mag, w_log,
+                                             l2)  # fmt: skip
+        else:
+            for size in self.fft_sizes:
+                target_mag = spectral_ops.compute_mag(target_audio, size)
+                value_mag = spectral_ops.compute_mag(audio, size)
+                loss = loss + self._size_terms(target_mag, value_mag, weights)
+        if self.loudness_weight > 0:
+            target = spectral_ops.compute_loudness(target_audio, n_fft=2048, use_tf=True)
+            value = spectral_ops.compute_loudness(audio, n_fft=2048, use_tf=True)
+            loss = loss + self.loudness_weight * mean_difference(target, value, self.loss_type,
+                                                                 weights)  # fmt: skip
+        return loss
+
+    def _size_terms(self, target_mag: Any, value_mag: Any, weights: Any) -> Any:
+        """Every weighted term of one FFT size, composed of autodiff ops."""
+        terms = [
+            (self.mag_weight, lambda m: m),
+            (self.delta_time_weight, lambda m: core.diff(m, axis=1)),
+            (self.delta_freq_weight, lambda m: core.diff(m, axis=2)),
+            (self.cumsum_freq_weight, lambda m: ops.cumsum(m, axis=2)),
+            (self.logmag_weight, core.safe_log),
+        ]
+        loss = 0.0
+        for weight, transform in terms:
+            if weight > 0:
+                loss = loss + weight * mean_difference(
+                    transform(target_mag), transform(value_mag), self.loss_type, weights
+                )
+        return loss
+
+
+class MelSpectralLoss(Loss):
+    """Multi-resolution mel-spectrogram loss (an addition of ddsp_ref; not in ddsp 3.7.0).
+
+    For each FFT size, ``spectral_ops.compute_mel`` (magnitudes through HTK mel triangles, as
+    ddsp) of the target and the audio are compared with ``mean_difference``: a linear term and
+    a ``safe_log`` term, summed over sizes like :class:`SpectralLoss`.
+
+    Args:
+        fft_sizes: FFT (= frame) sizes [samples]; hop = size // 4.
+        mel_bins: mel bands per size: an int for all sizes, a sequence (one per size), or None
+            for ``max(4, size // 16)`` (128 bands at 2048 down to 4 at 64), so that the coarse
+            sizes do not get empty bands.
+        loss_type: 'L1', 'L2' or 'COSINE'.
+        mag_weight: weight of the linear mel term.
+        logmag_weight: weight of the log mel term.
+        lo_hz: lowest mel edge [Hz].
+        hi_hz: highest mel edge [Hz]; None for Nyquist.
+        sample_rate: audio sample rate [Hz].
+        name: name of the loss.
+
+    Call arguments: ``(target_audio, audio, weights=None)``, like :class:`SpectralLoss`.
+    """
+
+    def __init__(self, fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+                 mel_bins: int | Sequence[int] | None = None, loss_type: str = "L1",
+                 mag_weight: float = 1.0, logmag_weight: float = 1.0, lo_hz: float = 0.0,
+                 hi_hz: float | None = None, sample_rate: int = 16000,
+                 name: str = "mel_spectral_loss"):  # fmt: skip
+        super().__init__(name=name)
+        self.fft_sizes = _check_fft_sizes(fft_sizes, "MelSpectralLoss")
+        if mel_bins is None:
+            bins = [max(4, s // 16) for s in self.fft_sizes]
+        elif isinstance(mel_bins, (int, np.integer)):
+            bins = [int(mel_bins)] * len(self.fft_sizes)
+        else:
+            bins = [int(b) for b in mel_bins]
+        if len(bins) != len(self.fft_sizes) or min(bins) < 1:
+            raise ValueError(
+                f"MelSpectralLoss: mel_bins must be a positive int or one per fft size "
+                f"{self.fft_sizes}, got {mel_bins!r}"
+            )
+        self.mel_bins = tuple(bins)
+        _check_loss_type(loss_type)
+        self.loss_type = loss_type
+        self.mag_weight = mag_weight
+        self.logmag_weight = logmag_weight
+        self.sample_rate = sample_rate
+        self.lo_hz = lo_hz
+        self.hi_hz = sample_rate / 2.0 if hi_hz is None else hi_hz
+
+    def call(self, target_audio: Any, audio: Any, weights: Any = None) -> Any:
+        target_audio, audio = _check_audio_pair(target_audio, audio, self.name)
+        loss = 0.0
+        for size, bins in zip(self.fft_sizes, self.mel_bins, strict=True):
+            kwargs = dict(lo_hz=self.lo_hz, hi_hz=self.hi_hz, bins=bins, fft_size=size,
+                          sample_rate=self.sample_rate)  # fmt: skip
+            target_mel = spectral_ops.compute_mel(target_audio, **kwargs)
+            value_mel = spectral_ops.compute_mel(audio, **kwargs)
+            if self.mag_weight > 0:
+                loss = loss + self.mag_weight * mean_difference(
+                    target_mel, value_mel, self.loss_type, weights
+                )
+            if self.logmag_weight > 0:
+                loss = loss + self.logmag_weight * mean_difference(
+                    core.safe_log(target_mel), core.safe_log(value_mel), self.loss_type, weights
+                )
+        return loss
+
+
+# -- perceptual (embedding) losses -------------------------------------------------------------
+class EmbeddingLoss(Loss):
+    """Distance between embeddings of the target and the audio by a (pretrained) model.
+
+    Args:
+        weight: loss weight; the loss is 0 when ``weight <= 0``.
+        loss_type: 'L1', 'L2' or 'COSINE'.
+        pretrained_model: any differentiable callable ``audio [batch, n_samples] ->
+            embedding`` written with ddsp_ref ops (or a Module).
+        name: name of the loss.
+
+    Call arguments: ``(target_audio, audio)``; returns
+    ``weight * mean_difference(model(target_audio), model(audio), loss_type)``.
+
+    Raises:
+        ValueError: calling with ``weight > 0`` and no model.
+    """
+
+    def __init__(self, weight: float = 1.0, loss_type: str = "L1",
+                 pretrained_model: Callable | None = None, name: str = "embedding_loss"):
+        super().__init__(name=name)
+        _check_loss_type(loss_type)
+        self.weight = weight
+        self.loss_type = loss_type
+        self.pretrained_model = pretrained_model
+
+    def call(self, target_audio: Any, audio: Any) -> Any:
+        if self.weight <= 0.0:
+            return 0.0
+        if self.pretrained_model is None:
+            raise ValueError(f"{self.name}: no pretrained_model was given (a callable audio -> "
+                             "embedding)")  # fmt: skip
+        target_emb = self.pretrained_model(to_float(target_audio))
+        synth_emb = self.pretrained_model(to_float(audio))
+        return self.weight * mean_difference(target_emb, synth_emb, self.loss_type)
+
+
+# Per-layer factors that bring CREPE activation losses to comparable scales (ddsp's table).
+CREPE_EMBEDDING_SCALES = {
+    "conv1-BN": 1.3, "conv1-maxpool": 1.0, "conv2-BN": 1.4, "conv2-maxpool": 1.1,
+    "conv3-BN": 1.9, "conv3-maxpool": 1.6, "conv4-BN": 1.5, "conv4-maxpool": 1.4,
+    "conv5-BN": 1.9, "conv5-maxpool": 1.7, "conv6-BN": 30.0, "conv6-maxpool": 25.0,
+    "classifier": 130.0,
+}  # fmt: skip
+
+
+class PretrainedCREPE(Module):
+    """CREPE activations of audio, with ddsp's framing (losses version).
+
+    ddsp loads the CREPE weights with the ``crepe`` package; they cannot be shipped here, so
+    the network is supplied by the user: ``activation_model(frames [n, 1024]) -> [n, ...]``, a
+    differentiable callable returning the activations of ``activation_layer`` (e.g. a port of
+    CREPE with its published weights).
+
+    Audio ``[batch, n_samples]`` is zero padded by 512 on both sides, cut into frames of 1024
+    with hop 1024 (no end padding), each frame normalised to ``(x - mean) / (std + 1e-5)``.
+    A silent frame has std 0, whose gradient is infinite (as in ddsp).
+
+    Returns activations ``[batch, n_frames, features]``.
+    """
+
+    frame_length = 1024
+
+    def __init__(self, activation_model: Callable, model_capacity: str = "tiny",
+                 activation_layer: str = "conv5-maxpool", name: str = "pretrained_crepe"):
+        super().__init__(name=name)
+        if not callable(activation_model):
+            raise ValueError(f"PretrainedCREPE: activation_model must be callable, got "
+                             f"{type(activation_model).__name__}")  # fmt: skip
+        self.activation_model = activation_model
+        self.model_capacity = model_capacity
+        self.activation_layer = activation_layer
+
+    def frame_audio(self, audio: Any, hop_length: int = 1024, center: bool = True) -> Any:
+        """Normalised frames ``[batch, n_frames, 1024]``."""
+        audio = to_float(audio)
+        if center:
+            pad = self.frame_length // 2
+            audio = ops.pad(audio, [(0, 0), (pad, pad)])
+        frames = ops.frame(audio, self.frame_length, hop_length)
+        mean = ops.mean(frames, axis=-1, keepdims=True)
+        centred = frames - mean
+        std = ops.sqrt(ops.mean(ops.square(centred), axis=-1, keepdims=True))
+        return centred / (std + 1e-5)
+
+    def __call__(self, audio: Any) -> Any:
+        frames = self.frame_audio(audio)
+        batch, n_frames = frames.shape[0], frames.shape[1]
+        outputs = self.activation_model(ops.reshape(frames, (-1, self.frame_length)))
+        return ops.reshape(outputs, (batch, n_frames, -1))
+
+
+class PretrainedCREPEEmbeddingLoss(EmbeddingLoss):
+    """Embedding loss on CREPE activations (ddsp.losses.PretrainedCREPEEmbeddingLoss).
+
+    The effective weight is ``20 * CREPE_EMBEDDING_SCALES[activation_layer] * weight``, as in
+    ddsp. The CREPE network must be supplied (see :class:`PretrainedCREPE`): pass
+    ``activation_model``, a callable on normalised frames ``[n, 1024]``.
+
+    Raises:
+        ValueError: unknown ``activation_layer`` (the message lists the valid ones), or no
+            ``activation_model``.
+    """
+
+    def __init__(self, weight: float = 1.0, loss_type: str = "L1", model_capacity: str = "tiny",
+                 activation_layer: str = "classifier", activation_model: Callable | None = None,
+                 name: str = "pretrained_crepe_embedding_loss"):  # fmt: skip
+        if activation_layer not in CREPE_EMBEDDING_SCALES:
+            raise ValueError(f"activation layer {activation_layer!r} not found, valid names are "
+                             f"{list(CREPE_EMBEDDING_SCALES)}")  # fmt: skip
+        if activation_model is None:
+            raise ValueError(
+                "PretrainedCREPEEmbeddingLoss: the CREPE weights are not bundled with ddsp_ref; "
+                "pass activation_model, a callable mapping frames [n, 1024] to the activations "
+                f"of {activation_layer!r}"
+            )
+        scale = CREPE_EMBEDDING_SCALES[activation_layer]
+        model = PretrainedCREPE(activation_model, model_capacity, activation_layer)
+        super().__init__(weight=20.0 * scale * weight, loss_type=loss_type,
+                         pretrained_model=model, name=name)  # fmt: skip
+
+
+class ParamLoss(Loss):
+    """``weight * mean_difference(pred, target, loss_type, weights)`` for any two arrays."""
+
+    def __init__(self, weight: float = 1.0, loss_type: str = "L1", name: str | None = None):
+        super().__init__(name=name)
+        _check_loss_type(loss_type)
+        self.weight = weight
+        self.loss_type = loss_type
+
+    def call(self, pred: Any, target: Any, weights: Any = None) -> Any:
+        return self.weight * mean_difference(pred, target, self.loss_type, weights)
+
+
+for _cls in (LossGroup, SpectralLoss, MelSpectralLoss, EmbeddingLoss, PretrainedCREPEEmbeddingLoss,
+             ParamLoss):  # fmt: skip
+    register(_cls, module="ddsp_ref.losses")
+del _cls
+
+# The consistency losses live in losses_consistency.py (which imports the base classes above).
+# Importing it here registers them with gin; module __getattr__ also covers the import order
+# in which losses_consistency is imported first and is still incomplete at this point.
+_CONSISTENCY = importlib.import_module(".losses_consistency", __package__)
+globals().update({k: getattr(_CONSISTENCY, k) for k in _CONSISTENCY_NAMES
+                  if hasattr(_CONSISTENCY, k)})  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONSISTENCY_NAMES:
+        return getattr(_CONSISTENCY, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
