@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=64000)
     parser.add_argument("--repeats", type=int, default=3, help="medians to take the best of")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
-    parser.add_argument("--composed", action="store_true",
-                        help="also time the path composed of autodiff ops (no fused kernels)")
+    parser.add_argument(
+        "--composed",
+        action="store_true",
+        help="also time the path composed of autodiff ops (no fused kernels)",
+    )
     args = parser.parse_args(argv)
 
     if args.device == "gpu":
@@ -61,8 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         xp = np
     target, audio = _inputs(args.batch, args.samples, xp)
-    loss = losses.SpectralLoss(fft_sizes=FFT_SIZES, loss_type="L1", mag_weight=1.0,
-                               logmag_weight=1.0)  # fmt: skip
+    loss = losses.SpectralLoss(
+        fft_sizes=FFT_SIZES, loss_type="L1", mag_weight=1.0, logmag_weight=1.0
+    )
     variants = [("fused (default)", None)]
     if args.composed:
         # Any non-None weights take the composed path; 1.0 leaves the numbers unchanged.
@@ -73,19 +77,24 @@ def main(argv: list[str] | None = None) -> None:
         value_and_grad = ddsp_ref.value_and_grad(lambda t, a, w=weights: loss(t, a, w), argnums=1)
         value_ms = _best_median(lambda w=weights: loss(target, audio, w), args.repeats, xp)
         grad_ms = _best_median(lambda f=value_and_grad: f(target, audio), args.repeats, xp)
-        rows.append((label, f"{value_ms:.1f}", f"{grad_ms:.1f}")
-                    + tuple(f"{ref / grad_ms:.2f}x" for ref in REFERENCES_MS.values()))
+        rows.append(
+            (label, f"{value_ms:.1f}", f"{grad_ms:.1f}")
+            + tuple(f"{ref / grad_ms:.2f}x" for ref in REFERENCES_MS.values())
+        )
     header = ("SpectralLoss", "value ms", "value+grad ms") + tuple(
         f"vs {name} ({ref:.0f} ms)" for name, ref in REFERENCES_MS.items()
     )
     print_table(
         f"SpectralLoss mag+logmag, L1, float32, batch {args.batch} x {args.samples} samples, "
         f"fft sizes {FFT_SIZES}, {args.device}; best of {args.repeats} medians of 5",
-        rows, header,
+        rows,
+        header,
     )
     print("ratios > 1: faster than the reference (reference value+grad ms / ours).")
-    print("The reference numbers were measured elsewhere on a similar 2-core machine "
-          "(../shared/PERFORMANCE.md), not in this run.")
+    print(
+        "The reference numbers were measured elsewhere on a similar 2-core machine "
+        "(../shared/PERFORMANCE.md), not in this run."
+    )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 

@@ -28,7 +28,18 @@ def median_ms(fun: Callable[[], Any], repeats: int = 5, warmup: int = 1, xp=None
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MB.
+
+    Reads the process's own high-water mark (VmHWM) from /proc: ``ru_maxrss`` is inherited
+    from the parent on fork, so in a child started by a large parent it reports the parent's.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

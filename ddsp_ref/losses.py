@@ -1,8 +1,11 @@
-"""Losses of ddsp.losses: mean_difference, spectral and embedding losses, consistency losses.
+"""Losses of ddsp.losses: base classes, mean_difference, spectral losses (and re-exports).
 
-Every loss is a :class:`Loss` (a :class:`~ddsp_ref.module.Module`): calling it returns a scalar,
-``get_losses_dict`` returns ``{name: scalar}``, and :class:`LossGroup` runs a DAG of losses over
-a model's outputs dict. All of them are differentiable with ``ddsp_ref.value_and_grad``.
+This module holds Loss, LossGroup, mean_difference, SpectralLoss, MelSpectralLoss and
+ParamLoss, and re-exports the consistency losses (``losses_consistency.py``) and the losses
+built on pretrained networks (``losses_pretrained.py``), so ``ddsp_ref.losses`` is the whole of
+ddsp.losses. Every loss is a :class:`Loss` (a :class:`~ddsp_ref.module.Module`): calling it
+returns a scalar, ``get_losses_dict`` returns ``{name: scalar}``, and :class:`LossGroup` runs a
+DAG of losses over a model's outputs dict. All are differentiable with ``value_and_grad``.
 
 :class:`SpectralLoss` computes its magnitude and log-magnitude terms with the fused kernels of
 ``ddsp_ref.kernels.spectral_loss`` (value and gradient in a few passes per FFT size, see
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,30 +32,34 @@ from .module import Module
 
 __all__ = [
     "LOSS_TYPES",
-    "CREPE_EMBEDDING_SCALES",
     "Loss",
     "LossGroup",
     "mean_difference",
     "SpectralLoss",
     "MelSpectralLoss",
-    "EmbeddingLoss",
-    "PretrainedCREPE",
-    "PretrainedCREPEEmbeddingLoss",
     "ParamLoss",
 ]
-# Defined in losses_consistency.py and re-exported here (see the end of this file).
-_CONSISTENCY_NAMES = (
-    "amp_loss",
-    "freq_loss",
-    "FilteredNoiseConsistencyLoss",
-    "HarmonicConsistencyLoss",
-    "WassersteinConsistencyLoss",
-    "wasserstein_distance",
-    "KDEConsistencyLoss",
-    "TWMLoss",
-    "HmmTranscriber",
-)
-__all__ += list(_CONSISTENCY_NAMES)
+# Defined in the submodules below and re-exported here (see the end of this file).
+_SUBMODULE_NAMES = {
+    "losses_consistency": (
+        "amp_loss",
+        "freq_loss",
+        "FilteredNoiseConsistencyLoss",
+        "HarmonicConsistencyLoss",
+        "WassersteinConsistencyLoss",
+        "wasserstein_distance",
+        "KDEConsistencyLoss",
+        "TWMLoss",
+    ),
+    "losses_pretrained": (
+        "CREPE_EMBEDDING_SCALES",
+        "EmbeddingLoss",
+        "PretrainedCREPE",
+        "PretrainedCREPEEmbeddingLoss",
+        "HmmTranscriber",
+    ),
+}
+__all__ += [name for names in _SUBMODULE_NAMES.values() for name in names]
 
 LOSS_TYPES = ("L1", "L2", "COSINE")
 
@@ -197,12 +204,14 @@ def _squeeze_audio(audio: Any, where: str, name: str) -> Any:
     audio = to_float(audio)
     if len(audio.shape) == 3:
         if audio.shape[-1] != 1:
-            raise ValueError(f"{where}: 3-D {name} must be [batch, n_samples, 1], got "
-                             f"{tuple(audio.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{where}: 3-D {name} must be [batch, n_samples, 1], got {tuple(audio.shape)}"
+            )
         audio = ops.squeeze(audio, axis=-1)
     if len(audio.shape) not in (1, 2) or audio.shape[-1] < 1:
-        raise ValueError(f"{where}: {name} must be [batch, n_samples] or [n_samples], got "
-                         f"{tuple(audio.shape)}")  # fmt: skip
+        raise ValueError(
+            f"{where}: {name} must be [batch, n_samples] or [n_samples], got {tuple(audio.shape)}"
+        )
     return audio
 
 
@@ -235,6 +244,10 @@ def _hann(xp: Any, size: int, dtype: Any) -> Any:
     return xp.asarray(0.5 - 0.5 * np.cos(2.0 * np.pi * i / denominator), dtype=dtype)
 
 
+# Frame samples (all rows) per chunk of the fused spectral terms on numpy (see below).
+_CHUNK = 1 << 17
+
+
 def _rfft_bin_weights(n_fft: int) -> np.ndarray:
     """Per-bin factor of the rfft adjoint: irfft(g * w) * n_fft = sum_k Re(g_k e^{+i...})."""
     w = np.full(n_fft // 2 + 1, 0.5)
@@ -244,8 +257,54 @@ def _rfft_bin_weights(n_fft: int) -> np.ndarray:
     return w * n_fft
 
 
-def _fused_spectral_terms(target: Any, audio: Any, fft_sizes: Sequence[int], w_mag: float,
-                          w_log: float, l2: bool) -> Any:
+def _fused_size_terms(t2, a2, size, w_mag, w_log, l2, want_t, want_a):
+    """One FFT size of :func:`_fused_spectral_terms`: ``(value, grad_target, grad_audio)``.
+
+    On numpy the frames go through in chunks of about ``_CHUNK`` samples, so that every
+    intermediate (frames, spectra, magnitudes, cotangents) stays in the CPU caches: about twice
+    as fast as whole-signal arrays on a 2-core machine.
+    """
+    xp = array_namespace(t2, a2)
+    fft = fft_module(xp)
+    rows, length = a2.shape
+    hop, n_fft = size // 4, fused.fft_length(size)
+    n_frames = -(-length // hop)
+    n_bins = n_fft // 2 + 1
+    window = _hann(xp, size, a2.dtype)
+    count = rows * n_frames * n_bins
+    bin_scale = _rfft_bin_weights(n_fft) / count
+    per_chunk = max(1, _CHUNK // (rows * size)) if xp is np else n_frames
+    total = 0.0
+    grads = [xp.zeros_like(t2) if want_t else None, xp.zeros_like(a2) if want_a else None]
+    for first in range(0, n_frames, per_chunk):
+        n = min(per_chunk, n_frames - first)
+        spectra = [
+            fft.rfft(fused.windowed_frames(x, window, hop, n, first), n=n_fft, axis=-1)
+            for x in (t2, a2)
+        ]
+        sum_mag, sum_log, g_a, g_t = fused.magnitude_terms(
+            spectra[0].reshape(-1, n_bins),
+            spectra[1].reshape(-1, n_bins),
+            w_mag,
+            w_log,
+            l2,
+            1e-5,
+            bin_scale,
+            want_a,
+            want_t,
+        )
+        total += w_mag * sum_mag + w_log * sum_log
+        start, stop = first * hop, min(length, (first + n - 1) * hop + size)
+        for grad, g in zip(grads, (g_t, g_a), strict=True):
+            if g is not None:  # spectrum cotangent -> rfft adjoint -> window, overlap-add
+                frames = fft.irfft(g.reshape(rows, n, n_bins), n=n_fft, axis=-1)
+                grad[:, start:stop] += fused.window_overlap_add(frames, window, hop, stop - start)
+    return total / count, grads[0], grads[1]
+
+
+def _fused_spectral_terms(
+    target: Any, audio: Any, fft_sizes: Sequence[int], w_mag: float, w_log: float, l2: bool
+) -> Any:
     """Sum over sizes of ``w_mag mean|dM| + w_log mean|d log M|`` (or squares), value and grad.
 
     The value is computed on raw arrays. When ``target`` / ``audio`` are Tensors, their exact
@@ -257,32 +316,19 @@ def _fused_spectral_terms(target: Any, audio: Any, fft_sizes: Sequence[int], w_m
     t_raw, a_raw = stop_gradient(target), stop_gradient(audio)
     want_t, want_a = isinstance(target, Tensor), isinstance(audio, Tensor)
     xp = array_namespace(t_raw, a_raw)
-    dtype = a_raw.dtype
     rows, length = (1, a_raw.shape[0]) if a_raw.ndim == 1 else a_raw.shape
     t2, a2 = t_raw.reshape(rows, length), a_raw.reshape(rows, length)
     if bool(xp.isnan(xp.sum(t2) + xp.sum(a2))):
         raise ValueError("SpectralLoss: target_audio or audio contains NaN (or +-inf) values")
-    fft = fft_module(xp)
     value = 0.0
-    grads = [xp.zeros_like(t2) if want_t else None, xp.zeros_like(a2) if want_a else None]
+    grads = [None, None]
     for size in fft_sizes:
-        hop, n_fft = size // 4, fused.fft_length(size)
-        n_frames = -(-length // hop)
-        window = _hann(xp, size, dtype)
-        spectra = [fft.rfft(fused.windowed_frames(x, window, hop, n_frames), n=n_fft, axis=-1)
-                   for x in (t2, a2)]  # fmt: skip
-        n_bins = n_fft // 2 + 1
-        count = rows * n_frames * n_bins
-        sum_mag, sum_log, g_a, g_t = fused.magnitude_terms(
-            spectra[0].reshape(-1, n_bins), spectra[1].reshape(-1, n_bins), w_mag, w_log, l2,
-            1e-5, _rfft_bin_weights(n_fft) / count, want_a, want_t,
-        )
-        value += (w_mag * sum_mag + w_log * sum_log) / count
+        size_value, g_t, g_a = _fused_size_terms(t2, a2, size, w_mag, w_log, l2, want_t, want_a)
+        value += size_value
         for i, g in ((0, g_t), (1, g_a)):
             if g is not None:
-                frames = fft.irfft(g.reshape(rows, n_frames, n_bins), n=n_fft, axis=-1)
-                grads[i] += fused.window_overlap_add(frames, window, hop, length)
-    loss = xp.asarray(value, dtype=dtype)
+                grads[i] = g if grads[i] is None else grads[i] + g
+    loss = xp.asarray(value, dtype=a_raw.dtype)
     for x, x_raw, g in ((target, t_raw, grads[0]), (audio, a_raw, grads[1])):
         if g is not None:
             loss = loss + ops.sum((x - x_raw) * g.reshape(x_raw.shape))
@@ -320,11 +366,18 @@ class SpectralLoss(Loss):
             differ or are not [batch, n_samples], NaN audio.
     """
 
-    def __init__(self, fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
-                 loss_type: str = "L1", mag_weight: float = 1.0, delta_time_weight: float = 0.0,
-                 delta_freq_weight: float = 0.0, cumsum_freq_weight: float = 0.0,
-                 logmag_weight: float = 0.0, loudness_weight: float = 0.0,
-                 name: str = "spectral_loss"):  # fmt: skip
+    def __init__(
+        self,
+        fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+        loss_type: str = "L1",
+        mag_weight: float = 1.0,
+        delta_time_weight: float = 0.0,
+        delta_freq_weight: float = 0.0,
+        cumsum_freq_weight: float = 0.0,
+        logmag_weight: float = 0.0,
+        loudness_weight: float = 0.0,
+        name: str = "spectral_loss",
+    ):
         super().__init__(name=name)
         self.fft_sizes = _check_fft_sizes(fft_sizes, "SpectralLoss")
         self.loss_type = loss_type
@@ -350,8 +403,7 @@ class SpectralLoss(Loss):
         if self._fusable(weights):
             if w_mag > 0 or w_log > 0:
                 l2 = _check_loss_type(self.loss_type) == "L2"
-                loss = _fused_spectral_terms(target_audio, audio, self.fft_sizes, w_mag, w_log,
-                                             l2)  # fmt: skip
+                loss = _fused_spectral_terms(target_audio, audio, self.fft_sizes, w_mag, w_log, l2)
         else:
             for size in self.fft_sizes:
                 target_mag = spectral_ops.compute_mag(target_audio, size)
@@ -360,8 +412,9 @@ class SpectralLoss(Loss):
         if self.loudness_weight > 0:
             target = spectral_ops.compute_loudness(target_audio, n_fft=2048, use_tf=True)
             value = spectral_ops.compute_loudness(audio, n_fft=2048, use_tf=True)
-            loss = loss + self.loudness_weight * mean_difference(target, value, self.loss_type,
-                                                                 weights)  # fmt: skip
+            loss = loss + self.loudness_weight * mean_difference(
+                target, value, self.loss_type, weights
+            )
         return loss
 
     def _size_terms(self, target_mag: Any, value_mag: Any, weights: Any) -> Any:
@@ -405,11 +458,18 @@ class MelSpectralLoss(Loss):
     Call arguments: ``(target_audio, audio, weights=None)``, like :class:`SpectralLoss`.
     """
 
-    def __init__(self, fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
-                 mel_bins: int | Sequence[int] | None = None, loss_type: str = "L1",
-                 mag_weight: float = 1.0, logmag_weight: float = 1.0, lo_hz: float = 0.0,
-                 hi_hz: float | None = None, sample_rate: int = 16000,
-                 name: str = "mel_spectral_loss"):  # fmt: skip
+    def __init__(
+        self,
+        fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+        mel_bins: int | Sequence[int] | None = None,
+        loss_type: str = "L1",
+        mag_weight: float = 1.0,
+        logmag_weight: float = 1.0,
+        lo_hz: float = 0.0,
+        hi_hz: float | None = None,
+        sample_rate: int = 16000,
+        name: str = "mel_spectral_loss",
+    ):
         super().__init__(name=name)
         self.fft_sizes = _check_fft_sizes(fft_sizes, "MelSpectralLoss")
         if mel_bins is None:
@@ -436,8 +496,13 @@ class MelSpectralLoss(Loss):
         target_audio, audio = _check_audio_pair(target_audio, audio, self.name)
         loss = 0.0
         for size, bins in zip(self.fft_sizes, self.mel_bins, strict=True):
-            kwargs = dict(lo_hz=self.lo_hz, hi_hz=self.hi_hz, bins=bins, fft_size=size,
-                          sample_rate=self.sample_rate)  # fmt: skip
+            kwargs = dict(
+                lo_hz=self.lo_hz,
+                hi_hz=self.hi_hz,
+                bins=bins,
+                fft_size=size,
+                sample_rate=self.sample_rate,
+            )
             target_mel = spectral_ops.compute_mel(target_audio, **kwargs)
             value_mel = spectral_ops.compute_mel(audio, **kwargs)
             if self.mag_weight > 0:
@@ -449,128 +514,6 @@ class MelSpectralLoss(Loss):
                     core.safe_log(target_mel), core.safe_log(value_mel), self.loss_type, weights
                 )
         return loss
-
-
-# -- perceptual (embedding) losses -------------------------------------------------------------
-class EmbeddingLoss(Loss):
-    """Distance between embeddings of the target and the audio by a (pretrained) model.
-
-    Args:
-        weight: loss weight; the loss is 0 when ``weight <= 0``.
-        loss_type: 'L1', 'L2' or 'COSINE'.
-        pretrained_model: any differentiable callable ``audio [batch, n_samples] ->
-            embedding`` written with ddsp_ref ops (or a Module).
-        name: name of the loss.
-
-    Call arguments: ``(target_audio, audio)``; returns
-    ``weight * mean_difference(model(target_audio), model(audio), loss_type)``.
-
-    Raises:
-        ValueError: calling with ``weight > 0`` and no model.
-    """
-
-    def __init__(self, weight: float = 1.0, loss_type: str = "L1",
-                 pretrained_model: Callable | None = None, name: str = "embedding_loss"):
-        super().__init__(name=name)
-        _check_loss_type(loss_type)
-        self.weight = weight
-        self.loss_type = loss_type
-        self.pretrained_model = pretrained_model
-
-    def call(self, target_audio: Any, audio: Any) -> Any:
-        if self.weight <= 0.0:
-            return 0.0
-        if self.pretrained_model is None:
-            raise ValueError(f"{self.name}: no pretrained_model was given (a callable audio -> "
-                             "embedding)")  # fmt: skip
-        target_emb = self.pretrained_model(to_float(target_audio))
-        synth_emb = self.pretrained_model(to_float(audio))
-        return self.weight * mean_difference(target_emb, synth_emb, self.loss_type)
-
-
-# Per-layer factors that bring CREPE activation losses to comparable scales (ddsp's table).
-CREPE_EMBEDDING_SCALES = {
-    "conv1-BN": 1.3, "conv1-maxpool": 1.0, "conv2-BN": 1.4, "conv2-maxpool": 1.1,
-    "conv3-BN": 1.9, "conv3-maxpool": 1.6, "conv4-BN": 1.5, "conv4-maxpool": 1.4,
-    "conv5-BN": 1.9, "conv5-maxpool": 1.7, "conv6-BN": 30.0, "conv6-maxpool": 25.0,
-    "classifier": 130.0,
-}  # fmt: skip
-
-
-class PretrainedCREPE(Module):
-    """CREPE activations of audio, with ddsp's framing (losses version).
-
-    ddsp loads the CREPE weights with the ``crepe`` package; they cannot be shipped here, so
-    the network is supplied by the user: ``activation_model(frames [n, 1024]) -> [n, ...]``, a
-    differentiable callable returning the activations of ``activation_layer`` (e.g. a port of
-    CREPE with its published weights).
-
-    Audio ``[batch, n_samples]`` is zero padded by 512 on both sides, cut into frames of 1024
-    with hop 1024 (no end padding), each frame normalised to ``(x - mean) / (std + 1e-5)``.
-    A silent frame has std 0, whose gradient is infinite (as in ddsp).
-
-    Returns activations ``[batch, n_frames, features]``.
-    """
-
-    frame_length = 1024
-
-    def __init__(self, activation_model: Callable, model_capacity: str = "tiny",
-                 activation_layer: str = "conv5-maxpool", name: str = "pretrained_crepe"):
-        super().__init__(name=name)
-        if not callable(activation_model):
-            raise ValueError(f"PretrainedCREPE: activation_model must be callable, got "
-                             f"{type(activation_model).__name__}")  # fmt: skip
-        self.activation_model = activation_model
-        self.model_capacity = model_capacity
-        self.activation_layer = activation_layer
-
-    def frame_audio(self, audio: Any, hop_length: int = 1024, center: bool = True) -> Any:
-        """Normalised frames ``[batch, n_frames, 1024]``."""
-        audio = to_float(audio)
-        if center:
-            pad = self.frame_length // 2
-            audio = ops.pad(audio, [(0, 0), (pad, pad)])
-        frames = ops.frame(audio, self.frame_length, hop_length)
-        mean = ops.mean(frames, axis=-1, keepdims=True)
-        centred = frames - mean
-        std = ops.sqrt(ops.mean(ops.square(centred), axis=-1, keepdims=True))
-        return centred / (std + 1e-5)
-
-    def __call__(self, audio: Any) -> Any:
-        frames = self.frame_audio(audio)
-        batch, n_frames = frames.shape[0], frames.shape[1]
-        outputs = self.activation_model(ops.reshape(frames, (-1, self.frame_length)))
-        return ops.reshape(outputs, (batch, n_frames, -1))
-
-
-class PretrainedCREPEEmbeddingLoss(EmbeddingLoss):
-    """Embedding loss on CREPE activations (ddsp.losses.PretrainedCREPEEmbeddingLoss).
-
-    The effective weight is ``20 * CREPE_EMBEDDING_SCALES[activation_layer] * weight``, as in
-    ddsp. The CREPE network must be supplied (see :class:`PretrainedCREPE`): pass
-    ``activation_model``, a callable on normalised frames ``[n, 1024]``.
-
-    Raises:
-        ValueError: unknown ``activation_layer`` (the message lists the valid ones), or no
-            ``activation_model``.
-    """
-
-    def __init__(self, weight: float = 1.0, loss_type: str = "L1", model_capacity: str = "tiny",
-                 activation_layer: str = "classifier", activation_model: Callable | None = None,
-                 name: str = "pretrained_crepe_embedding_loss"):  # fmt: skip
-        if activation_layer not in CREPE_EMBEDDING_SCALES:
-            raise ValueError(f"activation layer {activation_layer!r} not found, valid names are "
-                             f"{list(CREPE_EMBEDDING_SCALES)}")  # fmt: skip
-        if activation_model is None:
-            raise ValueError(
-                "PretrainedCREPEEmbeddingLoss: the CREPE weights are not bundled with ddsp_ref; "
-                "pass activation_model, a callable mapping frames [n, 1024] to the activations "
-                f"of {activation_layer!r}"
-            )
-        scale = CREPE_EMBEDDING_SCALES[activation_layer]
-        model = PretrainedCREPE(activation_model, model_capacity, activation_layer)
-        super().__init__(weight=20.0 * scale * weight, loss_type=loss_type,
-                         pretrained_model=model, name=name)  # fmt: skip
 
 
 class ParamLoss(Loss):
@@ -586,20 +529,22 @@ class ParamLoss(Loss):
         return self.weight * mean_difference(pred, target, self.loss_type, weights)
 
 
-for _cls in (LossGroup, SpectralLoss, MelSpectralLoss, EmbeddingLoss, PretrainedCREPEEmbeddingLoss,
-             ParamLoss):  # fmt: skip
+for _cls in (LossGroup, SpectralLoss, MelSpectralLoss, ParamLoss):
     register(_cls, module="ddsp_ref.losses")
 del _cls
 
-# The consistency losses live in losses_consistency.py (which imports the base classes above).
-# Importing it here registers them with gin; module __getattr__ also covers the import order
-# in which losses_consistency is imported first and is still incomplete at this point.
-_CONSISTENCY = importlib.import_module(".losses_consistency", __package__)
-globals().update({k: getattr(_CONSISTENCY, k) for k in _CONSISTENCY_NAMES
-                  if hasattr(_CONSISTENCY, k)})  # fmt: skip
+# The consistency and pretrained-model losses live in submodules that import the base classes
+# above. Importing them here registers them with gin and re-exports their names; the module
+# __getattr__ covers the import order in which a submodule was imported first (and is still
+# incomplete at this point).
+_SUBMODULES = {m: importlib.import_module(f".{m}", __package__) for m in _SUBMODULE_NAMES}
+_OWNER = {name: m for m, names in _SUBMODULE_NAMES.items() for name in names}
+globals().update(
+    {k: getattr(_SUBMODULES[m], k) for k, m in _OWNER.items() if hasattr(_SUBMODULES[m], k)}
+)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CONSISTENCY_NAMES:
-        return getattr(_CONSISTENCY, name)
+    if name in _OWNER:
+        return getattr(_SUBMODULES[_OWNER[name]], name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
-"""Consistency losses of ddsp.losses: synth controls, sinusoid sets, and the HMM transcriber.
+"""Consistency losses of ddsp.losses: synthesizer controls and sets of sinusoids.
 
 Control losses (``amp_loss``, ``freq_loss``, filtered-noise and harmonic consistency), losses
 between two sets of sinusoids (Wasserstein, kernel density), the differentiable two-way
-mismatch f0 loss, and the note-transcription HMM. All are re-exported by ``ddsp_ref.losses``.
+mismatch f0 loss. All are re-exported by ``ddsp_ref.losses``.
 The mixture densities that ddsp builds with tensorflow_probability are written out here:
 a Gaussian mixture's log density is ``logsumexp_k(log_softmax(log p_k) + log N(x; mu_k, s))``.
 """
@@ -12,15 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from . import core
 from .autodiff import ops, stop_gradient
 from .backend import array_namespace
 from .core.utils import to_float
 from .gin_support import register
 from .losses import Loss, mean_difference
-from .module import Module
 
 __all__ = [
     "amp_loss",
@@ -31,15 +28,20 @@ __all__ = [
     "wasserstein_distance",
     "KDEConsistencyLoss",
     "TWMLoss",
-    "HmmTranscriber",
 ]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # -- control consistency ------------------------------------------------------------------------
-def amp_loss(amp: Any, amp_target: Any, loss_type: str = "L1", weights: Any = None,
-             log: bool = False, amin: float = 1e-5) -> Any:
+def amp_loss(
+    amp: Any,
+    amp_target: Any,
+    loss_type: str = "L1",
+    weights: Any = None,
+    log: bool = False,
+    amin: float = 1e-5,
+) -> Any:
     """``mean_difference(amp, amp_target)``, optionally of ``log10(max(amin, .))``.
 
     Note the argument order passed on (amp first), as in ddsp. At ``amp == amin`` the gradient
@@ -55,8 +57,7 @@ def amp_loss(amp: Any, amp_target: Any, loss_type: str = "L1", weights: Any = No
 
 def freq_loss(f_hz: Any, f_hz_target: Any, loss_type: str = "L1", weights: Any = None) -> Any:
     """``mean_difference`` of the frequencies in MIDI (``hz_to_midi``)."""
-    return mean_difference(core.hz_to_midi(f_hz), core.hz_to_midi(f_hz_target), loss_type,
-                           weights)  # fmt: skip
+    return mean_difference(core.hz_to_midi(f_hz), core.hz_to_midi(f_hz_target), loss_type, weights)
 
 
 class FilteredNoiseConsistencyLoss(Loss):
@@ -81,23 +82,36 @@ class HarmonicConsistencyLoss(Loss):
     which its own loss summation cannot add up.
     """
 
-    def __init__(self, amp_weight: float = 1.0, dist_weight: float = 1.0,
-                 f0_weight: float = 1.0, amp_threshold: float = 1e-4, name: str | None = None):
+    def __init__(
+        self,
+        amp_weight: float = 1.0,
+        dist_weight: float = 1.0,
+        f0_weight: float = 1.0,
+        amp_threshold: float = 1e-4,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         self.amp_weight = amp_weight
         self.dist_weight = dist_weight
         self.f0_weight = f0_weight
         self.amp_threshold = amp_threshold
 
-    def call(self, harm_amp: Any, harm_amp_target: Any, harm_dist: Any, harm_dist_target: Any,
-             f0_hz: Any, f0_hz_target: Any) -> dict:
+    def call(
+        self,
+        harm_amp: Any,
+        harm_amp_target: Any,
+        harm_dist: Any,
+        harm_dist_target: Any,
+        f0_hz: Any,
+        f0_hz_target: Any,
+    ) -> dict:
         """Controls ``[batch, n_frames, 1]`` (amps, f0) and ``[batch, n_frames, n_harmonics]``."""
         target_raw = stop_gradient(to_float(harm_amp_target))
         weights = (target_raw >= self.amp_threshold).astype(target_raw.dtype)
         return {
             "harm_amp_loss": self.amp_weight * amp_loss(harm_amp, harm_amp_target),
-            "harm_dist_loss": self.dist_weight * amp_loss(harm_dist, harm_dist_target,
-                                                          weights=weights),  # fmt: skip
+            "harm_dist_loss": self.dist_weight
+            * amp_loss(harm_dist, harm_dist_target, weights=weights),
             "f0_hz_loss": self.f0_weight * freq_loss(f0_hz, f0_hz_target, weights=weights),
         }
 
@@ -111,8 +125,10 @@ def _check_sinusoids(where: str, **arrays: Any) -> None:
     lead = {s[:2] for s in shapes.values()}
     if any(len(s) != 3 for s in shapes.values()) or len(lead) != 1:
         described = ", ".join(f"{k} {s}" for k, s in shapes.items())
-        raise ValueError(f"{where}: inputs must be [batch, n_frames, n] with the same batch and "
-                         f"frames, got {described}")  # fmt: skip
+        raise ValueError(
+            f"{where}: inputs must be [batch, n_frames, n] with the same batch and "
+            f"frames, got {described}"
+        )
 
 
 def _normal_log_prob(x: Any, loc: Any, scale: float) -> Any:
@@ -177,7 +193,7 @@ def _count_at_most(sorted_values: Any, queries: Any) -> Any:
     merged = xp.concatenate([sorted_values, queries], axis=-1)
     order = xp.argsort(merged, axis=-1, kind="stable")
     position = xp.argsort(order, axis=-1, kind="stable")  # inverse permutation
-    return position[..., sorted_values.shape[-1]:] - xp.arange(n_queries)
+    return position[..., sorted_values.shape[-1] :] - xp.arange(n_queries)
 
 
 def _cdf(values: Any, weights: Any, counts: Any, normalize: bool) -> Any:
@@ -192,8 +208,14 @@ def _cdf(values: Any, weights: Any, counts: Any, normalize: bool) -> Any:
     return core.safe_divide(cdf, cumulative[..., -1:]) if normalize else cdf
 
 
-def wasserstein_distance(u_values: Any, v_values: Any, u_weights: Any = None,
-                         v_weights: Any = None, p: float = 1.0, normalize: bool = False) -> Any:
+def wasserstein_distance(
+    u_values: Any,
+    v_values: Any,
+    u_weights: Any = None,
+    v_weights: Any = None,
+    p: float = 1.0,
+    normalize: bool = False,
+) -> Any:
     """Differentiable 1-D p-Wasserstein distance between weighted samples (scipy's integral).
 
     ``(sum_i delta_i |U(x_i) - V(x_i)|^p)^(1/p)`` over the sorted union ``x`` of both sample
@@ -219,11 +241,15 @@ def wasserstein_distance(u_values: Any, v_values: Any, u_weights: Any = None,
     u_values, v_values = to_float(u_values), to_float(v_values)
     for name, w, v in (("u_weights", u_weights, u_values), ("v_weights", v_weights, v_values)):
         if w is not None and tuple(w.shape) != tuple(v.shape):
-            raise ValueError(f"wasserstein_distance: {name} {tuple(w.shape)} must have the "
-                             f"shape of its values {tuple(v.shape)}")  # fmt: skip
+            raise ValueError(
+                f"wasserstein_distance: {name} {tuple(w.shape)} must have the "
+                f"shape of its values {tuple(v.shape)}"
+            )
     if tuple(u_values.shape[:-1]) != tuple(v_values.shape[:-1]):
-        raise ValueError(f"wasserstein_distance: batch shapes differ: u {tuple(u_values.shape)}, "
-                         f"v {tuple(v_values.shape)}")  # fmt: skip
+        raise ValueError(
+            f"wasserstein_distance: batch shapes differ: u {tuple(u_values.shape)}, "
+            f"v {tuple(v_values.shape)}"
+        )
     u_raw, v_raw = stop_gradient(u_values), stop_gradient(v_values)
     xp = array_namespace(u_raw, v_raw)
     all_values = ops.concatenate([u_values, v_values], axis=-1)
@@ -232,10 +258,8 @@ def wasserstein_distance(u_values: Any, v_values: Any, u_weights: Any = None,
     )
     deltas = core.diff(all_sorted, axis=-1)
     queries = stop_gradient(all_sorted)[..., :-1]
-    u_cdf = _cdf(u_values, u_weights, _count_at_most(xp.sort(u_raw, axis=-1), queries),
-                 normalize)  # fmt: skip
-    v_cdf = _cdf(v_values, v_weights, _count_at_most(xp.sort(v_raw, axis=-1), queries),
-                 normalize)  # fmt: skip
+    u_cdf = _cdf(u_values, u_weights, _count_at_most(xp.sort(u_raw, axis=-1), queries), normalize)
+    v_cdf = _cdf(v_values, v_weights, _count_at_most(xp.sort(v_raw, axis=-1), queries), normalize)
     integrand = deltas * ops.power(ops.abs(u_cdf - v_cdf), p)
     return ops.power(ops.sum(integrand, axis=-1), 1.0 / p)
 
@@ -252,13 +276,20 @@ class KDEConsistencyLoss(Loss):
     Call arguments: ``(amps_a, freqs_a, amps_b, freqs_b)``, each ``[batch, n_frames, n]``.
     """
 
-    def __init__(self, weight_a: float = 1.0, weight_b: float = 1.0,
-                 weight_mean_amp: float = 1.0, scale_a: float = 0.1, scale_b: float = 0.1,
-                 name: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        weight_a: float = 1.0,
+        weight_b: float = 1.0,
+        weight_mean_amp: float = 1.0,
+        scale_a: float = 0.1,
+        scale_b: float = 0.1,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         if scale_a <= 0 or scale_b <= 0:
-            raise ValueError(f"KDEConsistencyLoss: scales must be > 0, got scale_a={scale_a}, "
-                             f"scale_b={scale_b}")  # fmt: skip
+            raise ValueError(
+                f"KDEConsistencyLoss: scales must be > 0, got scale_a={scale_a}, scale_b={scale_b}"
+            )
         self.weight_a = weight_a
         self.weight_b = weight_b
         self.weight_mean_amp = weight_mean_amp
@@ -267,8 +298,7 @@ class KDEConsistencyLoss(Loss):
 
     def call(self, amps_a: Any, freqs_a: Any, amps_b: Any, freqs_b: Any) -> Any:
         amps_a, freqs_a, amps_b, freqs_b = map(to_float, (amps_a, freqs_a, amps_b, freqs_b))
-        _check_sinusoids(self.name, amps_a=amps_a, freqs_a=freqs_a, amps_b=amps_b,
-                         freqs_b=freqs_b)  # fmt: skip
+        _check_sinusoids(self.name, amps_a=amps_a, freqs_a=freqs_a, amps_b=amps_b, freqs_b=freqs_b)
         loss = 0.0
         if self.weight_a > 0.0:
             loss_a = self.nll(amps_a, freqs_a, amps_b, freqs_b, self.scale_b)
@@ -281,8 +311,9 @@ class KDEConsistencyLoss(Loss):
             loss = loss + self.weight_mean_amp * ops.mean(ops.abs(mean_a - mean_b))
         return loss
 
-    def nll(self, amps: Any, freqs: Any, amps_target: Any, freqs_target: Any,
-            scale_target: float) -> Any:
+    def nll(
+        self, amps: Any, freqs: Any, amps_target: Any, freqs_target: Any, scale_target: float
+    ) -> Any:
         """``-log p(source | target)`` per frame ``[batch, n_frames]``."""
         loc, log_weights = self.kernel_density_estimate(amps_target, freqs_target)
         nll = -_mixture_log_prob(core.hz_to_midi(freqs), loc, log_weights, scale_target)
@@ -315,11 +346,18 @@ class TWMLoss(Loss):
     n_candidates]``, sinusoid frequencies [Hz] and amplitudes (> 0) ``[batch, n_frames, n]``.
     """
 
-    def __init__(self, sinusoids_weight: float = 1.0, harmonics_weight: float = 1.0,
-                 sinusoids_scale: float = 0.5, harmonics_scale: float = 0.2,
-                 n_harmonic_points: int = 10, n_harmonic_gaussians: int = 30,
-                 softmin_temperature: float = 1.0, sample_rate: int = 16000,
-                 name: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        sinusoids_weight: float = 1.0,
+        harmonics_weight: float = 1.0,
+        sinusoids_scale: float = 0.5,
+        harmonics_scale: float = 0.2,
+        n_harmonic_points: int = 10,
+        n_harmonic_gaussians: int = 30,
+        softmin_temperature: float = 1.0,
+        sample_rate: int = 16000,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
         if softmin_temperature <= 0 or sinusoids_scale <= 0 or harmonics_scale <= 0:
             raise ValueError(
@@ -327,8 +365,10 @@ class TWMLoss(Loss):
                 f"got {softmin_temperature}, {sinusoids_scale}, {harmonics_scale}"
             )
         if int(n_harmonic_points) < 1 or int(n_harmonic_gaussians) < 1:
-            raise ValueError(f"TWMLoss: n_harmonic_points ({n_harmonic_points}) and "
-                             f"n_harmonic_gaussians ({n_harmonic_gaussians}) must be >= 1")
+            raise ValueError(
+                f"TWMLoss: n_harmonic_points ({n_harmonic_points}) and "
+                f"n_harmonic_gaussians ({n_harmonic_gaussians}) must be >= 1"
+            )
         self.sinusoids_weight = sinusoids_weight
         self.harmonics_weight = harmonics_weight
         self.sinusoids_scale = sinusoids_scale
@@ -340,8 +380,10 @@ class TWMLoss(Loss):
 
     def call(self, f0_candidates: Any, freqs: Any, amps: Any) -> Any:
         combined = self._combined_loss(f0_candidates, freqs, amps)
-        softmin = ops.exp(-combined / self.softmin_temperature - ops.logsumexp(
-            -combined / self.softmin_temperature, axis=-1, keepdims=True))
+        softmin = ops.exp(
+            -combined / self.softmin_temperature
+            - ops.logsumexp(-combined / self.softmin_temperature, axis=-1, keepdims=True)
+        )
         return ops.mean(combined * softmin)
 
     def predict_f0(self, f0_candidates: Any, freqs: Any, amps: Any) -> Any:
@@ -367,8 +409,7 @@ class TWMLoss(Loss):
         log_weights = xp.full(n_gauss, -math.log(n_gauss), dtype=ratios.dtype)
         nll_sinusoids = -_mixture_log_prob(ratios, centres, log_weights, self.harmonics_scale)
         a = ops.expand_dims(amps, 2)
-        sinusoids_loss = core.safe_divide(ops.sum(nll_sinusoids * a, axis=-1),
-                                          ops.sum(a, axis=-1))  # fmt: skip
+        sinusoids_loss = core.safe_divide(ops.sum(nll_sinusoids * a, axis=-1), ops.sum(a, axis=-1))
         # p(harmonics | sinusoids): KDE around the sinusoids, at each candidate's harmonics.
         harmonics = self.get_candidate_harmonics(f0_candidates, as_midi=True)  # [b, t, c, h]
         loc = ops.expand_dims(core.hz_to_midi(freqs), 2)
@@ -391,109 +432,12 @@ class TWMLoss(Loss):
         return core.hz_to_midi(harmonics) if as_midi else harmonics
 
 
-# -- HMM transcriber ---------------------------------------------------------------------------
-class HmmTranscriber(Module):
-    """HMM over MIDI pitch states for transcribing (pitch, amplitude) traces to notes.
-
-    ddsp builds it with tfp.distributions.HiddenMarkovModel; here the forward algorithm (for
-    :meth:`nll`, differentiable) and Viterbi decoding (:meth:`predict_midi`) are written out.
-    States 0..n_pitches-1: state 0 is "off" (pitch ~ N(n/2, n), amplitude ~ N(amps_off_center,
-    amps_off_scale)); state k > 0 is MIDI pitch k (pitch ~ N(k, midi_std), amplitude ~
-    N(amps_on_center, amps_on_scale)). Uniform initial distribution; a transition keeps the
-    state with probability ``1 - 1/avg_length`` and spreads the rest uniformly.
-
-    Calling it returns :meth:`nll`.
-    """
-
-    def __init__(self, avg_length: float = 200, midi_std: float = 0.5,
-                 amps_on_center: float = 1.5, amps_on_scale: float = 0.5,
-                 amps_off_center: float = 0.0, amps_off_scale: float = 0.1,
-                 n_timesteps: int = 1000, n_pitches: int = 128, weight: float = 1.0,
-                 name: str = "hmm_transcriber"):  # fmt: skip
-        super().__init__(name=name)
-        if n_pitches < 2 or avg_length <= 1 or min(midi_std, amps_on_scale, amps_off_scale) <= 0:
-            raise ValueError(
-                f"HmmTranscriber: need n_pitches >= 2 ({n_pitches}), avg_length > 1 "
-                f"({avg_length}) and positive scales ({midi_std}, {amps_on_scale}, "
-                f"{amps_off_scale})"
-            )
-        self.avg_length, self.midi_std = avg_length, midi_std
-        self.n_timesteps, self.n_pitches, self.weight = int(n_timesteps), int(n_pitches), weight
-        hold = 1.0 - 1.0 / avg_length
-        other = (1.0 - hold) / (n_pitches - 1)
-        transitions = (hold - other) * np.eye(n_pitches) + other
-        self.log_transitions = np.log(transitions / transitions.sum(axis=1, keepdims=True))
-        on = np.ones(n_pitches - 1)
-        pitch_loc = np.concatenate([[n_pitches / 2.0], np.arange(1, n_pitches)])
-        pitch_scale = np.concatenate([[float(n_pitches)], on * midi_std])
-        amps_loc = np.concatenate([[amps_off_center], on * amps_on_center])
-        amps_scale = np.concatenate([[amps_off_scale], on * amps_on_scale])
-        self.loc = np.stack([pitch_loc, amps_loc], axis=-1)  # [states, 2]
-        self.scale = np.stack([pitch_scale, amps_scale], axis=-1)
-
-    def __call__(self, pitch: Any, amps: Any) -> Any:
-        return self.nll(pitch, amps)
-
-    @staticmethod
-    def straight_through(x: Any, x_quant: Any) -> Any:
-        """Value of ``x_quant``, gradient of ``x`` (straight-through estimator)."""
-        return x - stop_gradient(x - x_quant)
-
-    def _emission_log_probs(self, pitch: Any, amps: Any) -> Any:
-        """log p(observation_t | state) ``[batch, n_timesteps, states]`` (diagonal Normal)."""
-        pitch, amps = to_float(pitch), to_float(amps)
-        shapes = (tuple(pitch.shape), tuple(amps.shape))
-        if len(shapes[0]) != 3 or shapes[0] != shapes[1] or shapes[0][-1] != 1 \
-                or shapes[0][1] != self.n_timesteps:  # fmt: skip
-            raise ValueError(f"HmmTranscriber: pitch and amps must both be [batch, "
-                             f"{self.n_timesteps}, 1], got {shapes[0]} and {shapes[1]}")
-        xp = array_namespace(pitch, amps)
-        loc = xp.asarray(self.loc, dtype=pitch.dtype)
-        scale = xp.asarray(self.scale, dtype=pitch.dtype)
-        log_norm = xp.sum(xp.log(scale), axis=-1) + 2 * _HALF_LOG_2PI
-        z_pitch = (pitch - loc[:, 0]) / scale[:, 0]
-        z_amps = (amps - loc[:, 1]) / scale[:, 1]
-        return -0.5 * (ops.square(z_pitch) + ops.square(z_amps)) - log_norm
-
-    def nll(self, pitch: Any, amps: Any, per_example_loss: bool = False) -> Any:
-        """``weight * -log p(pitch, amps) / n_timesteps`` (forward algorithm), batch mean.
-
-        Args:
-            pitch: MIDI pitch ``[batch, n_timesteps, 1]``.
-            amps: amplitudes ``[batch, n_timesteps, 1]``.
-            per_example_loss: return ``[batch]`` instead of the mean.
-        """
-        emissions = self._emission_log_probs(pitch, amps)
-        xp = array_namespace(stop_gradient(emissions))
-        log_a = xp.asarray(self.log_transitions, dtype=emissions.dtype)
-        alpha = emissions[:, 0] - math.log(self.n_pitches)
-        for t in range(1, self.n_timesteps):
-            alpha = ops.logsumexp(ops.expand_dims(alpha, -1) + log_a, axis=-2) + emissions[:, t]
-        avg_nll = -ops.logsumexp(alpha, axis=-1) / self.n_timesteps
-        loss = avg_nll if per_example_loss else ops.mean(avg_nll)
-        return self.weight * loss
-
-    def predict_midi(self, pitch: Any, amps: Any, channel_dim: bool = True) -> Any:
-        """Most likely state sequence (Viterbi) as MIDI ``[batch, n_timesteps(, 1)]``; 0 = off."""
-        emissions = stop_gradient(self._emission_log_probs(pitch, amps))
-        xp = array_namespace(emissions)
-        log_a = xp.asarray(self.log_transitions, dtype=emissions.dtype)
-        delta = emissions[:, 0] - math.log(self.n_pitches)
-        back = []
-        for t in range(1, self.n_timesteps):
-            scores = delta[:, :, None] + log_a  # [batch, from, to]
-            back.append(xp.argmax(scores, axis=1))
-            delta = xp.max(scores, axis=1) + emissions[:, t]
-        state = xp.argmax(delta, axis=-1)
-        path = [state]
-        for pointers in reversed(back):
-            state = xp.take_along_axis(pointers, state[:, None], axis=1)[:, 0]
-            path.append(state)
-        q_pitch = xp.stack(path[::-1], axis=1).astype(emissions.dtype)
-        return q_pitch[:, :, None] if channel_dim else q_pitch
-
-
-for _cls in (FilteredNoiseConsistencyLoss, HarmonicConsistencyLoss, WassersteinConsistencyLoss,
-             KDEConsistencyLoss, TWMLoss, HmmTranscriber):  # fmt: skip
+for _cls in (
+    FilteredNoiseConsistencyLoss,
+    HarmonicConsistencyLoss,
+    WassersteinConsistencyLoss,
+    KDEConsistencyLoss,
+    TWMLoss,
+):
     register(_cls, module="ddsp_ref.losses")
 del _cls

@@ -84,12 +84,15 @@ def _hz_to_bin(xp: Any, hz: Any) -> Any:
 # YIN: difference function, cumulative mean normalised difference, candidates with probabilities
 
 
-def _cmnd(frames: Any, max_lag: int) -> Any:
-    """Cumulative mean normalised difference d'(tau), tau = 0..max_lag, of every frame at once.
+def _cmnd(frames: Any, max_lag: int) -> tuple[Any, Any]:
+    """YIN's cumulative mean normalised difference of every frame at once.
 
-    The squared difference uses all ``n - tau`` sample pairs of the frame (divided by their
-    count), so for every lag the pairs are centred on the frame centre, which is the time ddsp
-    assigns to the frame. The autocorrelation comes from one FFT per frame.
+    The squared difference d(tau) uses all ``n - tau`` sample pairs of the frame (divided by
+    their count), so for every lag the pairs are centred on the frame centre, the time ddsp
+    assigns to the frame. The autocorrelation comes from one zero-padded FFT per frame.
+
+    Returns:
+        (d', d), each [..., max_lag + 1] for lags 0..max_lag; d'(0) = 1.
     """
     xp = array_namespace(frames)
     n = frames.shape[-1]
@@ -133,10 +136,11 @@ def _beta_cdf(x: Any) -> Any:
 def _yin_candidates(frames: Any, sample_rate: int) -> tuple[Any, Any]:
     """pYIN pitch candidates of each frame: every trough of d' and its probability.
 
-    For a YIN threshold s, the estimate is the first trough with d' < s. With s ~ Beta(2, 34/3), the
-    trough at lag tau is chosen with probability F(min(1, m)) - F(d'(tau)), where m is the lowest
-    earlier trough (F the Beta CDF). Thresholds below every trough give pYIN's 0.01 of their mass
-    to the global minimum.
+    For a YIN threshold s, the estimate is the first trough with d' < s. With s ~ Beta(2, 34/3),
+    the trough at lag tau is chosen with probability F(min(1, m)) - F(d'(tau)), m the lowest
+    earlier trough and F the Beta CDF: the thresholds are integrated in closed form instead of
+    pYIN's 100 discrete ones. Thresholds below every trough give 0.01 of their mass to the
+    global minimum (pYIN).
 
     Returns:
         (candidate_hz, probability), each [batch, n_frames, n_lags]; probability 0 off troughs.

@@ -45,7 +45,19 @@ def median_ms(fun: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> tupl
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MB.
+
+    Reads VmHWM (the high-water mark of this process image) where /proc exists: Linux carries
+    ``ru_maxrss`` across fork + exec, so a child started by a big parent would report the
+    parent's RSS at the fork instead of its own peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 import ddsp_ref
-from benchmarks.peers.common import DEFAULT_DIR, WORKLOADS, load_inputs, write_json
-from benchmarks.timing import median_ms, peak_rss_mb, print_table
+from benchmarks.peers.common import DEFAULT_DIR, WORKLOADS, load_inputs, peak_rss_mb, write_json
+from benchmarks.timing import median_ms, print_table
 from ddsp_ref.autodiff import ops
 
 FFT_SIZES = (2048, 1024, 512, 256, 128, 64)

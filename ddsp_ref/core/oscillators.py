@@ -7,6 +7,14 @@ to the working dtype just before the sine: after 10 minutes at 48 kHz the float6
 ~1e-7 rad of the exact one (a float32 output adds its own rounding, ~2e-7 rad). ddsp's phase
 conventions are kept (inclusive cumsum: the first sample's phase is ``omega[0]``; ``>=`` at
 Nyquist). Gradients flow through the wrapping (``mod`` has slope 1).
+
+Fused kernels: ``oscillator_bank`` (summed), ``harmonic_oscillator_bank``,
+``harmonic_synthesis`` and ``streaming_harmonic_synthesis`` run the fused oscillator kernels of
+``core/fused.py`` (numba CPU / CUDA: upsampling, Nyquist mask, float64 phase and the sum over
+oscillators in one pass, no ``[batch, n_samples, n_harmonics]`` arrays, harmonics by phasor
+recurrence) wherever they apply: no ``harmonic_shifts``, amplitude resampling 'linear' or
+'window', upsampling only. Elsewhere, and with ``DDSP_REF_KERNELS=composed``, the composed ops
+below compute the same function (tests compare the two paths).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import numpy as np
 
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
-from . import resampling
+from . import fused, resampling
 from .math import safe_divide
 from .utils import pad_axis, to_float
 
@@ -104,6 +112,33 @@ def _sum_last(x: Any) -> Any:
 
 def _working_dtype(*xs: Any) -> Any:
     return np.result_type(*[x.dtype for x in xs])
+
+
+def _batch_phase(initial_phase: Any, batch: int) -> Any:
+    """``initial_phase`` ([batch, 1, 1], [batch] or one value) as float64 [batch], or None if
+    its shape does not fit (the composed path then broadcasts or raises)."""
+    if initial_phase is None:
+        return None
+    phase = to_float(initial_phase)
+    size = int(np.prod(phase.shape))
+    xp = array_namespace(phase)
+    if size == batch:
+        return _cast(ops.reshape(phase, (batch,)), xp.float64)
+    if size == 1:
+        return _cast(ops.reshape(phase, (1,)), xp.float64) * xp.ones(batch)
+    return None
+
+
+def _fused_frame_taps(f0: Any, amps: Any, n_samples: int, method: str) -> tuple | None:
+    """Taps of the fused harmonic kernel for frame-rate f0 [B, F, 1] and amplitudes
+    [B, F', H], or None where it does not apply."""
+    if not fused.fused_enabled() or len(f0.shape) != 3 or f0.shape[-1] != 1:
+        return None
+    if len(amps.shape) != 3 or amps.shape[0] != f0.shape[0]:
+        return None
+    taps_f = fused.resample_taps(f0.shape[1], n_samples, "linear")
+    taps_a = fused.resample_taps(amps.shape[1], n_samples, method, amps.dtype)
+    return None if taps_f is None or taps_a is None else (taps_f, taps_a)
 
 
 # -- phase accumulation and Nyquist ---------------------------------------------------------------
@@ -316,6 +351,12 @@ def oscillator_bank(
     amplitude_envelopes = to_float(amplitude_envelopes)
     _check_time_axis(frequency_envelopes, "frequency_envelopes", "oscillator_bank")
     _check_sample_rate(sample_rate, "oscillator_bank")
+    shape = tuple(frequency_envelopes.shape)
+    if (sum_sinusoids and fused.fused_enabled() and len(shape) == 3
+            and tuple(amplitude_envelopes.shape) == shape):
+        taps = fused.identity_taps(shape[1])
+        return fused.sinusoid_bank(frequency_envelopes, amplitude_envelopes, taps, taps,
+                                   sample_rate)
     amplitude_envelopes = remove_above_nyquist(
         frequency_envelopes, amplitude_envelopes, sample_rate
     )
@@ -369,6 +410,17 @@ def harmonic_oscillator_bank(
             f"{tuple(frequency.shape)}"
         )
     _check_sample_rate(sample_rate, "harmonic_oscillator_bank")
+    batch, n_samples = frequency.shape[0], frequency.shape[1]
+    phase0 = _batch_phase(initial_phase, batch)
+    if (fused.fused_enabled() and len(amplitude_envelopes.shape) == 3
+            and tuple(amplitude_envelopes.shape[:2]) == (batch, n_samples)
+            and (initial_phase is None or phase0 is not None)):
+        taps = fused.identity_taps(n_samples)
+        audio, final_phase = fused.harmonic_bank(
+            ops.reshape(frequency, (batch, n_samples)), amplitude_envelopes, taps, taps, phase0,
+            sample_rate, nyquist=False, with_final_phase=True,
+        )
+        return audio, ops.reshape(final_phase, (batch, 1, 1))
     xp = array_namespace(frequency)
     dtype = _working_dtype(frequency, amplitude_envelopes)
     phase = _phase_from_hz(frequency, sample_rate)  # float64 [batch, n_samples, 1]
@@ -416,6 +468,11 @@ def harmonic_synthesis(
         tensor is 2-D there too).
     """
     frequencies, amplitudes = to_float(frequencies), to_float(amplitudes)
+    if harmonic_shifts is None:
+        audio = _fused_harmonic_synthesis(frequencies, amplitudes, harmonic_distribution,
+                                          n_samples, sample_rate, amp_resample_method)
+        if audio is not None:
+            return audio
     if harmonic_distribution is not None:
         harmonic_distribution = to_float(harmonic_distribution)
         n_harmonics = int(harmonic_distribution.shape[-1])
@@ -440,6 +497,23 @@ def harmonic_synthesis(
         sample_rate=sample_rate,
         use_angular_cumsum=use_angular_cumsum,
     )
+
+
+def _fused_harmonic_synthesis(frequencies, amplitudes, harmonic_distribution, n_samples,
+                              sample_rate, amp_resample_method):
+    """harmonic_synthesis without shifts through the fused kernel, or None if it does not
+    apply. Harmonic k's frequency is ``k * f0(n)`` with f0 upsampled once (the composed path
+    upsamples every ``k * f0`` in the working dtype: the same up to its rounding)."""
+    harmonic_amplitudes = amplitudes
+    if harmonic_distribution is not None:
+        harmonic_amplitudes = amplitudes * to_float(harmonic_distribution)
+    taps = _fused_frame_taps(frequencies, harmonic_amplitudes, n_samples, amp_resample_method)
+    if taps is None:
+        return None
+    _check_sample_rate(sample_rate, "harmonic_synthesis")
+    f0 = ops.reshape(frequencies, tuple(frequencies.shape[:2]))
+    return fused.harmonic_bank(f0, harmonic_amplitudes, taps[0], taps[1], None, sample_rate,
+                               nyquist=True)
 
 
 def streaming_harmonic_synthesis(
@@ -478,6 +552,16 @@ def streaming_harmonic_synthesis(
             to_float(harmonic_distribution), frequencies, sample_rate
         )
         harmonic_amplitudes = amplitudes * harmonic_distribution
+    taps = _fused_frame_taps(frequencies, harmonic_amplitudes, n_samples, amp_resample_method)
+    batch = frequencies.shape[0]
+    phase0 = _batch_phase(initial_phase, batch)
+    if taps is not None and (initial_phase is None or phase0 is not None):
+        _check_sample_rate(sample_rate, "streaming_harmonic_synthesis")
+        audio, final_phase = fused.harmonic_bank(
+            ops.reshape(frequencies, tuple(frequencies.shape[:2])), harmonic_amplitudes,
+            taps[0], taps[1], phase0, sample_rate, nyquist=False, with_final_phase=True,
+        )
+        return audio, ops.reshape(final_phase, (batch, 1, 1))
     frequency_envelope = resampling.resample(frequencies, n_samples)
     amplitude_envelopes = resampling.resample(
         harmonic_amplitudes, n_samples, method=amp_resample_method

@@ -1,6 +1,7 @@
 """Launcher of the fused oscillator kernels: validate, canonical layout, plan, pick the kernel.
 
-Two families (see oscillator_reference.py for the maths and the two-tap "taps" upsampling):
+Two families (see oscillator_reference.py for the maths and :class:`Taps`, the two-tap
+upsampling of frame-rate controls):
 
 - ``harmonic_*``: one fundamental per batch row, harmonics ``k * phi`` (Harmonic synth,
   harmonic_oscillator_bank, streaming synthesis), with an optional per-sample Nyquist mask and
@@ -11,10 +12,12 @@ Selection, per call: ``DDSP_REF_KERNELS=reference`` forces the pure-array refere
 cupy arrays run the numba CUDA kernels and numpy float32 / float64 arrays the numba CPU kernels
 (the reference where numba is missing). numba is imported on the first kernel call only.
 
-Work is split into *groups* of whole frames. Every group starts at a boundary of both the
-frequency and the amplitude frames, so the backward kernels can give each task exclusive rows
-of the frame-rate gradients. A group's starting phase comes from a cheap pre-pass (per-group
-phase increments, chained here in float64 modulo 2*pi), so time chunks run independently.
+Long signals are rendered in *pieces* of about ``_PIECE`` samples that start on a frame
+boundary of both taps; each piece builds its index tables (O(piece) memory, so 10 minutes at
+48 kHz never holds per-sample tables of the whole signal) and hands its final phase, in float64,
+to the next. Inside a piece, work is split into *groups* of whole frames (boundaries of both
+taps again), so backward tasks own their rows of the frame-rate gradients; a group's starting
+phase comes from a cheap pre-pass of per-group phase increments chained here modulo 2*pi.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ import numpy as np
 
 from ..backend import array_namespace
 from . import oscillator_reference as reference
+from .oscillator_reference import Taps
 from .selection import use_reference
 
 __all__ = [
+    "Taps",
     "Plan",
     "make_plan",
-    "check_taps",
     "harmonic_forward",
     "harmonic_backward",
     "sinusoid_forward",
@@ -41,18 +45,17 @@ __all__ = [
 ]
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# CPU groups hold about this many samples (fewer when that leaves too few parallel tasks).
-_GROUP_SAMPLES = 2048
-_MIN_GROUP_SAMPLES = 256
+_PIECE = 1 << 18  # samples per piece of a long signal
+_GROUP_SAMPLES, _MIN_GROUP_SAMPLES = 2048, 256  # CPU work groups (samples)
 
 
 class Plan(NamedTuple):
-    """Index tables shared by every batch row (float64 weights, int64 indices).
+    """Index tables of one piece, shared by every batch row (local frame indices).
 
-    ``*_f``: frequency taps (``lo``, ``w_lo``, ``w_hi``), segment-local inclusive cumulative
-    weights ``cw_*`` [N] and per-frame sums ``sw_*`` [Ff]; ``*_a``: amplitude taps and frame
-    starts ``seg_a`` [Fa + 1]; ``groups`` [G + 1] sample starts of the work groups and
-    ``gseg_f`` [G + 1] their first frequency frame.
+    ``*_f``: frequency taps ``lo``, ``w_lo``, ``w_hi`` [n], segment-local inclusive cumulative
+    weights ``cw_*`` [n] and per-frame sums ``sw_*`` [frames]; ``*_a``: amplitude taps and
+    frame starts ``seg_a`` [frames + 1]; ``groups`` [G + 1]: sample starts of the work groups
+    (and n); ``gseg_f`` [G + 1]: their first frequency frame (and the frame count).
     """
 
     lo_f: Any
@@ -70,6 +73,16 @@ class Plan(NamedTuple):
     gseg_f: Any
 
 
+class _Piece(NamedTuple):
+    n0: int  # samples n0 .. n1 - 1
+    n1: int
+    f0: int  # frequency frames f0 .. f0 + nf - 1 are read (the last may be a neighbour only)
+    nf: int
+    a0: int  # amplitude frames a0 .. a0 + na - 1
+    na: int
+    plan: Plan
+
+
 @functools.cache
 def _compiled(device: str) -> ModuleType | None:
     """The kernel module for 'cpu' or 'cuda', or None where numba (or numba.cuda) is missing."""
@@ -83,48 +96,31 @@ def _compiled(device: str) -> ModuleType | None:
     return module
 
 
-def _implementation(xp: ModuleType, *dtypes: Any) -> ModuleType:
+def _implementation(xp: ModuleType, dtypes: tuple, implementation: str | None) -> ModuleType:
+    if implementation is not None:  # explicit choice (tests, benchmarks)
+        if implementation not in ("reference", "cpu", "cuda"):
+            raise ValueError(
+                "implementation must be None, 'reference', 'cpu' or 'cuda', got "
+                f"{implementation!r}"
+            )
+        if implementation == "reference":
+            return reference
+        module = _compiled(implementation)
+        if module is None:
+            raise ImportError(f"the {implementation} oscillator kernels need numba")
+        return module
     if use_reference() or any(np.dtype(d) not in _KERNEL_DTYPES for d in dtypes):
         return reference
     module = _compiled("cpu" if xp is np else "cuda")
     return reference if module is None else module
 
 
-# -- taps and plan --------------------------------------------------------------------------------
-def check_taps(taps: tuple, n_frames: int, name: str = "taps") -> None:
-    """Validate two-tap upsampling tables ``(lo, w_lo, w_hi)`` for ``n_frames`` frames.
-
-    ``lo`` must start at frame 0, end at the last frame and advance by 0 or 1 per sample (every
-    frame owns a non-empty run of samples: upsampling).
-
-    Raises:
-        ValueError: naming ``name`` and what is wrong.
-    """
-    lo, w_lo, w_hi = taps
-    xp = array_namespace(lo, w_lo, w_hi)
-    if lo.ndim != 1 or w_lo.shape != lo.shape or w_hi.shape != lo.shape or lo.shape[0] < 1:
-        raise ValueError(
-            f"{name}: lo, w_lo, w_hi must be 1-D arrays of one length >= 1, got shapes "
-            f"{lo.shape}, {w_lo.shape}, {w_hi.shape}"
-        )
-    steps = xp.diff(lo)
-    ok = int(lo[0]) == 0 and int(lo[-1]) == n_frames - 1
-    if not ok or (steps.size and bool(xp.any((steps < 0) | (steps > 1)))):
-        raise ValueError(
-            f"{name}: lo must run from frame 0 to frame {n_frames - 1} in steps of 0 or 1 "
-            f"(upsampling), got lo[0]={int(lo[0])}, lo[-1]={int(lo[-1])}"
-        )
-
-
+# -- plans ----------------------------------------------------------------------------------------
 def _segment_cumsum(xp: ModuleType, lo: Any, seg: Any, w: Any, n_frames: int) -> tuple:
-    """Inclusive cumulative sums of ``w`` restarted at every frame, and the per-frame totals.
-
-    Computed on a padded ``[frames, longest run]`` layout so each sum spans one frame only
-    (a global cumsum minus offsets would lose ~1e-5 over 3e7 samples).
-    """
-    n = lo.shape[0]
-    within = xp.arange(n) - seg[lo]
-    width = int(xp.max(seg[1:] - seg[:-1]))
+    """Inclusive cumulative sums of ``w`` restarted at every frame, and the per-frame totals,
+    on a padded ``[frames, longest run]`` layout so each sum spans one frame only."""
+    within = xp.arange(lo.shape[0]) - seg[lo]
+    width = max(int(xp.max(seg[1:] - seg[:-1])), 1)
     table = xp.zeros((n_frames, width), dtype=xp.float64)
     table[lo, within] = w
     table = xp.cumsum(table, axis=1)
@@ -137,39 +133,116 @@ def _starts(xp: ModuleType, lo: Any) -> Any:
     return first
 
 
-def _groups(xp: ModuleType, lo_f: Any, lo_a: Any, batch: int, per_device: bool) -> Any:
-    """Sample starts of the work groups (and the end, N): frame boundaries of both taps."""
+def _groups(xp: ModuleType, lo_f: Any, lo_a: Any, seg_f: Any, per_frame: bool) -> Any:
+    """Sample starts of the work groups (and the end): frame boundaries of both taps."""
+    if per_frame:  # CUDA: one group per frequency frame
+        return seg_f
     n = lo_f.shape[0]
-    if per_device:  # CUDA: one group per frequency frame
-        return xp.concatenate([xp.flatnonzero(_starts(xp, lo_f)), xp.asarray([n])])
     common = xp.flatnonzero(_starts(xp, lo_f) & _starts(xp, lo_a))
-    target = max(_MIN_GROUP_SAMPLES, min(_GROUP_SAMPLES, (n * batch) // 64))
+    target = max(_MIN_GROUP_SAMPLES, min(_GROUP_SAMPLES, n // 32))
     picks = xp.unique(xp.searchsorted(common, xp.arange(0, n, target)))
     picks = picks[picks < common.shape[0]]
-    return xp.concatenate([xp.unique(common[picks]), xp.asarray([n])]).astype(xp.int64)
+    return xp.concatenate([common[picks], xp.asarray([n])]).astype(xp.int64)
 
 
 def make_plan(xp: ModuleType, taps_f: tuple, taps_a: tuple, n_frames_f: int, n_frames_a: int,
-              batch: int = 1, per_device: bool = False) -> Plan:
-    """Precompute the index tables of one launch (all ``[N]`` or frame-sized, batch-free)."""
-    lo_f, w_lo_f, w_hi_f = (xp.ascontiguousarray(t) for t in taps_f)
-    lo_a, w_lo_a, w_hi_a = (xp.ascontiguousarray(t) for t in taps_a)
-    lo_f, lo_a = lo_f.astype(xp.int64), lo_a.astype(xp.int64)
-    frames_f, frames_a = xp.arange(n_frames_f + 1), xp.arange(n_frames_a + 1)
-    seg_f = xp.searchsorted(lo_f, frames_f).astype(xp.int64)
-    seg_a = xp.searchsorted(lo_a, frames_a).astype(xp.int64)
-    w_lo_f, w_hi_f = w_lo_f.astype(xp.float64), w_hi_f.astype(xp.float64)
+              per_frame: bool = False) -> Plan:
+    """Index tables of one piece from its tables ``(lo, w_lo, w_hi)`` (local frame indices,
+    starting at 0, steps of 0 or 1); ``per_frame``: one work group per frequency frame."""
+    lo_f, w_lo_f, w_hi_f = (xp.asarray(t) for t in taps_f)
+    lo_a, w_lo_a, w_hi_a = (xp.asarray(t) for t in taps_a)
+    seg_f = xp.searchsorted(lo_f, xp.arange(n_frames_f + 1)).astype(xp.int64)
+    seg_a = xp.searchsorted(lo_a, xp.arange(n_frames_a + 1)).astype(xp.int64)
     cw_lo_f, sw_lo_f = _segment_cumsum(xp, lo_f, seg_f, w_lo_f, n_frames_f)
     cw_hi_f, sw_hi_f = _segment_cumsum(xp, lo_f, seg_f, w_hi_f, n_frames_f)
-    groups = _groups(xp, lo_f, lo_a, batch, per_device)
-    gseg_f = xp.concatenate([lo_f[groups[:-1]], xp.asarray([n_frames_f])]).astype(xp.int64)
-    return Plan(lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, sw_lo_f, sw_hi_f, lo_a,
-                w_lo_a.astype(xp.float64), w_hi_a.astype(xp.float64), seg_a, groups, gseg_f)
+    groups = _groups(xp, lo_f, lo_a, seg_f, per_frame)
+    if per_frame:
+        gseg_f = xp.arange(n_frames_f + 1, dtype=xp.int64)
+    else:
+        gseg_f = xp.concatenate([lo_f[groups[:-1]], xp.asarray([n_frames_f])]).astype(xp.int64)
+    return Plan(lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, sw_lo_f, sw_hi_f, lo_a, w_lo_a, w_hi_a,
+                seg_a, groups, gseg_f)
 
 
-# -- validation and layouts -----------------------------------------------------------------------
-def _check_controls(fn: str, freqs: Any, amps: Any, taps_f: tuple, taps_a: tuple,
-                    harmonic: bool) -> None:
+def _check_steps(lo: np.ndarray, taps: Taps, name: str, first: bool, last: bool) -> None:
+    """Raise unless ``lo`` advances by 0 or 1 frame per sample (and, for the first / last
+    piece, starts at frame 0 / ends at the last frame)."""
+    steps = np.diff(lo)
+    bad = bool(steps.size) and (steps.min() < 0 or steps.max() > 1)
+    if bad or (first and lo[0] != 0) or (last and lo[-1] != taps.n_frames - 1):
+        raise ValueError(
+            f"{name}: the taps must start at frame 0, end at frame {taps.n_frames - 1} and "
+            f"advance by 0 or 1 frame per sample (upsampling); {taps.kind!r} taps of "
+            f"{taps.n_frames} frames to {taps.n_samples} samples do not"
+        )
+
+
+def _common_boundary(taps_f: Taps, taps_a: Taps, start: int) -> int:
+    """First sample >= start that begins a frame of both taps (or n_samples)."""
+    n = taps_f.n_samples
+    width = 4 * (n // taps_f.n_frames + n // taps_a.n_frames + 2)
+    while True:
+        stop = min(n, start + width)
+        lo_f, lo_a = taps_f.tables(start - 1, stop)[0], taps_a.tables(start - 1, stop)[0]
+        hits = np.flatnonzero((lo_f[1:] != lo_f[:-1]) & (lo_a[1:] != lo_a[:-1]))
+        if hits.size:
+            return start + int(hits[0])
+        if stop == n:
+            return n
+        width *= 2
+
+
+def _piece(xp: ModuleType, taps_f: Taps, taps_a: Taps, n0: int, n1: int, per_frame: bool,
+           name: str) -> _Piece:
+    lo_f, w_lo_f, w_hi_f = taps_f.tables(n0, n1)
+    lo_a, w_lo_a, w_hi_a = taps_a.tables(n0, n1)
+    f0, a0 = int(lo_f[0]), int(lo_a[0])
+    last = n1 == taps_f.n_samples
+    _check_steps(lo_f, taps_f, f"{name}: taps_f", n0 == 0, last)
+    _check_steps(lo_a, taps_a, f"{name}: taps_a", n0 == 0, last)
+    # Read one neighbour frame past the owned ones (the w_hi tap of the last owned frame).
+    nf = min(int(lo_f[-1]) - f0 + 2, taps_f.n_frames - f0)
+    na = min(int(lo_a[-1]) - a0 + 2, taps_a.n_frames - a0)
+    plan = make_plan(xp, (lo_f - f0, w_lo_f, w_hi_f), (lo_a - a0, w_lo_a, w_hi_a), nf, na,
+                     per_frame)
+    return _Piece(n0, n1, f0, nf, a0, na, plan)
+
+
+def _device_key(xp: ModuleType) -> tuple:
+    return ("numpy",) if xp is np else (xp.__name__, xp.cuda.Device().id)
+
+
+# Single-piece plans of recent taps, keyed by the identity of the Taps objects (kept alive by
+# the entry, so an id is not reused while cached). Multi-piece signals rebuild their tables.
+_PLANS: dict = {}
+_MAX_PLANS = 16
+
+
+def _pieces(xp: ModuleType, impl: ModuleType, taps_f: Taps, taps_a: Taps, name: str):
+    per_frame = getattr(impl, "GROUP_PER_FRAME", False)
+    n = taps_f.n_samples
+    if n <= _PIECE:
+        key = (id(taps_f), id(taps_a), per_frame) + _device_key(xp)
+        entry = _PLANS.get(key)
+        if entry is None or entry[0] is not taps_f or entry[1] is not taps_a:
+            if len(_PLANS) >= _MAX_PLANS:
+                _PLANS.pop(next(iter(_PLANS)))
+            entry = (taps_f, taps_a, _piece(xp, taps_f, taps_a, 0, n, per_frame, name))
+            _PLANS[key] = entry
+        yield entry[2]
+        return
+    start = 0
+    while start < n:
+        stop = _common_boundary(taps_f, taps_a, start + _PIECE) if start + _PIECE < n else n
+        yield _piece(xp, taps_f, taps_a, start, stop, per_frame, name)
+        start = stop
+
+
+# -- validation and shared steps ------------------------------------------------------------------
+def _prepare(fn: str, freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_rate: Any,
+             harmonic: bool) -> tuple:
+    xp = array_namespace(freqs, amps)
+    freqs, amps = xp.ascontiguousarray(freqs), xp.ascontiguousarray(amps)
     f_rank = 2 if harmonic else 3
     if freqs.ndim != f_rank or amps.ndim != 3:
         want = "[batch, n_frames]" if harmonic else "[batch, n_frames, n_sinusoids]"
@@ -182,19 +255,18 @@ def _check_controls(fn: str, freqs: Any, amps: Any, taps_f: tuple, taps_a: tuple
             f"{fn}: frequencies {freqs.shape} and amplitudes {amps.shape} disagree on the batch "
             "size or the number of sinusoids"
         )
-    if taps_f[0].shape[0] != taps_a[0].shape[0]:
+    if not (isinstance(taps_f, Taps) and isinstance(taps_a, Taps)):
+        raise ValueError(f"{fn}: taps_f and taps_a must be Taps, got {type(taps_f).__name__}")
+    if (taps_f.n_frames, taps_a.n_frames) != (freqs.shape[1], amps.shape[1]) or (
+            taps_f.n_samples != taps_a.n_samples):
         raise ValueError(
-            f"{fn}: frequency taps ({taps_f[0].shape[0]} samples) and amplitude taps "
-            f"({taps_a[0].shape[0]} samples) must have one length"
+            f"{fn}: taps for {taps_f.n_frames} and {taps_a.n_frames} frames to "
+            f"{taps_f.n_samples} and {taps_a.n_samples} samples do not fit controls with "
+            f"{freqs.shape[1]} and {amps.shape[1]} frames"
         )
-    check_taps(taps_f, freqs.shape[1], f"{fn}: taps_f")
-    check_taps(taps_a, amps.shape[1], f"{fn}: taps_a")
-
-
-def _check_sample_rate(fn: str, sample_rate: Any) -> float:
     if not sample_rate > 0:
         raise ValueError(f"{fn}: sample_rate must be positive, got {sample_rate!r}")
-    return float(sample_rate)
+    return xp, freqs, amps, float(sample_rate)
 
 
 def _phase0(xp: ModuleType, initial_phase: Any, batch: int, fn: str) -> Any:
@@ -211,86 +283,140 @@ def _phase0(xp: ModuleType, initial_phase: Any, batch: int, fn: str) -> Any:
     return xp.ascontiguousarray(phase0)
 
 
+def _full_tables(xp: ModuleType, taps: Taps) -> tuple:
+    lo, w_lo, w_hi = taps.tables()
+    _check_steps(lo, taps, "reference", True, True)
+    return xp.asarray(lo), xp.asarray(w_lo), xp.asarray(w_hi)
+
+
+def _slice(xp: ModuleType, x: Any, first: int, count: int) -> Any:
+    return x if count == x.shape[1] else xp.ascontiguousarray(x[:, first : first + count])
+
+
 def _chain_phases(xp: ModuleType, sums: Any, phase0: Any) -> tuple[Any, Any]:
-    """Group start phases ``[B, G, K]`` and final phases ``[B, K]`` from group increments."""
+    """Group start phases ``[B, G, K]`` and end phases ``[B, K]`` from group increments, with
+    ``phase0`` ``[B]`` or ``[B, K]`` before the first group."""
     start = reference.wrapped_cumsum(xp, sums, axis=1, exclusive=True)
-    start = xp.mod(start + phase0[:, None, None], reference.TWO_PI)
+    phase0 = phase0[:, None, None] if phase0.ndim == 1 else phase0[:, None, :]
+    start = xp.mod(start + phase0, reference.TWO_PI)
     total = xp.mod(start[:, -1] + sums[:, -1], reference.TWO_PI)
     return xp.ascontiguousarray(start), total
 
 
-def _phase_gradient(xp: ModuleType, sums: tuple, plan: Plan, scale: float,
+def _phase_gradient(xp: ModuleType, sums: tuple, sw: tuple, scale: float,
                     g_final: Any) -> tuple[Any, Any]:
     """Frame-rate frequency gradient ``[B, Ff, K]`` and initial-phase gradient ``[B, K]``.
 
     With ``t(n) = dL/dphi(n)`` and ``T(n) = sum_{m >= n} t(m)`` (+ the final-phase cotangent),
     ``dL/df(n) = scale * T(n)``. Per frequency frame f the kernels return ``U = sum t``,
     ``Q_lo = sum t * cw_lo`` and ``Q_hi = sum t * cw_hi`` over its samples; with
-    ``V_f = sum_{f' > f} U_f'`` the adjoint of the taps is ``scale * (Q + V * sw)``.
+    ``V_f = sum_{f' > f} U_f'`` (a float64 reverse cumulative sum) the adjoint of the taps is
+    ``scale * (Q + V * sw)``, the w_hi part going to frame f + 1 (the last frame to itself).
     """
     u, q_lo, q_hi = sums
-    later = xp.flip(xp.cumsum(xp.flip(u, axis=1), axis=1), axis=1) - u  # reverse exclusive
+    later = xp.flip(xp.cumsum(xp.flip(u, axis=1), axis=1), axis=1) - u
     if g_final is not None:
         later = later + g_final[:, None, :]
-    lo_part = scale * (q_lo + later * plan.sw_lo_f[None, :, None])
-    hi_part = scale * (q_hi + later * plan.sw_hi_f[None, :, None])
+    lo_part = scale * (q_lo + later * sw[0][None, :, None])
+    hi_part = scale * (q_hi + later * sw[1][None, :, None])
     grad = lo_part
     grad[:, 1:] += hi_part[:, :-1]
     grad[:, -1] += hi_part[:, -1]
-    d_phase0 = later[:, 0] + u[:, 0]
-    return grad, d_phase0
+    return grad, later[:, 0] + u[:, 0]
 
 
-def _prepare(fn, freqs, amps, taps_f, taps_a, sample_rate, harmonic):
-    xp = array_namespace(freqs, amps)
-    freqs, amps = xp.ascontiguousarray(freqs), xp.ascontiguousarray(amps)
-    _check_controls(fn, freqs, amps, taps_f, taps_a, harmonic)
-    sample_rate = _check_sample_rate(fn, sample_rate)
-    taps_f = tuple(xp.asarray(t) for t in taps_f)
-    taps_a = tuple(xp.asarray(t) for t in taps_a)
-    return xp, freqs, amps, taps_f, taps_a, sample_rate
+def _render(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn, *args):
+    """Run ``impl.<kernel>`` over the pieces; returns the audio and the end phases [B, K]."""
+    n = taps_f.n_samples
+    out = None
+    phase = phase0
+    for piece in _pieces(xp, impl, taps_f, taps_a, fn):
+        f_c = _slice(xp, freqs, piece.f0, piece.nf)
+        a_c = _slice(xp, amps, piece.a0, piece.na)
+        f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
+        starts, phase = _chain_phases(xp, impl.group_phase_sums(f_3d, piece.plan, scale), phase)
+        if kernel == "harmonic_forward":
+            starts = xp.ascontiguousarray(starts[..., 0])
+        audio = getattr(impl, kernel)(f_c, a_c, piece.plan, starts, scale, *args)
+        if piece.n1 - piece.n0 == n:
+            return audio, phase
+        if out is None:
+            out = xp.empty((audio.shape[0], n), dtype=audio.dtype)
+        out[:, piece.n0 : piece.n1] = audio
+    return out, phase
 
 
-def _launch_plan(xp, impl, taps_f, taps_a, freqs, amps) -> Plan:
-    return make_plan(xp, taps_f, taps_a, freqs.shape[1], amps.shape[1], freqs.shape[0],
-                     per_device=xp is not np)
+def _gradients(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn, g_audio,
+               need_amps, need_phase, *args):
+    """Run ``impl.<kernel>`` (a backward kernel) over the pieces and assemble float64
+    ``d_amps`` and the phase sums ``(U, Q_lo, Q_hi) [B, Ff, K]`` with the frame sums ``sw``."""
+    d_amps = xp.zeros(amps.shape, dtype=xp.float64) if need_amps else None
+    shape = freqs.shape[:2] + (-1,)
+    sums = [xp.zeros(freqs.reshape(shape).shape, dtype=xp.float64) for _ in range(3)]
+    sw = [xp.zeros(freqs.shape[1], dtype=xp.float64) for _ in range(2)]
+    phase = phase0
+    for piece in _pieces(xp, impl, taps_f, taps_a, fn):
+        f_c = _slice(xp, freqs, piece.f0, piece.nf)
+        a_c = _slice(xp, amps, piece.a0, piece.na)
+        f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
+        starts, phase = _chain_phases(xp, impl.group_phase_sums(f_3d, piece.plan, scale), phase)
+        if kernel == "harmonic_backward":
+            starts = xp.ascontiguousarray(starts[..., 0])
+        g_c = xp.ascontiguousarray(g_audio[:, piece.n0 : piece.n1])
+        d_c, sums_c = getattr(impl, kernel)(f_c, a_c, piece.plan, starts, scale, *args, g_c,
+                                            need_amps, need_phase)
+        if need_amps:
+            d_amps[:, piece.a0 : piece.a0 + piece.na] += d_c
+        if need_phase:
+            frames = slice(piece.f0, piece.f0 + piece.nf)
+            for total, part in zip(sums, sums_c):
+                total[:, frames] += part.reshape(part.shape[:2] + (-1,))
+            sw[0][frames] += piece.plan.sw_lo_f
+            sw[1][frames] += piece.plan.sw_hi_f
+    return d_amps, tuple(sums), tuple(sw)
 
 
 # -- harmonic bank --------------------------------------------------------------------------------
-def harmonic_forward(f0: Any, amps: Any, taps_f: tuple, taps_a: tuple, initial_phase: Any = None,
-                     sample_rate: float = 16000, nyquist: bool = True) -> tuple[Any, Any]:
+def harmonic_forward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_phase: Any = None,
+                     sample_rate: float = 16000, nyquist: bool = True, *,
+                     implementation: str | None = None) -> tuple[Any, Any]:
     """Render ``sum_k a_k(n) sin(k phi(n))`` from frame-rate controls.
 
     Args:
         f0: fundamental frequency [Hz] per frame, ``[B, Ff]``.
         amps: harmonic amplitudes per frame, ``[B, Fa, H]``.
-        taps_f, taps_a: ``(lo, w_lo, w_hi)`` upsampling taps ``[N]`` of f0 and amplitudes.
+        taps_f, taps_a: :class:`Taps` upsampling f0 and the amplitudes to one length N.
         initial_phase: phase before the first sample [rad], ``[B]`` (or one value), or None.
         sample_rate: samples per second.
         nyquist: silence harmonic k where ``k * f0(n) >= sample_rate / 2``.
+        implementation: None (automatic, see the module docstring), or force 'reference',
+            'cpu' or 'cuda' (tests and benchmarks; 'cuda' on numpy arrays needs numba's
+            simulator). The same keyword exists on every function here.
 
     Returns:
         audio ``[B, N]`` (dtype of the controls combined) and the final phase, float64 ``[B]``
         in [0, 2*pi).
+
+    Raises:
+        ValueError: for mismatched shapes or taps, or a non-positive sample rate.
     """
     fn = "harmonic_forward"
-    xp, f0, amps, taps_f, taps_a, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
+    xp, f0, amps, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
-    impl = _implementation(xp, f0.dtype, amps.dtype)
+    impl = _implementation(xp, (f0.dtype, amps.dtype), implementation)
     if impl is reference:
-        return reference.harmonic_forward(f0, amps, taps_f, taps_a, phase0, sr, nyquist)
-    plan = _launch_plan(xp, impl, taps_f, taps_a, f0, amps)
-    scale = reference.TWO_PI / sr
-    f0_3d = f0.reshape(f0.shape + (1,))
-    starts, final = _chain_phases(xp, impl.group_phase_sums(f0_3d, plan, scale), phase0)
+        return reference.harmonic_forward(f0, amps, _full_tables(xp, taps_f),
+                                          _full_tables(xp, taps_a), phase0, sr, nyquist)
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    audio = impl.harmonic_forward(f0, amps, plan, starts[..., 0], scale, nyquist_hz)
-    return audio, final[:, 0]
+    audio, phase = _render(xp, impl, "harmonic_forward", f0, amps, taps_f, taps_a, phase0,
+                           reference.TWO_PI / sr, fn, nyquist_hz)
+    return audio, phase[:, 0]
 
 
-def harmonic_backward(f0: Any, amps: Any, taps_f: tuple, taps_a: tuple, initial_phase: Any,
+def harmonic_backward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_phase: Any,
                       sample_rate: float, nyquist: bool, g_audio: Any, g_final: Any = None,
-                      need_amps: bool = True, need_phase: bool = True) -> tuple:
+                      need_amps: bool = True, need_phase: bool = True, *,
+                      implementation: str | None = None) -> tuple:
     """VJP of :func:`harmonic_forward`.
 
     Args:
@@ -304,85 +430,78 @@ def harmonic_backward(f0: Any, amps: Any, taps_f: tuple, taps_a: tuple, initial_
         needed). Phases are recomputed; no ``[B, N, H]`` array is stored.
     """
     fn = "harmonic_backward"
-    xp, f0, amps, taps_f, taps_a, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
+    xp, f0, amps, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
-    g_audio = xp.ascontiguousarray(g_audio)
+    g_audio = xp.asarray(g_audio)
     if g_final is not None:
         g_final = xp.asarray(g_final, dtype=xp.float64).reshape(-1)
-    impl = _implementation(xp, f0.dtype, amps.dtype, g_audio.dtype)
+    impl = _implementation(xp, (f0.dtype, amps.dtype, g_audio.dtype), implementation)
     if impl is reference:
         g_final0 = xp.zeros(f0.shape[0]) if g_final is None else g_final
         d_f0, d_amps, d_p0 = reference.harmonic_backward(
-            f0, amps, taps_f, taps_a, phase0, sr, nyquist, g_audio, g_final0
+            f0, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), phase0, sr, nyquist,
+            g_audio, g_final0,
         )
         return (d_f0 if need_phase else None, d_amps if need_amps else None,
                 d_p0 if need_phase else None)
-    plan = _launch_plan(xp, impl, taps_f, taps_a, f0, amps)
     scale = reference.TWO_PI / sr
-    f0_3d = f0.reshape(f0.shape + (1,))
-    starts, _ = _chain_phases(xp, impl.group_phase_sums(f0_3d, plan, scale), phase0)
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    d_amps, sums = impl.harmonic_backward(
-        f0, amps, plan, starts[..., 0], scale, nyquist_hz, g_audio, need_amps, need_phase
-    )
+    d_amps, sums, sw = _gradients(xp, impl, "harmonic_backward", f0, amps, taps_f, taps_a,
+                                  phase0, scale, fn, g_audio, need_amps, need_phase, nyquist_hz)
     if not need_phase:
         return None, d_amps, None
-    sums = tuple(s.reshape(s.shape + (1,)) for s in sums)
     g_final = None if g_final is None else g_final[:, None]
-    d_f0, d_p0 = _phase_gradient(xp, sums, plan, scale, g_final)
+    d_f0, d_p0 = _phase_gradient(xp, sums, sw, scale, g_final)
     return d_f0[..., 0], d_amps, d_p0[:, 0]
 
 
 # -- free sinusoids -------------------------------------------------------------------------------
-def sinusoid_forward(freqs: Any, amps: Any, taps_f: tuple, taps_a: tuple,
-                     sample_rate: float = 16000) -> Any:
+def sinusoid_forward(freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps,
+                     sample_rate: float = 16000, *, implementation: str | None = None) -> Any:
     """Render ``sum_k a_k(n) sin(phi_k(n))`` (silent at or above Nyquist, per sample).
 
     Args:
         freqs: frequencies [Hz] per frame, ``[B, Ff, K]``.
         amps: amplitudes per frame, ``[B, Fa, K]``.
-        taps_f, taps_a: upsampling taps ``[N]`` (sample-rate controls: ``lo = arange(N)``,
-            weights 1 and 0).
+        taps_f, taps_a: :class:`Taps` (sample-rate controls: ``Taps.identity(N)``).
         sample_rate: samples per second.
 
     Returns:
         audio ``[B, N]`` in the dtype of the controls combined.
     """
     fn = "sinusoid_forward"
-    xp, freqs, amps, taps_f, taps_a, sr = _prepare(
-        fn, freqs, amps, taps_f, taps_a, sample_rate, False
-    )
-    impl = _implementation(xp, freqs.dtype, amps.dtype)
+    xp, freqs, amps, sr = _prepare(fn, freqs, amps, taps_f, taps_a, sample_rate, False)
+    impl = _implementation(xp, (freqs.dtype, amps.dtype), implementation)
     if impl is reference:
-        return reference.sinusoid_forward(freqs, amps, taps_f, taps_a, sr)
-    plan = _launch_plan(xp, impl, taps_f, taps_a, freqs, amps)
-    scale = reference.TWO_PI / sr
-    zeros = xp.zeros(freqs.shape[0], dtype=xp.float64)
-    starts, _ = _chain_phases(xp, impl.group_phase_sums(freqs, plan, scale), zeros)
-    return impl.sinusoid_forward(freqs, amps, plan, starts, scale, sr / 2.0)
+        return reference.sinusoid_forward(freqs, amps, _full_tables(xp, taps_f),
+                                          _full_tables(xp, taps_a), sr)
+    phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
+    audio, _ = _render(xp, impl, "sinusoid_forward", freqs, amps, taps_f, taps_a, phase0,
+                       reference.TWO_PI / sr, fn, sr / 2.0)
+    return audio
 
 
-def sinusoid_backward(freqs: Any, amps: Any, taps_f: tuple, taps_a: tuple, sample_rate: float,
-                      g_audio: Any, need_amps: bool = True, need_freqs: bool = True) -> tuple:
+def sinusoid_backward(freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_rate: float,
+                      g_audio: Any, need_amps: bool = True, need_freqs: bool = True, *,
+                      implementation: str | None = None) -> tuple:
     """VJP of :func:`sinusoid_forward`: float64 ``(d_freqs [B, Ff, K], d_amps [B, Fa, K])``
     (None where not needed)."""
     fn = "sinusoid_backward"
-    xp, freqs, amps, taps_f, taps_a, sr = _prepare(
-        fn, freqs, amps, taps_f, taps_a, sample_rate, False
-    )
-    g_audio = xp.ascontiguousarray(g_audio)
-    impl = _implementation(xp, freqs.dtype, amps.dtype, g_audio.dtype)
+    xp, freqs, amps, sr = _prepare(fn, freqs, amps, taps_f, taps_a, sample_rate, False)
+    g_audio = xp.asarray(g_audio)
+    impl = _implementation(xp, (freqs.dtype, amps.dtype, g_audio.dtype), implementation)
     if impl is reference:
-        d_freqs, d_amps = reference.sinusoid_backward(freqs, amps, taps_f, taps_a, sr, g_audio)
+        d_freqs, d_amps = reference.sinusoid_backward(
+            freqs, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), sr, g_audio
+        )
         return (d_freqs if need_freqs else None, d_amps if need_amps else None)
-    plan = _launch_plan(xp, impl, taps_f, taps_a, freqs, amps)
+    if not (need_amps or need_freqs):
+        return None, None
     scale = reference.TWO_PI / sr
-    zeros = xp.zeros(freqs.shape[0], dtype=xp.float64)
-    starts, _ = _chain_phases(xp, impl.group_phase_sums(freqs, plan, scale), zeros)
-    d_amps, sums = impl.sinusoid_backward(
-        freqs, amps, plan, starts, scale, sr / 2.0, g_audio, need_amps, need_freqs
-    )
+    phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
+    d_amps, sums, sw = _gradients(xp, impl, "sinusoid_backward", freqs, amps, taps_f, taps_a,
+                                  phase0, scale, fn, g_audio, need_amps, need_freqs, sr / 2.0)
     if not need_freqs:
         return None, d_amps
-    d_freqs, _ = _phase_gradient(xp, sums, plan, scale, None)
+    d_freqs, _ = _phase_gradient(xp, sums, sw, scale, None)
     return d_freqs, d_amps

@@ -5,10 +5,15 @@ group of whole frames of one batch row (see oscillator.py for plans and groups),
 its own output samples and its own rows of the frame-rate gradients: no races, no atomics.
 
 Harmonic kernels evaluate ``sin(k phi)`` and ``cos(k phi)`` by the Chebyshev recurrence
-``s_{k+1} = 2 cos(phi) s_k - s_{k-1}`` in float64 (two flops per term instead of a sine), over
-blocks of up to ``_BLOCK`` samples of one amplitude frame so that the inner loop runs over
-independent samples (vectorisable). The recurrence's rounding grows like ``k**2 * 1e-16``: below
-1e-11 for 100 harmonics.
+``s_{k+1} = 2 cos(phi) s_k - s_{k-1}`` in float64 (two flops per term instead of a sine; its
+rounding grows like ``k**2 * 1e-16``, below 1e-11 for 100 harmonics). The recurrence runs over
+fixed-size blocks of ``_BLOCK`` samples that share one amplitude frame, so the inner loop is over
+independent samples with a constant trip count, which LLVM vectorises. Frames shorter than
+``_SHORT`` samples (sample-rate controls) take a per-sample path instead.
+
+``sin`` / ``cos`` of whole arrays use a branch-free polynomial (Cody-Waite reduction by pi/2 and
+fdlibm's minimax coefficients, error ~2e-16 for |x| < 1e6) that also vectorises; libm's scalar
+calls cost several times more.
 """
 
 from __future__ import annotations
@@ -27,13 +32,28 @@ __all__ = [
     "sinusoid_backward",
 ]
 
+# Plans for this module use coarse groups of frames (oscillator.make_plan).
+GROUP_PER_FRAME = False
+
 _TWO_PI = 2.0 * math.pi
-_BLOCK = 64  # samples per inner block (a frame at ddsp's default hop of 64)
+_BLOCK = 64  # samples per vector block (one frame at ddsp's default hop of 64)
+_SHORT = 8  # amplitude frames shorter than this take the per-sample path
+
+# pi/2 split for Cody-Waite reduction (33 + 53 bits) and fdlibm's kernel polynomial
+# coefficients of sin and cos on [-pi/4, pi/4].
+_TWO_OVER_PI = 2.0 / math.pi
+_PIO2_HI = 1.57079632673412561417e00
+_PIO2_LO = 6.07710050650619224932e-11
+_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
+_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
+_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
+_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 
 _jit = numba.njit(cache=True, nogil=True, fastmath=False)
 _pjit = numba.njit(parallel=True, cache=True, nogil=True, fastmath=False)
 
 
+# -- scalar and array helpers ---------------------------------------------------------------------
 @_jit
 def _wrap(phase):  # pragma: no cover - compiled
     return phase - _TWO_PI * math.floor(phase / _TWO_PI)
@@ -52,8 +72,24 @@ def _n_below(freq, nyquist, n):  # pragma: no cover - compiled
     return min(m, n)
 
 
+@_jit
+def _sincos(m, phi, sin_out, cos_out):  # pragma: no cover - compiled
+    """``sin_out[j], cos_out[j] = sin(phi[j]), cos(phi[j])`` for j < m, branch-free."""
+    for j in range(m):
+        x = phi[j]
+        q = math.floor(x * _TWO_OVER_PI + 0.5)
+        r = (x - q * _PIO2_HI) - q * _PIO2_LO  # |r| <= pi/4, x = r + q * pi/2
+        z = r * r
+        s = r + r * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
+        c = 1.0 - 0.5 * z + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
+        quad = np.int64(q)
+        odd = (quad & 1) == 1
+        sin_out[j] = (c if odd else s) * (1.0 - 2.0 * ((quad >> 1) & 1))
+        cos_out[j] = (s if odd else c) * (1.0 - 2.0 * (((quad + 1) >> 1) & 1))
+
+
 @_pjit
-def _group_sums_kernel(x, plan_f, sw_lo, sw_hi, gseg, scale, out):  # pragma: no cover
+def _group_sums_kernel(x, sw_lo, sw_hi, gseg, scale, out):  # pragma: no cover - compiled
     batch, n_frames, n_osc = x.shape
     n_groups = gseg.shape[0] - 1
     for task in prange(batch * n_groups):
@@ -70,123 +106,121 @@ def _group_sums_kernel(x, plan_f, sw_lo, sw_hi, gseg, scale, out):  # pragma: no
 def group_phase_sums(x, plan, scale):
     """Phase increment [rad] of every group, float64 ``[B, G, K]``, from ``x [B, Ff, K]``."""
     out = np.empty((x.shape[0], plan.groups.shape[0] - 1, x.shape[2]), dtype=np.float64)
-    _group_sums_kernel(x, plan.lo_f, plan.sw_lo_f, plan.sw_hi_f, plan.gseg_f, scale, out)
+    _group_sums_kernel(x, plan.sw_lo_f, plan.sw_hi_f, plan.gseg_f, scale, out)
     return out
 
 
-# -- harmonic bank: per-block helpers -------------------------------------------------------------
+# -- harmonic bank: block helpers -----------------------------------------------------------------
 @_jit
-def _advance(f0, b, seg, target, p_seg, sw_lo, sw_hi, scale):  # pragma: no cover - compiled
-    """Phase at the start of frequency frame ``target``, from that of frame ``seg``."""
-    last = f0.shape[1] - 1
-    while seg < target:
-        p_seg = _wrap(p_seg + scale * (f0[b, seg] * sw_lo[seg]
-                                       + f0[b, min(seg + 1, last)] * sw_hi[seg]))
-        seg += 1
-    return seg, p_seg
-
-
-@_jit
-def _block_setup(f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, c2, sin1, cos1,
-                 kmax):  # pragma: no cover - compiled
-    """Per-sample phase, 2 cos(phi), sin(phi), cos(phi) and Nyquist count of a block."""
+def _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi,
+                  kmax):  # pragma: no cover - compiled
+    """Phases and Nyquist counts of samples n..n+m-1; zero-padded to _BLOCK. Returns the
+    frequency frame, its start phase and the largest count."""
     lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, sw_lo_f, sw_hi_f = pl
     last = f0.shape[1] - 1
     k_hi = 0
     for j in range(m):
         i = n + j
-        seg, p_seg = _advance(f0, b, seg, lo_f[i], p_seg, sw_lo_f, sw_hi_f, scale)
-        x_lo = f0[b, seg]
-        x_hi = f0[b, min(seg + 1, last)]
-        phi = p_seg + scale * (x_lo * cw_lo_f[i] + x_hi * cw_hi_f[i])
-        km = _n_below(w_lo_f[i] * x_lo + w_hi_f[i] * x_hi, nyquist, n_harm)
-        kmax[j] = km
-        k_hi = max(k_hi, km)
-        sin1[j] = math.sin(phi)
-        cos1[j] = math.cos(phi)
-        c2[j] = 2.0 * cos1[j]
+        while seg < lo_f[i]:  # next frequency frame: add the whole previous frame's phase
+            p_seg = _wrap(p_seg + scale * (f0[b, seg] * sw_lo_f[seg]
+                                           + f0[b, min(seg + 1, last)] * sw_hi_f[seg]))
+            seg += 1
+        x_lo = np.float64(f0[b, seg])
+        x_hi = np.float64(f0[b, min(seg + 1, last)])
+        phi[j] = p_seg + scale * (x_lo * cw_lo_f[i] + x_hi * cw_hi_f[i])
+        kmax[j] = _n_below(w_lo_f[i] * x_lo + w_hi_f[i] * x_hi, nyquist, n_harm)
+        k_hi = max(k_hi, kmax[j])
+    for j in range(m, _BLOCK):
+        phi[j] = 0.0
+        kmax[j] = 0
     return seg, p_seg, k_hi
 
 
 @_jit
-def _sin_sums(m, k_hi, kmax, c2, sin1, row_lo, row_hi, acc_lo, acc_hi, prev,
-              cur):  # pragma: no cover - compiled
-    """acc_lo[j] = sum_k row_lo[k] sin((k+1) phi_j) (masked), same for row_hi."""
-    for j in range(m):
+def _harmonic_sums(k_hi, kmax, c2, first, k_weight, row_lo, row_hi, acc_lo, acc_hi, prev,
+                   cur):  # pragma: no cover - compiled
+    """``acc[j] = sum_k w_k row[k] T_k(phi_j)`` over one block, masked by ``kmax``.
+
+    ``first = sin(phi)`` gives ``T_k = sin(k phi)`` (``prev`` starts at sin 0 = 0); the caller
+    passes ``cos(phi)`` and sets ``prev`` to 1 for ``T_k = cos(k phi)``. ``w_k = k`` if
+    ``k_weight`` else 1.
+    """
+    for j in range(_BLOCK):
         acc_lo[j] = 0.0
         acc_hi[j] = 0.0
-        prev[j] = 0.0
-        cur[j] = sin1[j]
+        cur[j] = first[j]
     for k in range(k_hi):
-        a_lo = np.float64(row_lo[k])
-        a_hi = np.float64(row_hi[k])
-        for j in range(m):
-            s = cur[j]
-            v = s if k < kmax[j] else 0.0
+        w = k + 1.0 if k_weight else 1.0
+        a_lo = w * row_lo[k]
+        a_hi = w * row_hi[k]
+        for j in range(_BLOCK):
+            t = cur[j]
+            v = t if k < kmax[j] else 0.0
             acc_lo[j] += a_lo * v
             acc_hi[j] += a_hi * v
-            cur[j] = c2[j] * s - prev[j]
-            prev[j] = s
+            cur[j] = c2[j] * t - prev[j]
+            prev[j] = t
 
 
 @_jit
-def _sin_grads(m, k_hi, kmax, c2, sin1, g_lo, g_hi, d_lo, d_hi, prev,
-               cur):  # pragma: no cover - compiled
-    """d_lo[k] += sum_j g_lo[j] sin((k+1) phi_j) (masked), same for d_hi."""
-    for j in range(m):
+def _sin_table(k_hi, kmax, c2, sin1, prev, cur, table):  # pragma: no cover - compiled
+    """``table[k, j] = sin((k+1) phi_j)`` masked by ``kmax``, for k < k_hi."""
+    for j in range(_BLOCK):
         prev[j] = 0.0
         cur[j] = sin1[j]
     for k in range(k_hi):
-        # Four partial sums: independent add chains without reassociating a single sum.
+        for j in range(_BLOCK):
+            t = cur[j]
+            table[k, j] = t if k < kmax[j] else 0.0
+            cur[j] = c2[j] * t - prev[j]
+            prev[j] = t
+
+
+@_jit
+def _table_dot(k_hi, table, g_lo, g_hi, d_lo, d_hi):  # pragma: no cover - compiled
+    """``d_lo[k] += sum_j g_lo[j] table[k, j]`` (and d_hi), four partial sums per row."""
+    for k in range(k_hi):
         s0 = s1 = s2 = s3 = 0.0
         h0 = h1 = h2 = h3 = 0.0
-        j = 0
-        while j + 4 <= m:
-            v0 = cur[j] if k < kmax[j] else 0.0
-            v1 = cur[j + 1] if k < kmax[j + 1] else 0.0
-            v2 = cur[j + 2] if k < kmax[j + 2] else 0.0
-            v3 = cur[j + 3] if k < kmax[j + 3] else 0.0
-            s0 += g_lo[j] * v0
-            s1 += g_lo[j + 1] * v1
-            s2 += g_lo[j + 2] * v2
-            s3 += g_lo[j + 3] * v3
-            h0 += g_hi[j] * v0
-            h1 += g_hi[j + 1] * v1
-            h2 += g_hi[j + 2] * v2
-            h3 += g_hi[j + 3] * v3
-            j += 4
-        while j < m:
-            v0 = cur[j] if k < kmax[j] else 0.0
-            s0 += g_lo[j] * v0
-            h0 += g_hi[j] * v0
-            j += 1
+        for j in range(0, _BLOCK, 4):
+            t0, t1, t2, t3 = table[k, j], table[k, j + 1], table[k, j + 2], table[k, j + 3]
+            s0 += g_lo[j] * t0
+            s1 += g_lo[j + 1] * t1
+            s2 += g_lo[j + 2] * t2
+            s3 += g_lo[j + 3] * t3
+            h0 += g_hi[j] * t0
+            h1 += g_hi[j + 1] * t1
+            h2 += g_hi[j + 2] * t2
+            h3 += g_hi[j + 3] * t3
         d_lo[k] += (s0 + s1) + (s2 + s3)
         d_hi[k] += (h0 + h1) + (h2 + h3)
-        for j in range(m):
-            s = cur[j]
-            cur[j] = c2[j] * s - prev[j]
-            prev[j] = s
 
 
 @_jit
-def _cos_sums(m, k_hi, kmax, c2, cos1, row_lo, row_hi, acc_lo, acc_hi, prev,
-              cur):  # pragma: no cover - compiled
-    """acc_lo[j] = sum_k (k+1) row_lo[k] cos((k+1) phi_j) (masked), same for row_hi."""
-    for j in range(m):
-        acc_lo[j] = 0.0
-        acc_hi[j] = 0.0
-        prev[j] = 1.0
-        cur[j] = cos1[j]
-    for k in range(k_hi):
-        a_lo = (k + 1.0) * row_lo[k]
-        a_hi = (k + 1.0) * row_hi[k]
-        for j in range(m):
-            c = cur[j]
-            v = c if k < kmax[j] else 0.0
-            acc_lo[j] += a_lo * v
-            acc_hi[j] += a_hi * v
-            cur[j] = c2[j] * c - prev[j]
-            prev[j] = c
+def _sample_sums(kmax, c2, first, prev0, k_weight, row_lo, row_hi):  # pragma: no cover
+    """Per-sample path of :func:`_harmonic_sums` (one sample, scalar recurrence)."""
+    acc_lo = acc_hi = 0.0
+    prev, cur = prev0, first
+    for k in range(kmax):
+        w = k + 1.0 if k_weight else 1.0
+        acc_lo += w * row_lo[k] * cur
+        acc_hi += w * row_hi[k] * cur
+        prev, cur = cur, c2 * cur - prev
+    return acc_lo, acc_hi
+
+
+@_jit
+def _sample_grads(kmax, c2, sin1, g_lo, g_hi, d_lo, d_hi):  # pragma: no cover - compiled
+    prev, cur = 0.0, sin1
+    for k in range(kmax):
+        d_lo[k] += g_lo * cur
+        d_hi[k] += g_hi * cur
+        prev, cur = cur, c2 * cur - prev
+
+
+@_jit
+def _scratch(n_harm):  # pragma: no cover - compiled
+    return np.empty((10, _BLOCK)), np.empty(_BLOCK, dtype=np.int64), np.empty((n_harm, _BLOCK))
 
 
 # -- harmonic bank: kernels -----------------------------------------------------------------------
@@ -199,19 +233,31 @@ def _harmonic_forward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups, 
     for task in prange(batch * n_groups):
         b = task // n_groups
         g = task - b * n_groups
-        c2, sin1, cos1 = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
-        acc_lo, acc_hi = np.empty(_BLOCK), np.empty(_BLOCK)
-        prev, cur = np.empty(_BLOCK), np.empty(_BLOCK)
-        kmax = np.empty(_BLOCK, dtype=np.int64)
+        work, kmax, _ = _scratch(0)
+        phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur = (work[0], work[1], work[2], work[3],
+                                                          work[4], work[5], work[6], work[7])
         seg, p_seg = gseg[g], starts[b, g]
-        n = groups[g]
-        while n < groups[g + 1]:
+        n, end = groups[g], groups[g + 1]
+        while n < end:
             la = lo_a[n]
-            m = min(_BLOCK, groups[g + 1] - n, seg_a[la + 1] - n)
-            seg, p_seg, k_hi = _block_setup(f0, b, n, m, seg, p_seg, pl, scale, nyquist,
-                                            n_harm, c2, sin1, cos1, kmax)
-            _sin_sums(m, k_hi, kmax, c2, sin1, amps[b, la], amps[b, min(la + 1, n_amp - 1)],
-                      acc_lo, acc_hi, prev, cur)
+            seg_end = min(seg_a[la + 1], end)
+            vector = seg_end - n >= _SHORT  # else short frames: per-sample rows
+            m = min(_BLOCK, (seg_end if vector else end) - n)
+            seg, p_seg, k_hi = _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist,
+                                             n_harm, phi, kmax)
+            _sincos(_BLOCK, phi, sin1, cos1)
+            for j in range(_BLOCK):
+                c2[j] = 2.0 * cos1[j]
+                prev[j] = 0.0
+            if vector:
+                _harmonic_sums(k_hi, kmax, c2, sin1, False, amps[b, la],
+                               amps[b, min(la + 1, n_amp - 1)], acc_lo, acc_hi, prev, cur)
+            else:
+                for j in range(m):
+                    lj = lo_a[n + j]
+                    acc_lo[j], acc_hi[j] = _sample_sums(kmax[j], c2[j], sin1[j], 0.0, False,
+                                                        amps[b, lj],
+                                                        amps[b, min(lj + 1, n_amp - 1)])
             for j in range(m):
                 out[b, n + j] = w_lo_a[n + j] * acc_lo[j] + w_hi_a[n + j] * acc_hi[j]
             n += m
@@ -228,45 +274,68 @@ def _harmonic_backward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups,
     for task in prange(batch * n_groups):
         b = task // n_groups
         g = task - b * n_groups
-        c2, sin1, cos1 = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
-        g_lo, g_hi = np.empty(_BLOCK), np.empty(_BLOCK)
-        acc_lo, acc_hi = np.empty(_BLOCK), np.empty(_BLOCK)
-        prev, cur = np.empty(_BLOCK), np.empty(_BLOCK)
-        kmax = np.empty(_BLOCK, dtype=np.int64)
+        work, kmax, table = _scratch(n_harm if need_amps else 0)
+        phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur, g_lo, g_hi = (
+            work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8],
+            work[9])
         seg, p_seg = gseg[g], starts[b, g]
         for s in range(gseg[g], gseg[g + 1]):
             u[b, s] = 0.0
             q_lo[b, s] = 0.0
             q_hi[b, s] = 0.0
-        n = groups[g]
-        while n < groups[g + 1]:
+        n, end = groups[g], groups[g + 1]
+        while n < end:
             la = lo_a[n]
-            ha = min(la + 1, n_amp - 1)
-            m = min(_BLOCK, groups[g + 1] - n, seg_a[la + 1] - n)
-            seg, p_seg, k_hi = _block_setup(f0, b, n, m, seg, p_seg, pl, scale, nyquist,
-                                            n_harm, c2, sin1, cos1, kmax)
-            for j in range(m):
-                g_lo[j] = g_audio[b, n + j] * w_lo_a[n + j]
-                g_hi[j] = g_audio[b, n + j] * w_hi_a[n + j]
-            if need_amps:
-                _sin_grads(m, k_hi, kmax, c2, sin1, g_lo, g_hi, d_lo[b, la], d_hi[b, la],
-                           prev, cur)
+            seg_end = min(seg_a[la + 1], end)
+            vector = seg_end - n >= _SHORT  # else short frames: per-sample rows
+            m = min(_BLOCK, (seg_end if vector else end) - n)
+            seg, p_seg, k_hi = _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist,
+                                             n_harm, phi, kmax)
+            _sincos(_BLOCK, phi, sin1, cos1)
+            for j in range(_BLOCK):
+                c2[j] = 2.0 * cos1[j]
+                g_lo[j] = g_audio[b, n + j] * w_lo_a[n + j] if j < m else 0.0
+                g_hi[j] = g_audio[b, n + j] * w_hi_a[n + j] if j < m else 0.0
+            if need_amps and vector:
+                _sin_table(k_hi, kmax, c2, sin1, prev, cur, table)
+                _table_dot(k_hi, table, g_lo, g_hi, d_lo[b, la], d_hi[b, la])
+            elif need_amps:
+                for j in range(m):
+                    lj = lo_a[n + j]
+                    _sample_grads(kmax[j], c2[j], sin1[j], g_lo[j], g_hi[j], d_lo[b, lj],
+                                  d_hi[b, lj])
             if need_phase:
-                _cos_sums(m, k_hi, kmax, c2, cos1, amps[b, la], amps[b, ha], acc_lo, acc_hi,
-                          prev, cur)
+                if vector:
+                    for j in range(_BLOCK):
+                        prev[j] = 1.0
+                    _harmonic_sums(k_hi, kmax, c2, cos1, True, amps[b, la],
+                                   amps[b, min(la + 1, n_amp - 1)], acc_lo, acc_hi, prev, cur)
+                else:
+                    for j in range(m):
+                        lj = lo_a[n + j]
+                        acc_lo[j], acc_hi[j] = _sample_sums(kmax[j], c2[j], cos1[j], 1.0, True,
+                                                            amps[b, lj],
+                                                            amps[b, min(lj + 1, n_amp - 1)])
                 for j in range(m):
                     i = n + j
                     t = g_lo[j] * acc_lo[j] + g_hi[j] * acc_hi[j]
-                    s = lo_f[i]
-                    u[b, s] += t
-                    q_lo[b, s] += t * cw_lo_f[i]
-                    q_hi[b, s] += t * cw_hi_f[i]
+                    u[b, lo_f[i]] += t
+                    q_lo[b, lo_f[i]] += t * cw_lo_f[i]
+                    q_hi[b, lo_f[i]] += t * cw_hi_f[i]
             n += m
 
 
 def _taps_f(plan):
     return (plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f, plan.sw_lo_f,
             plan.sw_hi_f)
+
+
+def _combine(d_lo, d_hi):
+    """Frame f gets its own w_lo share and the w_hi share of frame f - 1 (and the last frame
+    its own w_hi share: hi = min(lo + 1, F - 1))."""
+    d_lo[:, 1:] += d_hi[:, :-1]
+    d_lo[:, -1] += d_hi[:, -1]
+    return d_lo
 
 
 def harmonic_forward(f0, amps, plan, starts, scale, nyquist):
@@ -287,31 +356,15 @@ def harmonic_backward(f0, amps, plan, starts, scale, nyquist, g_audio, need_amps
     _harmonic_backward_kernel(f0, amps, _taps_f(plan), plan.lo_a, plan.w_lo_a, plan.w_hi_a,
                               plan.seg_a, plan.groups, plan.gseg_f, starts, scale, nyquist,
                               g_audio, need_amps, need_phase, d_lo, d_hi, u, q_lo, q_hi)
-    d_amps = None
-    if need_amps:  # frame f gets its own w_lo share and the w_hi share of frame f - 1
-        d_amps = d_lo
-        d_amps[:, 1:] += d_hi[:, :-1]
-        d_amps[:, -1] += d_hi[:, -1]
-    return d_amps, (u, q_lo, q_hi)
+    return (_combine(d_lo, d_hi) if need_amps else None), (u, q_lo, q_hi)
 
 
 # -- free sinusoids -------------------------------------------------------------------------------
-@_jit
-def _advance_all(x, b, seg, target, p_seg, sw_lo, sw_hi, scale):  # pragma: no cover - compiled
-    last = x.shape[1] - 1
-    while seg < target:
-        s1 = min(seg + 1, last)
-        for k in range(x.shape[2]):
-            p_seg[k] = _wrap(p_seg[k] + scale * (x[b, seg, k] * sw_lo[seg]
-                                                 + x[b, s1, k] * sw_hi[seg]))
-        seg += 1
-    return seg
-
-
 @_pjit
 def _sinusoid_kernel(freqs, amps, pl, lo_a, w_lo_a, w_hi_a, groups, gseg, starts, scale,
-                     nyquist, g_audio, mode, out, d_lo, d_hi, u, q_lo, q_hi):  # pragma: no cover
-    """mode 0: forward into ``out``; 1: amplitude grads; 2: phase sums; 3: both."""
+                     nyquist, g_audio, mode, out, d_lo, d_hi, u, q_lo,
+                     q_hi):  # pragma: no cover - compiled
+    """mode 0: forward into ``out``; bit 1: amplitude gradients; bit 2: phase sums."""
     batch, n_freq, n_osc = freqs.shape
     n_amp = amps.shape[1]
     n_groups = groups.shape[0] - 1
@@ -320,6 +373,8 @@ def _sinusoid_kernel(freqs, amps, pl, lo_a, w_lo_a, w_hi_a, groups, gseg, starts
         b = task // n_groups
         g = task - b * n_groups
         p_seg = starts[b, g].copy()
+        work = np.empty((5, n_osc))
+        phi, sin1, cos1, amp, keep = work[0], work[1], work[2], work[3], work[4]
         seg = gseg[g]
         if mode >= 2:
             for s in range(gseg[g], gseg[g + 1]):
@@ -328,33 +383,41 @@ def _sinusoid_kernel(freqs, amps, pl, lo_a, w_lo_a, w_hi_a, groups, gseg, starts
                     q_lo[b, s, k] = 0.0
                     q_hi[b, s, k] = 0.0
         for i in range(groups[g], groups[g + 1]):
-            seg = _advance_all(freqs, b, seg, lo_f[i], p_seg, sw_lo_f, sw_hi_f, scale)
+            while seg < lo_f[i]:
+                s1 = min(seg + 1, n_freq - 1)
+                for k in range(n_osc):
+                    p_seg[k] = _wrap(p_seg[k] + scale * (freqs[b, seg, k] * sw_lo_f[seg]
+                                                         + freqs[b, s1, k] * sw_hi_f[seg]))
+                seg += 1
             s1 = min(seg + 1, n_freq - 1)
             la = lo_a[i]
             ha = min(la + 1, n_amp - 1)
-            acc = 0.0
             for k in range(n_osc):
-                x_lo = freqs[b, seg, k]
-                x_hi = freqs[b, s1, k]
-                if w_lo_f[i] * x_lo + w_hi_f[i] * x_hi >= nyquist:
-                    continue  # silent at or above Nyquist (ddsp's >=)
-                phi = p_seg[k] + scale * (x_lo * cw_lo_f[i] + x_hi * cw_hi_f[i])
-                if mode == 0:
-                    acc += (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.sin(phi)
-                    continue
-                ga = g_audio[b, i]
-                if mode & 1:
-                    s = ga * math.sin(phi)
-                    d_lo[b, la, k] += w_lo_a[i] * s
-                    d_hi[b, la, k] += w_hi_a[i] * s
-                if mode & 2:
-                    a = w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]
-                    t = ga * a * math.cos(phi)
+                x_lo = np.float64(freqs[b, seg, k])
+                x_hi = np.float64(freqs[b, s1, k])
+                phi[k] = p_seg[k] + scale * (x_lo * cw_lo_f[i] + x_hi * cw_hi_f[i])
+                # Silent at or above Nyquist (ddsp's >=; NaN compares False and is kept).
+                keep[k] = 0.0 if w_lo_f[i] * x_lo + w_hi_f[i] * x_hi >= nyquist else 1.0
+                amp[k] = keep[k] * (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k])
+            _sincos(n_osc, phi, sin1, cos1)
+            if mode == 0:
+                acc = 0.0
+                for k in range(n_osc):
+                    acc += amp[k] * sin1[k]
+                out[b, i] = acc
+                continue
+            ga = np.float64(g_audio[b, i])
+            if mode & 1:
+                for k in range(n_osc):
+                    v = ga * keep[k] * sin1[k]
+                    d_lo[b, la, k] += w_lo_a[i] * v
+                    d_hi[b, la, k] += w_hi_a[i] * v
+            if mode & 2:
+                for k in range(n_osc):
+                    t = ga * amp[k] * cos1[k]
                     u[b, seg, k] += t
                     q_lo[b, seg, k] += t * cw_lo_f[i]
                     q_hi[b, seg, k] += t * cw_hi_f[i]
-            if mode == 0:
-                out[b, i] = acc
 
 
 def _run_sinusoids(freqs, amps, plan, starts, scale, nyquist, g_audio, mode, out, d_shape,
@@ -388,9 +451,4 @@ def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_a
     out = np.empty((batch, 0), dtype=np.float64)
     d_lo, d_hi, sums = _run_sinusoids(freqs, amps, plan, starts, scale, nyquist, g_audio, mode,
                                       out, d_shape, s_shape)
-    d_amps = None
-    if need_amps:
-        d_amps = d_lo
-        d_amps[:, 1:] += d_hi[:, :-1]
-        d_amps[:, -1] += d_hi[:, -1]
-    return d_amps, sums
+    return (_combine(d_lo, d_hi) if need_amps else None), sums

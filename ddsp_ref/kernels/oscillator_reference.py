@@ -11,6 +11,10 @@ ddsp's 'linear' resampling, its 'window' (raised-cosine) resampling and sample-r
 cumulative sums of ``2 * pi * f(n) / sample_rate`` (ddsp's convention: the first sample's phase
 is ``omega[0]``), wrapped to [0, 2*pi).
 
+A :class:`Taps` object describes such an upsampler without storing per-sample tables (10 minutes
+at 48 kHz would need ~1 GB of them); ``Taps.tables(n0, n1)`` computes the tables of any sample
+range. The functions below take the full tables ``(lo, w_lo, w_hi)``.
+
 This module materialises every ``[batch, n_samples, n_sinusoids]`` intermediate, in float64: it
 is written for clarity, and the compiled kernels are tested against it.
 """
@@ -18,12 +22,16 @@ is written for clarity, and the compiled kernels are tested against it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from ..backend import array_namespace, scatter_add_along_axis
 
 __all__ = [
+    "Taps",
     "TWO_PI",
     "wrapped_cumsum",
     "upsample",
@@ -60,6 +68,75 @@ def wrapped_cumsum(xp: ModuleType, x: Any, axis: int = 1, exclusive: bool = Fals
     if exclusive:
         out = out - x[..., :n]
     return xp.moveaxis(xp.mod(out, TWO_PI), -1, axis)
+
+
+@dataclass(frozen=True, eq=False)
+class Taps:
+    """Two-tap upsampling of ``n_frames`` frames to ``n_samples`` samples.
+
+    Kinds (build them with the class methods):
+
+    - 'linear': TF1's legacy bilinear resize without aligned corners (ddsp's ``resample``
+      'linear' with ``add_endpoint=True``): source position ``fl32(fl32(n) * fl32(F / N))``,
+      ``lo = floor``, ``w_hi = position - lo`` (float32, as TF), ``w_lo = 1 - w_hi``.
+    - 'window': raised-cosine crossfade (ddsp's 'window'): ``hop = N / F``, sample
+      ``n = f * hop + j`` weighs frame f by ``window[hop + j]`` and frame f + 1 by
+      ``window[j]``, ``window`` a periodic Hann of ``2 * hop`` samples given in float64.
+    - 'identity': controls already at the sample rate (``lo = n``, weights 1 and 0).
+    - 'table': explicit ``(lo, w_lo, w_hi)`` host arrays.
+
+    Objects compare by identity, so launchers can cache per-object plans.
+    """
+
+    kind: str
+    n_frames: int
+    n_samples: int
+    window: Any = None
+    table: Any = None
+
+    @classmethod
+    def linear(cls, n_frames: int, n_samples: int) -> "Taps":
+        return cls("linear", int(n_frames), int(n_samples))
+
+    @classmethod
+    def windowed(cls, n_frames: int, n_samples: int, window: Any) -> "Taps":
+        window = np.asarray(window, dtype=np.float64)
+        if n_samples % n_frames or window.shape != (2 * (n_samples // n_frames),):
+            raise ValueError(
+                f"Taps.windowed: n_samples ({n_samples}) must be a multiple of n_frames "
+                f"({n_frames}) and the window 2 * hop long, got {window.shape}"
+            )
+        return cls("window", int(n_frames), int(n_samples), window=window)
+
+    @classmethod
+    def identity(cls, n_samples: int) -> "Taps":
+        return cls("identity", int(n_samples), int(n_samples))
+
+    @classmethod
+    def from_table(cls, lo: Any, w_lo: Any, w_hi: Any, n_frames: int) -> "Taps":
+        table = tuple(np.asarray(a) for a in (lo, w_lo, w_hi))
+        return cls("table", int(n_frames), int(table[0].shape[0]), table=table)
+
+    def tables(self, n0: int = 0, n1: int | None = None) -> tuple:
+        """Host tables ``lo`` (int64, global frame indices), ``w_lo``, ``w_hi`` (float64) of
+        samples ``n0 .. n1 - 1``."""
+        n1 = self.n_samples if n1 is None else n1
+        n = np.arange(n0, n1, dtype=np.int64)
+        if self.kind == "linear":
+            scale = np.float32(self.n_frames) / np.float32(self.n_samples)
+            pos = n.astype(np.float32) * scale  # float32 like TF (float32 arange, no rounding)
+            floor = np.floor(pos)
+            lo = np.minimum(floor.astype(np.int64), self.n_frames - 1)
+            w_hi = (pos - floor).astype(np.float64)
+            return lo, 1.0 - w_hi, w_hi
+        if self.kind == "window":
+            hop = self.n_samples // self.n_frames
+            offset = n % hop
+            return n // hop, self.window[hop + offset], self.window[offset]
+        if self.kind == "identity":
+            return n, np.ones(n.shape[0]), np.zeros(n.shape[0])
+        lo, w_lo, w_hi = (a[n0:n1] for a in self.table)
+        return lo.astype(np.int64), w_lo.astype(np.float64), w_hi.astype(np.float64)
 
 
 def _hi(xp: ModuleType, lo: Any, n_frames: int) -> Any:

@@ -1,20 +1,27 @@
-"""Kernel selection switches shared by every launcher, and the numba thread-pool policy."""
+"""Kernel selection switches shared by every launcher (read from the environment per call).
+
+``DDSP_REF_KERNELS``:
+
+- unset or empty: compiled kernels (numba CPU for numpy, numba CUDA for cupy);
+- ``reference``: every launcher runs its pure-array reference instead (debugging, differential
+  tests);
+- ``composed``: the library does not call the fused kernels at all and computes with its
+  composed autodiff ops, as before the kernels existed (benchmarks compare the two paths).
+"""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["use_reference"]
-
-# numba's default threading layer on Linux is OpenMP (libgomp), whose idle workers spin on
-# the cores for a while after every parallel kernel. Between kernels this library runs
-# multi-threaded scipy FFTs, which the spinning workers starve: FilteredNoise at batch 4 took
-# 72 ms instead of 18 ms on 2 cores. Passive waiting (sleep when idle) removes that; it must be
-# set before libgomp loads (numba's first parallel call), and a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+__all__ = ["use_reference", "use_fused"]
 
 
 def use_reference() -> bool:
     """True when ``DDSP_REF_KERNELS=reference``: every launcher runs its pure-array reference
     (for debugging and differential tests) instead of a compiled kernel."""
     return os.environ.get("DDSP_REF_KERNELS", "") == "reference"
+
+
+def use_fused() -> bool:
+    """False when ``DDSP_REF_KERNELS=composed``: callers skip the fused kernels."""
+    return os.environ.get("DDSP_REF_KERNELS", "") != "composed"

@@ -45,7 +45,9 @@ def _cpu() -> ModuleType | None:
 
 def _use_cpu_kernel(xp: ModuleType, dtype: Any) -> bool:
     return (
-        xp is np and not use_reference() and np.dtype(dtype) in _KERNEL_DTYPES
+        xp is np
+        and not use_reference()
+        and np.dtype(dtype) in _KERNEL_DTYPES
         and _cpu() is not None
     )
 
@@ -64,21 +66,23 @@ def periodic_hann(xp: ModuleType, length: int, dtype: Any) -> Any:
 
 
 # -- array-code spec -----------------------------------------------------------------------------
-def _windowed_frames_ref(x, window, hop, n_frames):
+def _windowed_frames_ref(x, window, hop, n_frames, first_frame=0):
     xp = array_namespace(x)
     rows, length = x.shape
     frame_size = window.shape[0]
-    needed = (n_frames - 1) * hop + frame_size
+    start = first_frame * hop
+    needed = start + (n_frames - 1) * hop + frame_size
     if needed > length:
         x = xp.pad(x, [(0, 0), (0, needed - length)])
-    x = xp.ascontiguousarray(x)
+    x = xp.ascontiguousarray(x[:, start:needed])
     step = x.strides[-1]
     view = as_strided(xp, x, (rows, n_frames, frame_size), (x.strides[0], hop * step, step))
     return view * window
 
 
-def _magnitude_terms_ref(mt, ma, lt, la, xt, xa, w_mag, w_log, l2, log_eps, bin_scale,
-                         want_a, want_t):
+def _magnitude_terms_ref(
+    mt, ma, lt, la, xt, xa, w_mag, w_log, l2, log_eps, bin_scale, want_a, want_t
+):
     xp = array_namespace(mt, ma)
     d = mt - ma
     dl = xp.where(mt > 0, lt, log_eps) - xp.where(ma > 0, la, log_eps)
@@ -119,7 +123,7 @@ def _window_overlap_add_ref(frames, window, hop, length):
 
 
 # -- launchers ---------------------------------------------------------------------------------
-def windowed_frames(x: Any, window: Any, hop: int, n_frames: int) -> Any:
+def windowed_frames(x: Any, window: Any, hop: int, n_frames: int, first_frame: int = 0) -> Any:
     """Windowed frames with zero padding past the end.
 
     Args:
@@ -127,14 +131,15 @@ def windowed_frames(x: Any, window: Any, hop: int, n_frames: int) -> Any:
         window: ``[frame_size]`` window, same dtype.
         hop: samples between frame starts.
         n_frames: frames to cut (``ceil(n_samples / hop)`` for tf's ``pad_end=True``).
+        first_frame: index of the first frame to cut (for cutting a long signal in chunks).
 
     Returns:
-        ``[rows, n_frames, frame_size]`` with ``out[r, f, i] = x[r, f*hop + i] * window[i]``.
+        ``[rows, n_frames, frame_size]``: ``x[r, (first_frame + f)*hop + i] * window[i]``.
     """
     xp = array_namespace(x)
     if _use_cpu_kernel(xp, x.dtype):
-        return _cpu().windowed_frames(np.ascontiguousarray(x), window, hop, n_frames)
-    return _windowed_frames_ref(x, window, hop, n_frames)
+        return _cpu().windowed_frames(np.ascontiguousarray(x), window, hop, n_frames, first_frame)
+    return _windowed_frames_ref(x, window, hop, n_frames, first_frame)
 
 
 def magnitude_terms(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t):
@@ -164,15 +169,18 @@ def magnitude_terms(xt, xa, w_mag, w_log, l2, eps, bin_scale, want_a, want_t):
     bin_scale = xp.asarray(bin_scale, dtype=real_dtype)
     kernel = _cpu() if _use_cpu_kernel(xp, real_dtype) and xt.dtype == xa.dtype else None
     if kernel is None:
-        return _magnitude_terms_ref(mt, ma, lt, la, xt, xa, w_mag, w_log, l2, log_eps,
-                                    bin_scale, want_a, want_t)
+        return _magnitude_terms_ref(
+            mt, ma, lt, la, xt, xa, w_mag, w_log, l2, log_eps, bin_scale, want_a, want_t
+        )
     z_a, z_t = np.ascontiguousarray(xa), np.ascontiguousarray(xt)
-    sum_mag, sum_log, grad_a = kernel.magnitude_terms(ma, mt, la, lt, z_a, w_mag, w_log, l2,
-                                                      log_eps, bin_scale, want_a)  # fmt: skip
+    sum_mag, sum_log, grad_a = kernel.magnitude_terms(
+        ma, mt, la, lt, z_a, w_mag, w_log, l2, log_eps, bin_scale, want_a
+    )
     grad_t = None
     if want_t:
-        grad_t = kernel.magnitude_terms(mt, ma, lt, la, z_t, w_mag, w_log, l2, log_eps,
-                                        bin_scale, True)[2]  # fmt: skip
+        grad_t = kernel.magnitude_terms(
+            mt, ma, lt, la, z_t, w_mag, w_log, l2, log_eps, bin_scale, True
+        )[2]
     return float(sum_mag), float(sum_log), grad_a, grad_t
 
 

@@ -22,7 +22,7 @@ _BLOCK = 16384
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _windowed_frames_kernel(x, window, hop, out):  # pragma: no cover - compiled
+def _windowed_frames_kernel(x, window, hop, first_frame, out):  # pragma: no cover - compiled
     rows, length = x.shape
     _, n_frames, frame_size = out.shape
     per_task = max(1, _BLOCK // frame_size)
@@ -31,7 +31,7 @@ def _windowed_frames_kernel(x, window, hop, out):  # pragma: no cover - compiled
         r = task // n_tasks
         first = (task % n_tasks) * per_task
         for f in range(first, min(n_frames, first + per_task)):
-            start = f * hop
+            start = (first_frame + f) * hop
             valid = max(0, min(frame_size, length - start))
             for i in range(valid):
                 out[r, f, i] = x[r, start + i] * window[i]
@@ -40,8 +40,9 @@ def _windowed_frames_kernel(x, window, hop, out):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
-def _terms_kernel(m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps,
-                  bin_scale, want, out):  # pragma: no cover - compiled
+def _terms_kernel(
+    m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps, bin_scale, want, out
+):  # pragma: no cover - compiled
     # Loss sums over d = m_other - m_self and dl = log m_other - log m_self (either argument
     # order: L1 and L2 are symmetric), safe_log reading an exact zero as log(eps). With
     # ``want``, also the cotangent of z_self: -(w_mag s(d) + w_log s(dl) / m) * scale / m * z,
@@ -92,36 +93,52 @@ def _window_overlap_add_kernel(frames, window, hop, out):  # pragma: no cover - 
     for task in numba.prange(rows * n_tasks):
         r = task // n_tasks
         first = (task % n_tasks) * per_task
+        # A task-local accumulator (and 1-D frame views) lets LLVM vectorise the inner loop.
+        acc = np.empty(hop, dtype=out.dtype)
         for k in range(first, min(n_segments, first + per_task)):
             base = k * hop
             width = min(hop, length - base)
-            for s in range(width):
-                out[r, base + s] = 0.0
+            acc[:] = 0
             # Segment k holds piece j of frame k - j.
             for j in range(max(0, k - n_frames + 1), min(n_pieces - 1, k) + 1):
                 offset = j * hop
                 w = min(width, frame_size - offset)
-                f = k - j
+                frame = frames[r, k - j]
                 for s in range(w):
-                    out[r, base + s] += frames[r, f, offset + s] * window[offset + s]
+                    acc[s] += frame[offset + s] * window[offset + s]
+            for s in range(width):
+                out[r, base + s] = acc[s]
 
 
-def windowed_frames(x: np.ndarray, window: np.ndarray, hop: int, n_frames: int) -> np.ndarray:
-    """``[rows, T]`` -> ``[rows, n_frames, len(window)]``, ``x[r, f*hop + i] * window[i]``."""
+def windowed_frames(
+    x: np.ndarray, window: np.ndarray, hop: int, n_frames: int, first_frame: int = 0
+) -> np.ndarray:
+    """``[rows, T]`` -> ``[rows, n_frames, len(window)]``: ``x[r, (first_frame + f)*hop + i]
+    * window[i]``."""
     out = np.empty((x.shape[0], n_frames, window.shape[0]), dtype=x.dtype)
-    _windowed_frames_kernel(x, window, hop, out)
+    _windowed_frames_kernel(x, window, hop, first_frame, out)
     return out
 
 
-def magnitude_terms(m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps,
-                    bin_scale, want):
+def magnitude_terms(
+    m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps, bin_scale, want
+):
     """``(sum_mag, sum_log, grad)``: loss sums and (with ``want``) the cotangent of z_self."""
     real = m_self.dtype.type
     rows = z_self.shape[0]
     out = np.empty_like(z_self) if want else np.empty((1, 1), dtype=z_self.dtype)
     sums = _terms_kernel(
-        m_self, m_other, l_self, l_other, z_self.view(m_self.dtype).reshape(rows, -1),
-        real(w_mag), real(w_log), bool(l2), real(log_eps), bin_scale, bool(want),
+        m_self,
+        m_other,
+        l_self,
+        l_other,
+        z_self.view(m_self.dtype).reshape(rows, -1),
+        real(w_mag),
+        real(w_log),
+        bool(l2),
+        real(log_eps),
+        bin_scale,
+        bool(want),
         out.view(m_self.dtype).reshape(out.shape[0], -1),
     )
     return sums[0], sums[1], (out if want else None)

@@ -1,0 +1,312 @@
+"""Fused oscillator banks as numba CUDA kernels.
+
+Imported by the launcher on first use only (it imports numba.cuda). The kernels take cupy arrays
+(or numpy arrays under numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``). Plans made for CUDA
+have one group per frequency frame, so ``starts[b, f]`` is the phase before frame f and any
+thread finds its phase without a scan:
+
+- forward: one thread per output sample (harmonics by the Chebyshev recurrence, free sinusoids
+  by one sine each);
+- amplitude gradients: one thread per (batch, amplitude frame, oscillator), gathering the
+  samples that read that frame (no atomics);
+- phase gradients: one thread per (batch, frequency frame[, oscillator]) returning the frame
+  sums ``U, Q_lo, Q_hi`` that the launcher turns into f0 gradients with a float64 reverse
+  cumulative sum (see oscillator.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+from numba import cuda
+
+from ..backend import array_namespace
+
+__all__ = [
+    "group_phase_sums",
+    "harmonic_forward",
+    "harmonic_backward",
+    "sinusoid_forward",
+    "sinusoid_backward",
+]
+
+# Plans for this module have one group per frequency frame (oscillator.make_plan).
+GROUP_PER_FRAME = True
+
+_THREADS = 128
+
+
+def _launch(kernel: Any, n_threads: int, xp: Any, *args: Any) -> None:
+    if n_threads == 0:
+        return
+    blocks = max(1, -(-n_threads // _THREADS))
+    if numba.config.ENABLE_CUDASIM or xp.__name__ != "cupy":
+        kernel[blocks, _THREADS](*args)
+        return
+    # Queue behind the work cupy has already put on its current stream.
+    stream = cuda.external_stream(xp.cuda.get_current_stream().ptr)
+    kernel[blocks, _THREADS, stream](*args)
+
+
+# -- device helpers -------------------------------------------------------------------------------
+@cuda.jit(device=True)
+def _phase_and_freq(x, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts,
+                    scale):  # pragma: no cover - compiled
+    """Phase [rad] (unwrapped within the frame) and frequency [Hz] of oscillator k at sample i
+    (``x`` is [B, Ff, K]; ``starts`` [B, Ff, K])."""
+    s = lo_f[i]
+    s1 = min(s + 1, x.shape[1] - 1)
+    x_lo = x[b, s, k] * 1.0
+    x_hi = x[b, s1, k] * 1.0
+    phi = starts[b, s, k] + scale * (x_lo * cw_lo_f[i] + x_hi * cw_hi_f[i])
+    return phi, w_lo_f[i] * x_lo + w_hi_f[i] * x_hi
+
+
+@cuda.jit(device=True)
+def _n_below(freq, nyquist, n):  # pragma: no cover - compiled
+    if not freq > 0.0 or nyquist == math.inf:
+        return n
+    m = int(min(nyquist / freq, n + 1.0))
+    while m > 0 and m * freq >= nyquist:
+        m -= 1
+    while m < n and (m + 1) * freq < nyquist:
+        m += 1
+    return min(m, n)
+
+
+@cuda.jit(device=True)
+def _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, cosine,
+                     weighted):  # pragma: no cover - compiled
+    """``sum_k a_k(i) w_k T_k`` with T_k = sin(k phi) (or cos), w_k = k if weighted."""
+    la = lo_a[i]
+    ha = min(la + 1, amps.shape[1] - 1)
+    c2 = 2.0 * math.cos(phi)
+    prev = 1.0 if cosine else 0.0
+    cur = math.cos(phi) if cosine else math.sin(phi)
+    acc = 0.0
+    for k in range(kmax):
+        a = w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]
+        acc += (k + 1.0 if weighted else 1.0) * a * cur
+        nxt = c2 * cur - prev
+        prev = cur
+        cur = nxt
+    return acc
+
+
+# -- harmonic bank --------------------------------------------------------------------------------
+@cuda.jit
+def _harmonic_forward_kernel(f0, amps, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a, w_lo_a,
+                             w_hi_a, starts, scale, nyquist, out):  # pragma: no cover - compiled
+    idx = cuda.grid(1)
+    batch, n = out.shape
+    if idx >= batch * n:
+        return
+    b = idx // n
+    i = idx - b * n
+    phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts,
+                                scale)
+    kmax = _n_below(freq, nyquist, amps.shape[2])
+    out[b, i] = _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, False, False)
+
+
+@cuda.jit
+def _harmonic_amp_grad_kernel(f0, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg_a, w_lo_a, w_hi_a,
+                              starts, scale, nyquist, g_audio, d_amps):  # pragma: no cover
+    idx = cuda.grid(1)
+    batch, n_amp, n_harm = d_amps.shape
+    if idx >= batch * n_amp * n_harm:
+        return
+    b = idx // (n_amp * n_harm)
+    rest = idx - b * n_amp * n_harm
+    fa = rest // n_harm
+    k = rest - fa * n_harm
+    acc = 0.0
+    # Samples of frame fa read it through w_lo; those of frame fa - 1 through w_hi (and the
+    # last frame is its own upper neighbour).
+    first = seg_a[fa - 1] if fa > 0 else seg_a[0]
+    last = seg_a[n_amp] if fa == n_amp - 1 else seg_a[fa + 1]
+    for i in range(first, last):
+        own = i >= seg_a[fa]
+        w = (w_lo_a[i] if own else 0.0) + (w_hi_a[i] if (not own or fa == n_amp - 1) else 0.0)
+        if w == 0.0:
+            continue
+        phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
+                                    starts, scale)
+        if (k + 1.0) * freq >= nyquist:
+            continue
+        acc += w * g_audio[b, i] * math.sin((k + 1.0) * phi)
+    d_amps[b, fa, k] = acc
+
+
+@cuda.jit
+def _harmonic_phase_kernel(f0, amps, seg_f, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a,
+                           w_lo_a, w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
+                           q_hi):  # pragma: no cover - compiled
+    idx = cuda.grid(1)
+    batch, n_freq = u.shape
+    if idx >= batch * n_freq:
+        return
+    b = idx // n_freq
+    f = idx - b * n_freq
+    su = sl = sh = 0.0
+    for i in range(seg_f[f], seg_f[f + 1]):
+        phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
+                                    starts, scale)
+        kmax = _n_below(freq, nyquist, amps.shape[2])
+        t = g_audio[b, i] * _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, True,
+                                             True)
+        su += t
+        sl += t * cw_lo_f[i]
+        sh += t * cw_hi_f[i]
+    u[b, f] = su
+    q_lo[b, f] = sl
+    q_hi[b, f] = sh
+
+
+def group_phase_sums(x, plan, scale):
+    """Phase increment [rad] of every frequency frame (= group), float64 ``[B, Ff, K]``."""
+    xp = array_namespace(x)
+    x = x.astype(xp.float64)
+    upper = xp.concatenate([x[:, 1:], x[:, -1:]], axis=1)
+    return scale * (x * plan.sw_lo_f[None, :, None] + upper * plan.sw_hi_f[None, :, None])
+
+
+def _f_args(plan):
+    return plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f
+
+
+def harmonic_forward(f0, amps, plan, starts, scale, nyquist):
+    """Audio ``[B, N]``; ``starts [B, Ff]`` is the phase before every frequency frame."""
+    xp = array_namespace(f0, amps)
+    out = xp.empty((f0.shape[0], plan.lo_f.shape[0]), dtype=xp.result_type(f0, amps))
+    _launch(_harmonic_forward_kernel, out.size, xp, f0[..., None], amps, *_f_args(plan),
+            plan.lo_a, plan.w_lo_a, plan.w_hi_a, xp.ascontiguousarray(starts[..., None]), scale,
+            nyquist, out)
+    return out
+
+
+def harmonic_backward(f0, amps, plan, starts, scale, nyquist, g_audio, need_amps, need_phase):
+    """``(d_amps [B, Fa, H] or None, (U, Q_lo, Q_hi) [B, Ff])``, all float64."""
+    xp = array_namespace(f0, amps, g_audio)
+    f0_3d = f0[..., None]
+    starts = xp.ascontiguousarray(starts[..., None])
+    d_amps = None
+    if need_amps:
+        d_amps = xp.empty(amps.shape, dtype=xp.float64)
+        _launch(_harmonic_amp_grad_kernel, d_amps.size, xp, f0_3d, *_f_args(plan), plan.seg_a,
+                plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, d_amps)
+    sums = (xp.empty(f0.shape, dtype=xp.float64) for _ in range(3))
+    u, q_lo, q_hi = sums
+    if need_phase:
+        _launch(_harmonic_phase_kernel, u.size, xp, f0_3d, amps, plan.groups, *_f_args(plan),
+                plan.lo_a, plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
+                q_hi)
+    return d_amps, (u, q_lo, q_hi)
+
+
+# -- free sinusoids -------------------------------------------------------------------------------
+@cuda.jit
+def _sinusoid_forward_kernel(freqs, amps, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a, w_lo_a,
+                             w_hi_a, starts, scale, nyquist, out):  # pragma: no cover - compiled
+    idx = cuda.grid(1)
+    batch, n = out.shape
+    if idx >= batch * n:
+        return
+    b = idx // n
+    i = idx - b * n
+    la = lo_a[i]
+    ha = min(la + 1, amps.shape[1] - 1)
+    acc = 0.0
+    for k in range(freqs.shape[2]):
+        phi, freq = _phase_and_freq(freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
+                                    starts, scale)
+        if freq >= nyquist:
+            continue
+        acc += (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.sin(phi)
+    out[b, i] = acc
+
+
+@cuda.jit
+def _sinusoid_amp_grad_kernel(freqs, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg_a, w_lo_a,
+                              w_hi_a, starts, scale, nyquist, g_audio,
+                              d_amps):  # pragma: no cover - compiled
+    idx = cuda.grid(1)
+    batch, n_amp, n_osc = d_amps.shape
+    if idx >= batch * n_amp * n_osc:
+        return
+    b = idx // (n_amp * n_osc)
+    rest = idx - b * n_amp * n_osc
+    fa = rest // n_osc
+    k = rest - fa * n_osc
+    acc = 0.0
+    first = seg_a[fa - 1] if fa > 0 else seg_a[0]
+    last = seg_a[n_amp] if fa == n_amp - 1 else seg_a[fa + 1]
+    for i in range(first, last):
+        own = i >= seg_a[fa]
+        w = (w_lo_a[i] if own else 0.0) + (w_hi_a[i] if (not own or fa == n_amp - 1) else 0.0)
+        if w == 0.0:
+            continue
+        phi, freq = _phase_and_freq(freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
+                                    starts, scale)
+        if freq >= nyquist:
+            continue
+        acc += w * g_audio[b, i] * math.sin(phi)
+    d_amps[b, fa, k] = acc
+
+
+@cuda.jit
+def _sinusoid_phase_kernel(freqs, amps, seg_f, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a,
+                           w_lo_a, w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
+                           q_hi):  # pragma: no cover - compiled
+    idx = cuda.grid(1)
+    batch, n_freq, n_osc = u.shape
+    if idx >= batch * n_freq * n_osc:
+        return
+    b = idx // (n_freq * n_osc)
+    rest = idx - b * n_freq * n_osc
+    f = rest // n_osc
+    k = rest - f * n_osc
+    su = sl = sh = 0.0
+    for i in range(seg_f[f], seg_f[f + 1]):
+        phi, freq = _phase_and_freq(freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
+                                    starts, scale)
+        if freq >= nyquist:
+            continue
+        la = lo_a[i]
+        ha = min(la + 1, amps.shape[1] - 1)
+        a = w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]
+        t = g_audio[b, i] * a * math.cos(phi)
+        su += t
+        sl += t * cw_lo_f[i]
+        sh += t * cw_hi_f[i]
+    u[b, f, k] = su
+    q_lo[b, f, k] = sl
+    q_hi[b, f, k] = sh
+
+
+def sinusoid_forward(freqs, amps, plan, starts, scale, nyquist):
+    """Audio ``[B, N]``; ``starts [B, Ff, K]`` is the phase before every frequency frame."""
+    xp = array_namespace(freqs, amps)
+    out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.result_type(freqs, amps))
+    _launch(_sinusoid_forward_kernel, out.size, xp, freqs, amps, *_f_args(plan), plan.lo_a,
+            plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, out)
+    return out
+
+
+def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_amps,
+                      need_freqs):
+    """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K])``, all float64."""
+    xp = array_namespace(freqs, amps, g_audio)
+    d_amps = None
+    if need_amps:
+        d_amps = xp.empty(amps.shape, dtype=xp.float64)
+        _launch(_sinusoid_amp_grad_kernel, d_amps.size, xp, freqs, *_f_args(plan), plan.seg_a,
+                plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, d_amps)
+    u, q_lo, q_hi = (xp.empty(freqs.shape, dtype=xp.float64) for _ in range(3))
+    if need_freqs:
+        _launch(_sinusoid_phase_kernel, u.size, xp, freqs, amps, plan.groups, *_f_args(plan),
+                plan.lo_a, plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
+                q_hi)
+    return d_amps, (u, q_lo, q_hi)
