@@ -23,7 +23,7 @@ import numpy as np
 
 from . import core, spectral_ops
 from .autodiff import Tensor, ops, stop_gradient
-from .backend import array_namespace, fft_module
+from .backend import array_namespace
 from .core.utils import to_float
 from .dags import DAGLayer
 from .gin_support import register
@@ -235,73 +235,6 @@ def _check_fft_sizes(fft_sizes: Any, where: str) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def _hann(xp: Any, size: int, dtype: Any) -> Any:
-    """tf.signal.hann_window(size, periodic=True): odd sizes get the symmetric window in TF."""
-    if size == 1:
-        return xp.ones(1, dtype=dtype)
-    denominator = size if size % 2 == 0 else size - 1
-    i = np.arange(size, dtype=np.float64)
-    return xp.asarray(0.5 - 0.5 * np.cos(2.0 * np.pi * i / denominator), dtype=dtype)
-
-
-# Frame samples (all rows) per chunk of the fused spectral terms on numpy (see below).
-_CHUNK = 1 << 17
-
-
-def _rfft_bin_weights(n_fft: int) -> np.ndarray:
-    """Per-bin factor of the rfft adjoint: irfft(g * w) * n_fft = sum_k Re(g_k e^{+i...})."""
-    w = np.full(n_fft // 2 + 1, 0.5)
-    w[0] = 1.0
-    if n_fft % 2 == 0:
-        w[-1] = 1.0
-    return w * n_fft
-
-
-def _fused_size_terms(t2, a2, size, w_mag, w_log, l2, want_t, want_a):
-    """One FFT size of :func:`_fused_spectral_terms`: ``(value, grad_target, grad_audio)``.
-
-    On numpy the frames go through in chunks of about ``_CHUNK`` samples, so that every
-    intermediate (frames, spectra, magnitudes, cotangents) stays in the CPU caches: about twice
-    as fast as whole-signal arrays on a 2-core machine.
-    """
-    xp = array_namespace(t2, a2)
-    fft = fft_module(xp)
-    rows, length = a2.shape
-    hop, n_fft = size // 4, fused.fft_length(size)
-    n_frames = -(-length // hop)
-    n_bins = n_fft // 2 + 1
-    window = _hann(xp, size, a2.dtype)
-    count = rows * n_frames * n_bins
-    bin_scale = _rfft_bin_weights(n_fft) / count
-    per_chunk = max(1, _CHUNK // (rows * size)) if xp is np else n_frames
-    total = 0.0
-    grads = [xp.zeros_like(t2) if want_t else None, xp.zeros_like(a2) if want_a else None]
-    for first in range(0, n_frames, per_chunk):
-        n = min(per_chunk, n_frames - first)
-        spectra = [
-            fft.rfft(fused.windowed_frames(x, window, hop, n, first), n=n_fft, axis=-1)
-            for x in (t2, a2)
-        ]
-        sum_mag, sum_log, g_a, g_t = fused.magnitude_terms(
-            spectra[0].reshape(-1, n_bins),
-            spectra[1].reshape(-1, n_bins),
-            w_mag,
-            w_log,
-            l2,
-            1e-5,
-            bin_scale,
-            want_a,
-            want_t,
-        )
-        total += w_mag * sum_mag + w_log * sum_log
-        start, stop = first * hop, min(length, (first + n - 1) * hop + size)
-        for grad, g in zip(grads, (g_t, g_a), strict=True):
-            if g is not None:  # spectrum cotangent -> rfft adjoint -> window, overlap-add
-                frames = fft.irfft(g.reshape(rows, n, n_bins), n=n_fft, axis=-1)
-                grad[:, start:stop] += fused.window_overlap_add(frames, window, hop, stop - start)
-    return total / count, grads[0], grads[1]
-
-
 def _fused_spectral_terms(
     target: Any, audio: Any, fft_sizes: Sequence[int], w_mag: float, w_log: float, l2: bool
 ) -> Any:
@@ -323,7 +256,7 @@ def _fused_spectral_terms(
     value = 0.0
     grads = [None, None]
     for size in fft_sizes:
-        size_value, g_t, g_a = _fused_size_terms(t2, a2, size, w_mag, w_log, l2, want_t, want_a)
+        size_value, g_t, g_a = fused.spectral_terms(t2, a2, size, w_mag, w_log, l2, want_t, want_a)
         value += size_value
         for i, g in ((0, g_t), (1, g_a)):
             if g is not None:

@@ -16,6 +16,7 @@ import numpy as np
 from .autodiff import stop_gradient
 from .backend import array_namespace, as_strided, fft_module
 from .core.utils import to_float
+from .energy import get_framed_lengths, pad
 from .pitch_hmm import banded_viterbi, voicing_posterior
 
 __all__ = [
@@ -452,8 +453,6 @@ def compute_f0(
             f"compute_f0: padding='valid' needs at least one frame of {frame_size} "
             f"samples, got {batched.shape[-1]}"
         )
-    # Imported here: spectral_ops re-exports this module's names at its end.
-    from .spectral_ops import get_framed_lengths, pad
 
     n_frames = get_framed_lengths(batched.shape[-1], frame_size, hop, padding)[0]
     frames = _frames(pad(batched, frame_size, hop, padding), frame_size, hop, n_frames)

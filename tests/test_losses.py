@@ -4,8 +4,6 @@ bad input. (Consistency losses: tests/test_losses_consistency.py.)"""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -217,10 +215,12 @@ def _silent_pair():
 
 
 @pytest.mark.parametrize("loss_type", ["L1", "L2"])
-@pytest.mark.parametrize("kernels", ["compiled", "reference"])
+@pytest.mark.parametrize("kernels", ["compiled", "compiled, small chunks", "reference"])
 def test_fused_equals_composed(loss_type, kernels, monkeypatch):
     if kernels == "reference":
         monkeypatch.setenv("DDSP_REF_KERNELS", "reference")
+    if kernels == "compiled, small chunks":  # many chunks on the thread pool, overlapping OLA
+        monkeypatch.setattr(fused, "CHUNK", 300)
     t, a = _silent_pair()
     loss = losses.SpectralLoss(
         fft_sizes=(32, 9, 8), loss_type=loss_type, mag_weight=0.7, logmag_weight=1.3
@@ -233,27 +233,32 @@ def test_fused_equals_composed(loss_type, kernels, monkeypatch):
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12 * np.abs(q).max())
 
 
-def test_fused_kernels_match_their_array_code():
+def test_fused_kernels_match_their_array_code(monkeypatch):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 101)).astype(np.float32)
     for size, hop in ((16, 4), (10, 2), (7, 1), (4, 6)):
         window = fused.periodic_hann(np, size, np.float32)
         n_frames = -(-101 // hop)
-        frames = fused.windowed_frames(x, window, hop, n_frames)
         g = rng.standard_normal((3, n_frames, size + 3)).astype(np.float32)
-        os.environ["DDSP_REF_KERNELS"] = "reference"
-        try:
-            ref_frames = fused.windowed_frames(x, window, hop, n_frames)
-            ref_ola = fused.window_overlap_add(g, window, hop, 101)
-        finally:
-            del os.environ["DDSP_REF_KERNELS"]
-        np.testing.assert_allclose(frames, ref_frames, rtol=1e-6)
-        np.testing.assert_allclose(
-            fused.window_overlap_add(g, window, hop, 101), ref_ola, rtol=1e-5, atol=1e-5
+        compiled = (
+            fused.windowed_frames(x, window, hop, n_frames),
+            fused.windowed_frames(x, window, hop, 3, first_frame=n_frames - 3),
+            fused.window_overlap_add(g, window, hop, 101),
         )
+        with monkeypatch.context() as m:
+            m.setenv("DDSP_REF_KERNELS", "reference")
+            reference = (
+                fused.windowed_frames(x, window, hop, n_frames),
+                fused.windowed_frames(x, window, hop, 3, first_frame=n_frames - 3),
+                fused.window_overlap_add(g, window, hop, 101),
+            )
+        for ours, ref in zip(compiled, reference, strict=True):
+            np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+        frames = compiled[0]
+        np.testing.assert_array_equal(compiled[1], frames[:, -3:])  # chunks = slices of frames
         # Adjointness: <frames(x), g> == <x, overlap_add(g)>.
         lhs = np.sum(frames.astype(np.float64) * g[..., :size])
-        rhs = np.sum(x.astype(np.float64) * fused.window_overlap_add(g, window, hop, 101))
+        rhs = np.sum(x.astype(np.float64) * compiled[2])
         np.testing.assert_allclose(lhs, rhs, rtol=1e-5)
 
 

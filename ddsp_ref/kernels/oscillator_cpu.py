@@ -88,11 +88,12 @@ def _sincos(m, phi, sin_out, cos_out):  # pragma: no cover - compiled
         cos_out[j] = (s if odd else c) * (1.0 - 2.0 * (((quad + 1) >> 1) & 1))
 
 
-@_pjit
+@_jit
 def _group_sums_kernel(x, sw_lo, sw_hi, gseg, scale, out):  # pragma: no cover - compiled
+    # Serial on purpose: O(frames) work, less than the wake-up of a parallel region.
     batch, n_frames, n_osc = x.shape
     n_groups = gseg.shape[0] - 1
-    for task in prange(batch * n_groups):
+    for task in range(batch * n_groups):
         b = task // n_groups
         g = task - b * n_groups
         for k in range(n_osc):

@@ -1,11 +1,11 @@
-"""The multi-scale spectral loss stages as numba CPU kernels (parallel over rows).
+"""The multi-scale spectral loss stages as numba CPU kernels (serial, GIL released).
 
 Imported by the launcher (``spectral_loss.py``) on first use only, since it imports numba. The
 array-code versions in the launcher are the executable spec; these kernels do the same
-arithmetic in fewer passes. The inner loops run over contiguous memory without calls into libm
-so that LLVM vectorises them: magnitudes and logarithms come in precomputed (numpy's SIMD
-``abs`` and ``log`` are faster than scalar libm calls here). Every output element is written by
-exactly one loop iteration, so the parallel loops are race-free; loss sums are float64.
+arithmetic in fewer passes over cache-sized chunks, and the launcher runs chunks on several
+threads (``nogil``). The inner loops run over contiguous memory without calls into libm so that
+LLVM vectorises them: magnitudes and logarithms come in precomputed (numpy's SIMD ``abs`` and
+``log`` beat scalar libm calls). Loss sums accumulate in float64.
 """
 
 from __future__ import annotations
@@ -16,21 +16,12 @@ import numpy as np
 __all__ = ["windowed_frames", "magnitude_terms", "window_overlap_add"]
 
 
-# Samples per parallel task: enough work to amortise scheduling, small enough that one row
-# still spreads over the cores.
-_BLOCK = 16384
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _windowed_frames_kernel(x, window, hop, first_frame, out):  # pragma: no cover - compiled
     rows, length = x.shape
     _, n_frames, frame_size = out.shape
-    per_task = max(1, _BLOCK // frame_size)
-    n_tasks = (n_frames + per_task - 1) // per_task
-    for task in numba.prange(rows * n_tasks):
-        r = task // n_tasks
-        first = (task % n_tasks) * per_task
-        for f in range(first, min(n_frames, first + per_task)):
+    for r in range(rows):
+        for f in range(n_frames):
             start = (first_frame + f) * hop
             valid = max(0, min(frame_size, length - start))
             for i in range(valid):
@@ -39,7 +30,7 @@ def _windowed_frames_kernel(x, window, hop, first_frame, out):  # pragma: no cov
                 out[r, f, i] = 0.0
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _terms_kernel(
     m_self, m_other, l_self, l_other, z_self, w_mag, w_log, l2, log_eps, bin_scale, want, out
 ):  # pragma: no cover - compiled
@@ -52,23 +43,21 @@ def _terms_kernel(
     one = m_self.dtype.type(1.0)
     sum_mag = 0.0
     sum_log = 0.0
-    for r in numba.prange(rows):
-        row_mag = 0.0
-        row_log = 0.0
-        factor = np.empty(n_bins, dtype=m_self.dtype)
+    factor = np.empty(n_bins, dtype=m_self.dtype)
+    for r in range(rows):
         for k in range(n_bins):
             m = m_self[r, k]
             m_o = m_other[r, k]
             d = m_o - m
             dl = (l_other[r, k] if m_o > 0 else log_eps) - (l_self[r, k] if m > 0 else log_eps)
             if l2:
-                row_mag += d * d
-                row_log += dl * dl
+                sum_mag += d * d
+                sum_log += dl * dl
                 s_mag = 2 * d
                 s_log = 2 * dl
             else:
-                row_mag += abs(d)
-                row_log += abs(dl)
+                sum_mag += abs(d)
+                sum_log += abs(dl)
                 s_mag = (d > 0) * one - (d < 0) * one
                 s_log = (dl > 0) * one - (dl < 0) * one
             inv = one / m if m > 0 else 0 * one
@@ -76,26 +65,20 @@ def _terms_kernel(
         if want:
             for j in range(2 * n_bins):
                 out[r, j] = z_self[r, j] * factor[j >> 1]
-        sum_mag += row_mag
-        sum_log += row_log
     return sum_mag, sum_log
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _window_overlap_add_kernel(frames, window, hop, out):  # pragma: no cover - compiled
     rows, n_frames, _ = frames.shape
     frame_size = window.shape[0]
     length = out.shape[1]
     n_segments = (length + hop - 1) // hop  # hop-sized output segments
     n_pieces = (frame_size + hop - 1) // hop  # hop-sized pieces of a frame
-    per_task = max(1, _BLOCK // hop)
-    n_tasks = (n_segments + per_task - 1) // per_task
-    for task in numba.prange(rows * n_tasks):
-        r = task // n_tasks
-        first = (task % n_tasks) * per_task
-        # A task-local accumulator (and 1-D frame views) lets LLVM vectorise the inner loop.
-        acc = np.empty(hop, dtype=out.dtype)
-        for k in range(first, min(n_segments, first + per_task)):
+    # A local accumulator (and 1-D frame views) lets LLVM vectorise the inner loop.
+    acc = np.empty(hop, dtype=out.dtype)
+    for r in range(rows):
+        for k in range(n_segments):
             base = k * hop
             width = min(hop, length - base)
             acc[:] = 0
@@ -114,7 +97,7 @@ def windowed_frames(
     x: np.ndarray, window: np.ndarray, hop: int, n_frames: int, first_frame: int = 0
 ) -> np.ndarray:
     """``[rows, T]`` -> ``[rows, n_frames, len(window)]``: ``x[r, (first_frame + f)*hop + i]
-    * window[i]``."""
+    * window[i]``, zero past the end."""
     out = np.empty((x.shape[0], n_frames, window.shape[0]), dtype=x.dtype)
     _windowed_frames_kernel(x, window, hop, first_frame, out)
     return out
