@@ -3,12 +3,10 @@
 Same API and numbers as magenta/ddsp 3.7.0, without TensorFlow.
 """
 
-from . import backend
-from .autodiff import Tensor, check_grads, grad, stop_gradient, value_and_grad
-
 # Like `import ddsp`, importing the package loads the DSP layers (and, when gin is installed,
 # registers them, so gin configs that `import ddsp_ref` find @synths.Harmonic etc.).
-from . import core, dags, effects, processors, synths  # noqa: E402  (order: backend first)
+from . import backend, core, dags, effects, processors, synths  # noqa: E402  (order: backend first)
+from .autodiff import Tensor, check_grads, grad, stop_gradient, value_and_grad
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,8 @@ name, and ``outputs['out']`` aliases the last node's result.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .core.utils import nested_lookup, to_dict
 from .gin_support import register

@@ -8,7 +8,8 @@ no-op and the helpers below raise an ImportError naming the extra to install.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 try:  # gin is optional: a missing extra must not break `import ddsp_ref`
     import gin as _gin

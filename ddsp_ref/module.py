@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Module:
         self._params: dict[str, Any] = {}
 
     # -- structure -------------------------------------------------------------------------
-    def children(self) -> dict[str, "Module"]:
+    def children(self) -> dict[str, Module]:
         """Child modules by name (ProcessorGroup overrides this)."""
         return {}
 
@@ -66,7 +67,7 @@ class Module:
                 )
 
     @contextlib.contextmanager
-    def bound(self, params: dict[str, Any]) -> Iterator["Module"]:
+    def bound(self, params: dict[str, Any]) -> Iterator[Module]:
         """Temporarily use ``params`` (arrays or Tensors) as this module's parameters."""
         saved = _snapshot(self)
         try:

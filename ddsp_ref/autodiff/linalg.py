@@ -60,7 +60,9 @@ def _explicit_subscripts(subscripts: str, shapes: list) -> tuple[list[str], str]
             k = len(shape) - (len(spec) - 3)
             spec = spec.replace("...", ell[n_ellipsis - k :])
         if len(spec) != len(shape):
-            raise ValueError(f"einsum: subscripts {spec!r} do not match an operand of shape {shape}")
+            raise ValueError(
+                f"einsum: subscripts {spec!r} do not match an operand of shape {shape}"
+            )
         if len(set(spec)) != len(spec):
             raise ValueError(
                 f"einsum: repeated index in {spec!r} (diagonals) is not supported by the tape"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import itertools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from .tensor import Tensor
 __all__ = ["Primitive", "REGISTRY", "recording", "backward"]
 
 # Every differentiable op, by name: the gradient-check registry test walks this.
-REGISTRY: dict[str, "Primitive"] = {}
+REGISTRY: dict[str, Primitive] = {}
 
 _state = threading.local()
 _ids = itertools.count()
