@@ -77,6 +77,9 @@ class Primitive:
         # A VJP that declares a `needs` parameter is told which inputs are traced, so it can
         # skip cotangents nobody reads (e.g. `tensor * constant_array`).
         self.wants_needs = "needs" in inspect.signature(vjp).parameters
+        # Likewise a forward with `needs` learns which inputs are traced (all False outside
+        # value_and_grad), so a fused kernel computes its gradients only when they will be used.
+        self.forward_wants_needs = "needs" in inspect.signature(forward).parameters
         REGISTRY[name] = self
 
     def __repr__(self) -> str:
@@ -85,9 +88,14 @@ class Primitive:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
         xp = array_namespace(*raw)
-        out, saved = self.forward(xp, *raw, **kwargs)
         tape = _active_tape()
-        if tape is None or not any(isinstance(a, Tensor) for a in args):
+        traced = tape is not None and any(isinstance(a, Tensor) for a in args)
+        if self.forward_wants_needs:
+            needs = tuple(traced and isinstance(a, Tensor) for a in args)
+            out, saved = self.forward(xp, *raw, needs=needs, **kwargs)
+        else:
+            out, saved = self.forward(xp, *raw, **kwargs)
+        if not traced:
             return out
         result = new_tensor(out)
         parents = [a if isinstance(a, Tensor) else None for a in args]

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ddsp_ref import losses
 from ddsp_ref.autodiff import ops
+from ddsp_ref.core import fused  # noqa: F401  (registers the fused oscillator ops)
 
 
 @dataclass
@@ -464,10 +466,26 @@ def _framing_cases() -> dict[str, list[Case]]:
     return cases
 
 
+def _fused_dsp_cases() -> dict[str, list[Case]]:
+    """Ops registered by the DSP layers around fused kernels (their modules are imported at the
+    top of this file so that the registry is complete whatever the import order)."""
+    def spectral(t, a, l2=False):
+        return losses._fused_spectral_terms(t, a, fft_sizes=(16, 8), w_mag=1.0, w_log=0.5, l2=l2)
+
+    return {
+        "fused_spectral_loss": [
+            K("L1 mag + logmag", spectral, r(2, 40), r(2, 40)),
+            K("L2 mag + logmag", lambda t, a: spectral(t, a, l2=True), r(2, 40), r(2, 40)),
+            K("1-D audio", spectral, r(37), r(37)),
+        ],
+    }
+
+
 def build_cases() -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for part in (_elementwise_cases(), _unary_cases(), _reduction_cases(), _shape_cases(),
-                 _indexing_cases(), _linalg_cases(), _fft_cases(), _framing_cases()):  # fmt: skip
+                 _indexing_cases(), _linalg_cases(), _fft_cases(), _framing_cases(),
+                 _fused_dsp_cases()):  # fmt: skip
         for name, items in part.items():
             cases.setdefault(name, []).extend(items)
     return cases
