@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import core
+from .core import fused
 from .autodiff import ops
 from .backend import array_namespace, default_rng
 from .gin_support import register
@@ -238,9 +239,11 @@ class Sinusoidal(Processor):
         return {"amplitudes": amplitudes, "frequencies": frequencies}
 
     def get_signal(self, amplitudes: Any, frequencies: Any) -> Any:
-        amplitudes = core.resample(amplitudes, self.n_samples, method=self.amp_resample_method)
-        frequencies = core.resample(frequencies, self.n_samples)
-        return core.oscillator_bank(frequencies, amplitudes, sample_rate=self.sample_rate)
+        """Audio ``[batch, n_samples]``: ddsp's resample + oscillator_bank, with the upsampling
+        fused into the oscillator kernel (no ``[batch, n_samples, n_sinusoids]`` controls)."""
+        return fused.sinusoidal_synthesis(frequencies, amplitudes, n_samples=self.n_samples,
+                                          sample_rate=self.sample_rate,
+                                          amp_resample_method=self.amp_resample_method)
 
 
 for _cls in (TensorToAudio, Harmonic, FilteredNoise, Wavetable, Sinusoidal):

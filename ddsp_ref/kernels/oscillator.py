@@ -12,12 +12,9 @@ Selection, per call: ``DDSP_REF_KERNELS=reference`` forces the pure-array refere
 cupy arrays run the numba CUDA kernels and numpy float32 / float64 arrays the numba CPU kernels
 (the reference where numba is missing). numba is imported on the first kernel call only.
 
-Long signals are rendered in *pieces* of about ``_PIECE`` samples that start on a frame
-boundary of both taps; each piece builds its index tables (O(piece) memory, so 10 minutes at
-48 kHz never holds per-sample tables of the whole signal) and hands its final phase, in float64,
-to the next. Inside a piece, work is split into *groups* of whole frames (boundaries of both
-taps again), so backward tasks own their rows of the frame-rate gradients; a group's starting
-phase comes from a cheap pre-pass of per-group phase increments chained here modulo 2*pi.
+Long signals are rendered in pieces (see oscillator_plan.py), each handing its final phase, in
+float64, to the next; inside a piece, a group's starting phase comes from a cheap pre-pass of
+per-group phase increments chained here modulo 2*pi, so time chunks run independently.
 """
 
 from __future__ import annotations
@@ -25,12 +22,13 @@ from __future__ import annotations
 import functools
 import math
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ..backend import array_namespace
 from . import oscillator_reference as reference
+from .oscillator_plan import Plan, check_steps, make_plan, pieces
 from .oscillator_reference import Taps
 from .selection import use_reference
 
@@ -45,42 +43,6 @@ __all__ = [
 ]
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_PIECE = 1 << 18  # samples per piece of a long signal
-_GROUP_SAMPLES, _MIN_GROUP_SAMPLES = 2048, 256  # CPU work groups (samples)
-
-
-class Plan(NamedTuple):
-    """Index tables of one piece, shared by every batch row (local frame indices).
-
-    ``*_f``: frequency taps ``lo``, ``w_lo``, ``w_hi`` [n], segment-local inclusive cumulative
-    weights ``cw_*`` [n] and per-frame sums ``sw_*`` [frames]; ``*_a``: amplitude taps and
-    frame starts ``seg_a`` [frames + 1]; ``groups`` [G + 1]: sample starts of the work groups
-    (and n); ``gseg_f`` [G + 1]: their first frequency frame (and the frame count).
-    """
-
-    lo_f: Any
-    w_lo_f: Any
-    w_hi_f: Any
-    cw_lo_f: Any
-    cw_hi_f: Any
-    sw_lo_f: Any
-    sw_hi_f: Any
-    lo_a: Any
-    w_lo_a: Any
-    w_hi_a: Any
-    seg_a: Any
-    groups: Any
-    gseg_f: Any
-
-
-class _Piece(NamedTuple):
-    n0: int  # samples n0 .. n1 - 1
-    n1: int
-    f0: int  # frequency frames f0 .. f0 + nf - 1 are read (the last may be a neighbour only)
-    nf: int
-    a0: int  # amplitude frames a0 .. a0 + na - 1
-    na: int
-    plan: Plan
 
 
 @functools.cache
@@ -100,8 +62,7 @@ def _implementation(xp: ModuleType, dtypes: tuple, implementation: str | None) -
     if implementation is not None:  # explicit choice (tests, benchmarks)
         if implementation not in ("reference", "cpu", "cuda"):
             raise ValueError(
-                "implementation must be None, 'reference', 'cpu' or 'cuda', got "
-                f"{implementation!r}"
+                f"implementation must be None, 'reference', 'cpu' or 'cuda', got {implementation!r}"
             )
         if implementation == "reference":
             return reference
@@ -115,132 +76,10 @@ def _implementation(xp: ModuleType, dtypes: tuple, implementation: str | None) -
     return reference if module is None else module
 
 
-# -- plans ----------------------------------------------------------------------------------------
-def _segment_cumsum(xp: ModuleType, lo: Any, seg: Any, w: Any, n_frames: int) -> tuple:
-    """Inclusive cumulative sums of ``w`` restarted at every frame, and the per-frame totals,
-    on a padded ``[frames, longest run]`` layout so each sum spans one frame only."""
-    within = xp.arange(lo.shape[0]) - seg[lo]
-    width = max(int(xp.max(seg[1:] - seg[:-1])), 1)
-    table = xp.zeros((n_frames, width), dtype=xp.float64)
-    table[lo, within] = w
-    table = xp.cumsum(table, axis=1)
-    return table[lo, within], table[:, -1].copy()
-
-
-def _starts(xp: ModuleType, lo: Any) -> Any:
-    first = xp.ones(lo.shape, dtype=bool)
-    first[1:] = lo[1:] != lo[:-1]
-    return first
-
-
-def _groups(xp: ModuleType, lo_f: Any, lo_a: Any, seg_f: Any, per_frame: bool) -> Any:
-    """Sample starts of the work groups (and the end): frame boundaries of both taps."""
-    if per_frame:  # CUDA: one group per frequency frame
-        return seg_f
-    n = lo_f.shape[0]
-    common = xp.flatnonzero(_starts(xp, lo_f) & _starts(xp, lo_a))
-    target = max(_MIN_GROUP_SAMPLES, min(_GROUP_SAMPLES, n // 32))
-    picks = xp.unique(xp.searchsorted(common, xp.arange(0, n, target)))
-    picks = picks[picks < common.shape[0]]
-    return xp.concatenate([common[picks], xp.asarray([n])]).astype(xp.int64)
-
-
-def make_plan(xp: ModuleType, taps_f: tuple, taps_a: tuple, n_frames_f: int, n_frames_a: int,
-              per_frame: bool = False) -> Plan:
-    """Index tables of one piece from its tables ``(lo, w_lo, w_hi)`` (local frame indices,
-    starting at 0, steps of 0 or 1); ``per_frame``: one work group per frequency frame."""
-    lo_f, w_lo_f, w_hi_f = (xp.asarray(t) for t in taps_f)
-    lo_a, w_lo_a, w_hi_a = (xp.asarray(t) for t in taps_a)
-    seg_f = xp.searchsorted(lo_f, xp.arange(n_frames_f + 1)).astype(xp.int64)
-    seg_a = xp.searchsorted(lo_a, xp.arange(n_frames_a + 1)).astype(xp.int64)
-    cw_lo_f, sw_lo_f = _segment_cumsum(xp, lo_f, seg_f, w_lo_f, n_frames_f)
-    cw_hi_f, sw_hi_f = _segment_cumsum(xp, lo_f, seg_f, w_hi_f, n_frames_f)
-    groups = _groups(xp, lo_f, lo_a, seg_f, per_frame)
-    if per_frame:
-        gseg_f = xp.arange(n_frames_f + 1, dtype=xp.int64)
-    else:
-        gseg_f = xp.concatenate([lo_f[groups[:-1]], xp.asarray([n_frames_f])]).astype(xp.int64)
-    return Plan(lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, sw_lo_f, sw_hi_f, lo_a, w_lo_a, w_hi_a,
-                seg_a, groups, gseg_f)
-
-
-def _check_steps(lo: np.ndarray, taps: Taps, name: str, first: bool, last: bool) -> None:
-    """Raise unless ``lo`` advances by 0 or 1 frame per sample (and, for the first / last
-    piece, starts at frame 0 / ends at the last frame)."""
-    steps = np.diff(lo)
-    bad = bool(steps.size) and (steps.min() < 0 or steps.max() > 1)
-    if bad or (first and lo[0] != 0) or (last and lo[-1] != taps.n_frames - 1):
-        raise ValueError(
-            f"{name}: the taps must start at frame 0, end at frame {taps.n_frames - 1} and "
-            f"advance by 0 or 1 frame per sample (upsampling); {taps.kind!r} taps of "
-            f"{taps.n_frames} frames to {taps.n_samples} samples do not"
-        )
-
-
-def _common_boundary(taps_f: Taps, taps_a: Taps, start: int) -> int:
-    """First sample >= start that begins a frame of both taps (or n_samples)."""
-    n = taps_f.n_samples
-    width = 4 * (n // taps_f.n_frames + n // taps_a.n_frames + 2)
-    while True:
-        stop = min(n, start + width)
-        lo_f, lo_a = taps_f.tables(start - 1, stop)[0], taps_a.tables(start - 1, stop)[0]
-        hits = np.flatnonzero((lo_f[1:] != lo_f[:-1]) & (lo_a[1:] != lo_a[:-1]))
-        if hits.size:
-            return start + int(hits[0])
-        if stop == n:
-            return n
-        width *= 2
-
-
-def _piece(xp: ModuleType, taps_f: Taps, taps_a: Taps, n0: int, n1: int, per_frame: bool,
-           name: str) -> _Piece:
-    lo_f, w_lo_f, w_hi_f = taps_f.tables(n0, n1)
-    lo_a, w_lo_a, w_hi_a = taps_a.tables(n0, n1)
-    f0, a0 = int(lo_f[0]), int(lo_a[0])
-    last = n1 == taps_f.n_samples
-    _check_steps(lo_f, taps_f, f"{name}: taps_f", n0 == 0, last)
-    _check_steps(lo_a, taps_a, f"{name}: taps_a", n0 == 0, last)
-    # Read one neighbour frame past the owned ones (the w_hi tap of the last owned frame).
-    nf = min(int(lo_f[-1]) - f0 + 2, taps_f.n_frames - f0)
-    na = min(int(lo_a[-1]) - a0 + 2, taps_a.n_frames - a0)
-    plan = make_plan(xp, (lo_f - f0, w_lo_f, w_hi_f), (lo_a - a0, w_lo_a, w_hi_a), nf, na,
-                     per_frame)
-    return _Piece(n0, n1, f0, nf, a0, na, plan)
-
-
-def _device_key(xp: ModuleType) -> tuple:
-    return ("numpy",) if xp is np else (xp.__name__, xp.cuda.Device().id)
-
-
-# Single-piece plans of recent taps, keyed by the identity of the Taps objects (kept alive by
-# the entry, so an id is not reused while cached). Multi-piece signals rebuild their tables.
-_PLANS: dict = {}
-_MAX_PLANS = 16
-
-
-def _pieces(xp: ModuleType, impl: ModuleType, taps_f: Taps, taps_a: Taps, name: str):
-    per_frame = getattr(impl, "GROUP_PER_FRAME", False)
-    n = taps_f.n_samples
-    if n <= _PIECE:
-        key = (id(taps_f), id(taps_a), per_frame) + _device_key(xp)
-        entry = _PLANS.get(key)
-        if entry is None or entry[0] is not taps_f or entry[1] is not taps_a:
-            if len(_PLANS) >= _MAX_PLANS:
-                _PLANS.pop(next(iter(_PLANS)))
-            entry = (taps_f, taps_a, _piece(xp, taps_f, taps_a, 0, n, per_frame, name))
-            _PLANS[key] = entry
-        yield entry[2]
-        return
-    start = 0
-    while start < n:
-        stop = _common_boundary(taps_f, taps_a, start + _PIECE) if start + _PIECE < n else n
-        yield _piece(xp, taps_f, taps_a, start, stop, per_frame, name)
-        start = stop
-
-
 # -- validation and shared steps ------------------------------------------------------------------
-def _prepare(fn: str, freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_rate: Any,
-             harmonic: bool) -> tuple:
+def _prepare(
+    fn: str, freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_rate: Any, harmonic: bool
+) -> tuple:
     xp = array_namespace(freqs, amps)
     freqs, amps = xp.ascontiguousarray(freqs), xp.ascontiguousarray(amps)
     f_rank = 2 if harmonic else 3
@@ -258,7 +97,8 @@ def _prepare(fn: str, freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_
     if not (isinstance(taps_f, Taps) and isinstance(taps_a, Taps)):
         raise ValueError(f"{fn}: taps_f and taps_a must be Taps, got {type(taps_f).__name__}")
     if (taps_f.n_frames, taps_a.n_frames) != (freqs.shape[1], amps.shape[1]) or (
-            taps_f.n_samples != taps_a.n_samples):
+        taps_f.n_samples != taps_a.n_samples
+    ):
         raise ValueError(
             f"{fn}: taps for {taps_f.n_frames} and {taps_a.n_frames} frames to "
             f"{taps_f.n_samples} and {taps_a.n_samples} samples do not fit controls with "
@@ -285,7 +125,7 @@ def _phase0(xp: ModuleType, initial_phase: Any, batch: int, fn: str) -> Any:
 
 def _full_tables(xp: ModuleType, taps: Taps) -> tuple:
     lo, w_lo, w_hi = taps.tables()
-    _check_steps(lo, taps, "reference", True, True)
+    check_steps(lo, taps, "reference", True, True)
     return xp.asarray(lo), xp.asarray(w_lo), xp.asarray(w_hi)
 
 
@@ -303,8 +143,9 @@ def _chain_phases(xp: ModuleType, sums: Any, phase0: Any) -> tuple[Any, Any]:
     return xp.ascontiguousarray(start), total
 
 
-def _phase_gradient(xp: ModuleType, sums: tuple, sw: tuple, scale: float,
-                    g_final: Any) -> tuple[Any, Any]:
+def _phase_gradient(
+    xp: ModuleType, sums: tuple, sw: tuple, scale: float, g_final: Any
+) -> tuple[Any, Any]:
     """Frame-rate frequency gradient ``[B, Ff, K]`` and initial-phase gradient ``[B, K]``.
 
     With ``t(n) = dL/dphi(n)`` and ``T(n) = sum_{m >= n} t(m)`` (+ the final-phase cotangent),
@@ -317,6 +158,8 @@ def _phase_gradient(xp: ModuleType, sums: tuple, sw: tuple, scale: float,
     later = xp.flip(xp.cumsum(xp.flip(u, axis=1), axis=1), axis=1) - u
     if g_final is not None:
         later = later + g_final[:, None, :]
+    if q_lo is None:  # identity taps: Q_lo = U, sw_lo = 1, no w_hi part
+        return scale * (later + u), later[:, 0] + u[:, 0]
     lo_part = scale * (q_lo + later * sw[0][None, :, None])
     hi_part = scale * (q_hi + later * sw[1][None, :, None])
     grad = lo_part
@@ -325,12 +168,22 @@ def _phase_gradient(xp: ModuleType, sums: tuple, sw: tuple, scale: float,
     return grad, later[:, 0] + u[:, 0]
 
 
+def _float64(xp: ModuleType, *arrays: Any) -> list:
+    """Compiled kernels see float64 only: one compiled signature per kernel (numba compiles
+    every dtype combination separately, ~10 s each), and the copies are frame-rate arrays
+    except for sample-rate controls."""
+    return [xp.ascontiguousarray(a, dtype=xp.float64) for a in arrays]
+
+
 def _render(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn, *args):
-    """Run ``impl.<kernel>`` over the pieces; returns the audio and the end phases [B, K]."""
+    """Run ``impl.<kernel>`` over the pieces; returns the audio (in the controls' dtype) and
+    the end phases."""
+    dtype = xp.result_type(freqs, amps)
+    freqs, amps = _float64(xp, freqs, amps)
     n = taps_f.n_samples
     out = None
     phase = phase0
-    for piece in _pieces(xp, impl, taps_f, taps_a, fn):
+    for piece in pieces(xp, impl, taps_f, taps_a, fn):
         f_c = _slice(xp, freqs, piece.f0, piece.nf)
         a_c = _slice(xp, amps, piece.a0, piece.na)
         f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
@@ -339,23 +192,35 @@ def _render(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn, *a
             starts = xp.ascontiguousarray(starts[..., 0])
         audio = getattr(impl, kernel)(f_c, a_c, piece.plan, starts, scale, *args)
         if piece.n1 - piece.n0 == n:
-            return audio, phase
-        if out is None:
-            out = xp.empty((audio.shape[0], n), dtype=audio.dtype)
+            return audio.astype(dtype, copy=False), phase
+        if out is None:  # pieces land in the output directly (no float64 copy of it all)
+            out = xp.empty((audio.shape[0], n), dtype=dtype)
         out[:, piece.n0 : piece.n1] = audio
     return out, phase
 
 
-def _gradients(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn, g_audio,
-               need_amps, need_phase, *args):
+def _gradients(
+    xp,
+    impl,
+    kernel,
+    freqs,
+    amps,
+    taps_f,
+    taps_a,
+    phase0,
+    scale,
+    fn,
+    g_audio,
+    need_amps,
+    need_phase,
+    *args,
+):
     """Run ``impl.<kernel>`` (a backward kernel) over the pieces and assemble float64
     ``d_amps`` and the phase sums ``(U, Q_lo, Q_hi) [B, Ff, K]`` with the frame sums ``sw``."""
-    d_amps = xp.zeros(amps.shape, dtype=xp.float64) if need_amps else None
-    shape = freqs.shape[:2] + (-1,)
-    sums = [xp.zeros(freqs.reshape(shape).shape, dtype=xp.float64) for _ in range(3)]
-    sw = [xp.zeros(freqs.shape[1], dtype=xp.float64) for _ in range(2)]
+    freqs, amps, g_audio = _float64(xp, freqs, amps, g_audio)
+    d_amps, sums, sw = None, None, None
     phase = phase0
-    for piece in _pieces(xp, impl, taps_f, taps_a, fn):
+    for piece in pieces(xp, impl, taps_f, taps_a, fn):
         f_c = _slice(xp, freqs, piece.f0, piece.nf)
         a_c = _slice(xp, amps, piece.a0, piece.na)
         f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
@@ -363,23 +228,42 @@ def _gradients(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn,
         if kernel == "harmonic_backward":
             starts = xp.ascontiguousarray(starts[..., 0])
         g_c = xp.ascontiguousarray(g_audio[:, piece.n0 : piece.n1])
-        d_c, sums_c = getattr(impl, kernel)(f_c, a_c, piece.plan, starts, scale, *args, g_c,
-                                            need_amps, need_phase)
+        d_c, sums_c = getattr(impl, kernel)(
+            f_c, a_c, piece.plan, starts, scale, *args, g_c, need_amps, need_phase
+        )
+        sums_c = [None if p is None else p.reshape(p.shape[:2] + (-1,)) for p in sums_c]
+        sw_c = (piece.plan.sw_lo_f, piece.plan.sw_hi_f)
+        if piece.n1 - piece.n0 == taps_f.n_samples:  # one piece: its arrays are the result
+            return d_c, tuple(sums_c), sw_c
+        if d_amps is None:  # several pieces: accumulate into full-size frame arrays
+            d_amps = xp.zeros(amps.shape, dtype=xp.float64) if need_amps else None
+            shape = freqs.reshape(freqs.shape[:2] + (-1,)).shape
+            sums = [None if p is None else xp.zeros(shape) for p in sums_c]
+            sw = [xp.zeros(freqs.shape[1]) for _ in range(2)]
         if need_amps:
             d_amps[:, piece.a0 : piece.a0 + piece.na] += d_c
         if need_phase:
             frames = slice(piece.f0, piece.f0 + piece.nf)
             for total, part in zip(sums, sums_c):
-                total[:, frames] += part.reshape(part.shape[:2] + (-1,))
-            sw[0][frames] += piece.plan.sw_lo_f
-            sw[1][frames] += piece.plan.sw_hi_f
+                if part is not None:
+                    total[:, frames] += part
+            sw[0][frames] += sw_c[0]
+            sw[1][frames] += sw_c[1]
     return d_amps, tuple(sums), tuple(sw)
 
 
 # -- harmonic bank --------------------------------------------------------------------------------
-def harmonic_forward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_phase: Any = None,
-                     sample_rate: float = 16000, nyquist: bool = True, *,
-                     implementation: str | None = None) -> tuple[Any, Any]:
+def harmonic_forward(
+    f0: Any,
+    amps: Any,
+    taps_f: Taps,
+    taps_a: Taps,
+    initial_phase: Any = None,
+    sample_rate: float = 16000,
+    nyquist: bool = True,
+    *,
+    implementation: str | None = None,
+) -> tuple[Any, Any]:
     """Render ``sum_k a_k(n) sin(k phi(n))`` from frame-rate controls.
 
     Args:
@@ -405,18 +289,41 @@ def harmonic_forward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_pha
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
     impl = _implementation(xp, (f0.dtype, amps.dtype), implementation)
     if impl is reference:
-        return reference.harmonic_forward(f0, amps, _full_tables(xp, taps_f),
-                                          _full_tables(xp, taps_a), phase0, sr, nyquist)
+        return reference.harmonic_forward(
+            f0, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), phase0, sr, nyquist
+        )
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    audio, phase = _render(xp, impl, "harmonic_forward", f0, amps, taps_f, taps_a, phase0,
-                           reference.TWO_PI / sr, fn, nyquist_hz)
+    audio, phase = _render(
+        xp,
+        impl,
+        "harmonic_forward",
+        f0,
+        amps,
+        taps_f,
+        taps_a,
+        phase0,
+        reference.TWO_PI / sr,
+        fn,
+        nyquist_hz,
+    )
     return audio, phase[:, 0]
 
 
-def harmonic_backward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_phase: Any,
-                      sample_rate: float, nyquist: bool, g_audio: Any, g_final: Any = None,
-                      need_amps: bool = True, need_phase: bool = True, *,
-                      implementation: str | None = None) -> tuple:
+def harmonic_backward(
+    f0: Any,
+    amps: Any,
+    taps_f: Taps,
+    taps_a: Taps,
+    initial_phase: Any,
+    sample_rate: float,
+    nyquist: bool,
+    g_audio: Any,
+    g_final: Any = None,
+    need_amps: bool = True,
+    need_phase: bool = True,
+    *,
+    implementation: str | None = None,
+) -> tuple:
     """VJP of :func:`harmonic_forward`.
 
     Args:
@@ -439,15 +346,39 @@ def harmonic_backward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_ph
     if impl is reference:
         g_final0 = xp.zeros(f0.shape[0]) if g_final is None else g_final
         d_f0, d_amps, d_p0 = reference.harmonic_backward(
-            f0, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), phase0, sr, nyquist,
-            g_audio, g_final0,
+            f0,
+            amps,
+            _full_tables(xp, taps_f),
+            _full_tables(xp, taps_a),
+            phase0,
+            sr,
+            nyquist,
+            g_audio,
+            g_final0,
         )
-        return (d_f0 if need_phase else None, d_amps if need_amps else None,
-                d_p0 if need_phase else None)
+        return (
+            d_f0 if need_phase else None,
+            d_amps if need_amps else None,
+            d_p0 if need_phase else None,
+        )
     scale = reference.TWO_PI / sr
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    d_amps, sums, sw = _gradients(xp, impl, "harmonic_backward", f0, amps, taps_f, taps_a,
-                                  phase0, scale, fn, g_audio, need_amps, need_phase, nyquist_hz)
+    d_amps, sums, sw = _gradients(
+        xp,
+        impl,
+        "harmonic_backward",
+        f0,
+        amps,
+        taps_f,
+        taps_a,
+        phase0,
+        scale,
+        fn,
+        g_audio,
+        need_amps,
+        need_phase,
+        nyquist_hz,
+    )
     if not need_phase:
         return None, d_amps, None
     g_final = None if g_final is None else g_final[:, None]
@@ -456,8 +387,15 @@ def harmonic_backward(f0: Any, amps: Any, taps_f: Taps, taps_a: Taps, initial_ph
 
 
 # -- free sinusoids -------------------------------------------------------------------------------
-def sinusoid_forward(freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps,
-                     sample_rate: float = 16000, *, implementation: str | None = None) -> Any:
+def sinusoid_forward(
+    freqs: Any,
+    amps: Any,
+    taps_f: Taps,
+    taps_a: Taps,
+    sample_rate: float = 16000,
+    *,
+    implementation: str | None = None,
+) -> Any:
     """Render ``sum_k a_k(n) sin(phi_k(n))`` (silent at or above Nyquist, per sample).
 
     Args:
@@ -473,17 +411,38 @@ def sinusoid_forward(freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps,
     xp, freqs, amps, sr = _prepare(fn, freqs, amps, taps_f, taps_a, sample_rate, False)
     impl = _implementation(xp, (freqs.dtype, amps.dtype), implementation)
     if impl is reference:
-        return reference.sinusoid_forward(freqs, amps, _full_tables(xp, taps_f),
-                                          _full_tables(xp, taps_a), sr)
+        return reference.sinusoid_forward(
+            freqs, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), sr
+        )
     phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
-    audio, _ = _render(xp, impl, "sinusoid_forward", freqs, amps, taps_f, taps_a, phase0,
-                       reference.TWO_PI / sr, fn, sr / 2.0)
+    audio, _ = _render(
+        xp,
+        impl,
+        "sinusoid_forward",
+        freqs,
+        amps,
+        taps_f,
+        taps_a,
+        phase0,
+        reference.TWO_PI / sr,
+        fn,
+        sr / 2.0,
+    )
     return audio
 
 
-def sinusoid_backward(freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_rate: float,
-                      g_audio: Any, need_amps: bool = True, need_freqs: bool = True, *,
-                      implementation: str | None = None) -> tuple:
+def sinusoid_backward(
+    freqs: Any,
+    amps: Any,
+    taps_f: Taps,
+    taps_a: Taps,
+    sample_rate: float,
+    g_audio: Any,
+    need_amps: bool = True,
+    need_freqs: bool = True,
+    *,
+    implementation: str | None = None,
+) -> tuple:
     """VJP of :func:`sinusoid_forward`: float64 ``(d_freqs [B, Ff, K], d_amps [B, Fa, K])``
     (None where not needed)."""
     fn = "sinusoid_backward"
@@ -499,8 +458,22 @@ def sinusoid_backward(freqs: Any, amps: Any, taps_f: Taps, taps_a: Taps, sample_
         return None, None
     scale = reference.TWO_PI / sr
     phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
-    d_amps, sums, sw = _gradients(xp, impl, "sinusoid_backward", freqs, amps, taps_f, taps_a,
-                                  phase0, scale, fn, g_audio, need_amps, need_freqs, sr / 2.0)
+    d_amps, sums, sw = _gradients(
+        xp,
+        impl,
+        "sinusoid_backward",
+        freqs,
+        amps,
+        taps_f,
+        taps_a,
+        phase0,
+        scale,
+        fn,
+        g_audio,
+        need_amps,
+        need_freqs,
+        sr / 2.0,
+    )
     if not need_freqs:
         return None, d_amps
     d_freqs, _ = _phase_gradient(xp, sums, sw, scale, None)

@@ -1,5 +1,8 @@
 """Fused oscillator banks as numba CPU kernels (parallel over batch rows and groups of frames).
 
+This file holds the shared helpers and the harmonic kernels; oscillator_cpu_sinusoid.py the
+free-sinusoid kernels (re-exported here: the launcher sees one module).
+
 Imported by the launcher on first use only (it imports numba). Each parallel task renders one
 group of whole frames of one batch row (see oscillator.py for plans and groups), so it writes
 its own output samples and its own rows of the frame-rate gradients: no races, no atomics.
@@ -113,8 +116,9 @@ def group_phase_sums(x, plan, scale):
 
 # -- harmonic bank: block helpers -----------------------------------------------------------------
 @_jit
-def _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi,
-                  kmax):  # pragma: no cover - compiled
+def _block_phases(
+    f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi, kmax
+):  # pragma: no cover - compiled
     """Phases and Nyquist counts of samples n..n+m-1; zero-padded to _BLOCK. Returns the
     frequency frame, its start phase and the largest count."""
     lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, sw_lo_f, sw_hi_f = pl
@@ -123,8 +127,10 @@ def _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi,
     for j in range(m):
         i = n + j
         while seg < lo_f[i]:  # next frequency frame: add the whole previous frame's phase
-            p_seg = _wrap(p_seg + scale * (f0[b, seg] * sw_lo_f[seg]
-                                           + f0[b, min(seg + 1, last)] * sw_hi_f[seg]))
+            p_seg = _wrap(
+                p_seg
+                + scale * (f0[b, seg] * sw_lo_f[seg] + f0[b, min(seg + 1, last)] * sw_hi_f[seg])
+            )
             seg += 1
         x_lo = np.float64(f0[b, seg])
         x_hi = np.float64(f0[b, min(seg + 1, last)])
@@ -138,8 +144,9 @@ def _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi,
 
 
 @_jit
-def _harmonic_sums(k_hi, kmax, c2, first, k_weight, row_lo, row_hi, acc_lo, acc_hi, prev,
-                   cur):  # pragma: no cover - compiled
+def _harmonic_sums(
+    k_hi, kmax, c2, first, k_weight, row_lo, row_hi, acc_lo, acc_hi, prev, cur
+):  # pragma: no cover - compiled
     """``acc[j] = sum_k w_k row[k] T_k(phi_j)`` over one block, masked by ``kmax``.
 
     ``first = sin(phi)`` gives ``T_k = sin(k phi)`` (``prev`` starts at sin 0 = 0); the caller
@@ -226,8 +233,9 @@ def _scratch(n_harm):  # pragma: no cover - compiled
 
 # -- harmonic bank: kernels -----------------------------------------------------------------------
 @_pjit
-def _harmonic_forward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups, gseg, starts,
-                             scale, nyquist, out):  # pragma: no cover - compiled
+def _harmonic_forward_kernel(
+    f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups, gseg, starts, scale, nyquist, out
+):  # pragma: no cover - compiled
     batch = f0.shape[0]
     n_amp, n_harm = amps.shape[1], amps.shape[2]
     n_groups = groups.shape[0] - 1
@@ -235,8 +243,16 @@ def _harmonic_forward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups, 
         b = task // n_groups
         g = task - b * n_groups
         work, kmax, _ = _scratch(0)
-        phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur = (work[0], work[1], work[2], work[3],
-                                                          work[4], work[5], work[6], work[7])
+        phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur = (
+            work[0],
+            work[1],
+            work[2],
+            work[3],
+            work[4],
+            work[5],
+            work[6],
+            work[7],
+        )
         seg, p_seg = gseg[g], starts[b, g]
         n, end = groups[g], groups[g + 1]
         while n < end:
@@ -244,30 +260,67 @@ def _harmonic_forward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups, 
             seg_end = min(seg_a[la + 1], end)
             vector = seg_end - n >= _SHORT  # else short frames: per-sample rows
             m = min(_BLOCK, (seg_end if vector else end) - n)
-            seg, p_seg, k_hi = _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist,
-                                             n_harm, phi, kmax)
+            seg, p_seg, k_hi = _block_phases(
+                f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi, kmax
+            )
             _sincos(_BLOCK, phi, sin1, cos1)
             for j in range(_BLOCK):
                 c2[j] = 2.0 * cos1[j]
                 prev[j] = 0.0
             if vector:
-                _harmonic_sums(k_hi, kmax, c2, sin1, False, amps[b, la],
-                               amps[b, min(la + 1, n_amp - 1)], acc_lo, acc_hi, prev, cur)
+                _harmonic_sums(
+                    k_hi,
+                    kmax,
+                    c2,
+                    sin1,
+                    False,
+                    amps[b, la],
+                    amps[b, min(la + 1, n_amp - 1)],
+                    acc_lo,
+                    acc_hi,
+                    prev,
+                    cur,
+                )
             else:
                 for j in range(m):
                     lj = lo_a[n + j]
-                    acc_lo[j], acc_hi[j] = _sample_sums(kmax[j], c2[j], sin1[j], 0.0, False,
-                                                        amps[b, lj],
-                                                        amps[b, min(lj + 1, n_amp - 1)])
+                    acc_lo[j], acc_hi[j] = _sample_sums(
+                        kmax[j],
+                        c2[j],
+                        sin1[j],
+                        0.0,
+                        False,
+                        amps[b, lj],
+                        amps[b, min(lj + 1, n_amp - 1)],
+                    )
             for j in range(m):
                 out[b, n + j] = w_lo_a[n + j] * acc_lo[j] + w_hi_a[n + j] * acc_hi[j]
             n += m
 
 
 @_pjit
-def _harmonic_backward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups, gseg, starts,
-                              scale, nyquist, g_audio, need_amps, need_phase, d_lo, d_hi, u,
-                              q_lo, q_hi):  # pragma: no cover - compiled
+def _harmonic_backward_kernel(
+    f0,
+    amps,
+    pl,
+    lo_a,
+    w_lo_a,
+    w_hi_a,
+    seg_a,
+    groups,
+    gseg,
+    starts,
+    scale,
+    nyquist,
+    g_audio,
+    need_amps,
+    need_phase,
+    d_lo,
+    d_hi,
+    u,
+    q_lo,
+    q_hi,
+):  # pragma: no cover - compiled
     batch = f0.shape[0]
     n_amp, n_harm = amps.shape[1], amps.shape[2]
     n_groups = groups.shape[0] - 1
@@ -277,8 +330,17 @@ def _harmonic_backward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups,
         g = task - b * n_groups
         work, kmax, table = _scratch(n_harm if need_amps else 0)
         phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur, g_lo, g_hi = (
-            work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8],
-            work[9])
+            work[0],
+            work[1],
+            work[2],
+            work[3],
+            work[4],
+            work[5],
+            work[6],
+            work[7],
+            work[8],
+            work[9],
+        )
         seg, p_seg = gseg[g], starts[b, g]
         for s in range(gseg[g], gseg[g + 1]):
             u[b, s] = 0.0
@@ -290,8 +352,9 @@ def _harmonic_backward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups,
             seg_end = min(seg_a[la + 1], end)
             vector = seg_end - n >= _SHORT  # else short frames: per-sample rows
             m = min(_BLOCK, (seg_end if vector else end) - n)
-            seg, p_seg, k_hi = _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist,
-                                             n_harm, phi, kmax)
+            seg, p_seg, k_hi = _block_phases(
+                f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi, kmax
+            )
             _sincos(_BLOCK, phi, sin1, cos1)
             for j in range(_BLOCK):
                 c2[j] = 2.0 * cos1[j]
@@ -303,20 +366,38 @@ def _harmonic_backward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups,
             elif need_amps:
                 for j in range(m):
                     lj = lo_a[n + j]
-                    _sample_grads(kmax[j], c2[j], sin1[j], g_lo[j], g_hi[j], d_lo[b, lj],
-                                  d_hi[b, lj])
+                    _sample_grads(
+                        kmax[j], c2[j], sin1[j], g_lo[j], g_hi[j], d_lo[b, lj], d_hi[b, lj]
+                    )
             if need_phase:
                 if vector:
                     for j in range(_BLOCK):
                         prev[j] = 1.0
-                    _harmonic_sums(k_hi, kmax, c2, cos1, True, amps[b, la],
-                                   amps[b, min(la + 1, n_amp - 1)], acc_lo, acc_hi, prev, cur)
+                    _harmonic_sums(
+                        k_hi,
+                        kmax,
+                        c2,
+                        cos1,
+                        True,
+                        amps[b, la],
+                        amps[b, min(la + 1, n_amp - 1)],
+                        acc_lo,
+                        acc_hi,
+                        prev,
+                        cur,
+                    )
                 else:
                     for j in range(m):
                         lj = lo_a[n + j]
-                        acc_lo[j], acc_hi[j] = _sample_sums(kmax[j], c2[j], cos1[j], 1.0, True,
-                                                            amps[b, lj],
-                                                            amps[b, min(lj + 1, n_amp - 1)])
+                        acc_lo[j], acc_hi[j] = _sample_sums(
+                            kmax[j],
+                            c2[j],
+                            cos1[j],
+                            1.0,
+                            True,
+                            amps[b, lj],
+                            amps[b, min(lj + 1, n_amp - 1)],
+                        )
                 for j in range(m):
                     i = n + j
                     t = g_lo[j] * acc_lo[j] + g_hi[j] * acc_hi[j]
@@ -327,8 +408,15 @@ def _harmonic_backward_kernel(f0, amps, pl, lo_a, w_lo_a, w_hi_a, seg_a, groups,
 
 
 def _taps_f(plan):
-    return (plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f, plan.sw_lo_f,
-            plan.sw_hi_f)
+    return (
+        plan.lo_f,
+        plan.w_lo_f,
+        plan.w_hi_f,
+        plan.cw_lo_f,
+        plan.cw_hi_f,
+        plan.sw_lo_f,
+        plan.sw_hi_f,
+    )
 
 
 def _combine(d_lo, d_hi):
@@ -343,8 +431,21 @@ def harmonic_forward(f0, amps, plan, starts, scale, nyquist):
     """Audio ``[B, N]`` (dtype of the controls) of the harmonic bank; ``starts [B, G]``."""
     dtype = np.result_type(f0.dtype, amps.dtype)
     out = np.empty((f0.shape[0], plan.lo_f.shape[0]), dtype=dtype)
-    _harmonic_forward_kernel(f0, amps, _taps_f(plan), plan.lo_a, plan.w_lo_a, plan.w_hi_a,
-                             plan.seg_a, plan.groups, plan.gseg_f, starts, scale, nyquist, out)
+    _harmonic_forward_kernel(
+        f0,
+        amps,
+        _taps_f(plan),
+        plan.lo_a,
+        plan.w_lo_a,
+        plan.w_hi_a,
+        plan.seg_a,
+        plan.groups,
+        plan.gseg_f,
+        starts,
+        scale,
+        nyquist,
+        out,
+    )
     return out
 
 
@@ -354,102 +455,31 @@ def harmonic_backward(f0, amps, plan, starts, scale, nyquist, g_audio, need_amps
     d_lo = np.zeros(amps.shape if need_amps else (batch, amps.shape[1], 0))
     d_hi = np.zeros_like(d_lo)
     u, q_lo, q_hi = (np.empty((batch, n_freq)) for _ in range(3))
-    _harmonic_backward_kernel(f0, amps, _taps_f(plan), plan.lo_a, plan.w_lo_a, plan.w_hi_a,
-                              plan.seg_a, plan.groups, plan.gseg_f, starts, scale, nyquist,
-                              g_audio, need_amps, need_phase, d_lo, d_hi, u, q_lo, q_hi)
+    _harmonic_backward_kernel(
+        f0,
+        amps,
+        _taps_f(plan),
+        plan.lo_a,
+        plan.w_lo_a,
+        plan.w_hi_a,
+        plan.seg_a,
+        plan.groups,
+        plan.gseg_f,
+        starts,
+        scale,
+        nyquist,
+        g_audio,
+        need_amps,
+        need_phase,
+        d_lo,
+        d_hi,
+        u,
+        q_lo,
+        q_hi,
+    )
     return (_combine(d_lo, d_hi) if need_amps else None), (u, q_lo, q_hi)
 
 
-# -- free sinusoids -------------------------------------------------------------------------------
-@_pjit
-def _sinusoid_kernel(freqs, amps, pl, lo_a, w_lo_a, w_hi_a, groups, gseg, starts, scale,
-                     nyquist, g_audio, mode, out, d_lo, d_hi, u, q_lo,
-                     q_hi):  # pragma: no cover - compiled
-    """mode 0: forward into ``out``; bit 1: amplitude gradients; bit 2: phase sums."""
-    batch, n_freq, n_osc = freqs.shape
-    n_amp = amps.shape[1]
-    n_groups = groups.shape[0] - 1
-    lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, sw_lo_f, sw_hi_f = pl
-    for task in prange(batch * n_groups):
-        b = task // n_groups
-        g = task - b * n_groups
-        p_seg = starts[b, g].copy()
-        work = np.empty((5, n_osc))
-        phi, sin1, cos1, amp, keep = work[0], work[1], work[2], work[3], work[4]
-        seg = gseg[g]
-        if mode >= 2:
-            for s in range(gseg[g], gseg[g + 1]):
-                for k in range(n_osc):
-                    u[b, s, k] = 0.0
-                    q_lo[b, s, k] = 0.0
-                    q_hi[b, s, k] = 0.0
-        for i in range(groups[g], groups[g + 1]):
-            while seg < lo_f[i]:
-                s1 = min(seg + 1, n_freq - 1)
-                for k in range(n_osc):
-                    p_seg[k] = _wrap(p_seg[k] + scale * (freqs[b, seg, k] * sw_lo_f[seg]
-                                                         + freqs[b, s1, k] * sw_hi_f[seg]))
-                seg += 1
-            s1 = min(seg + 1, n_freq - 1)
-            la = lo_a[i]
-            ha = min(la + 1, n_amp - 1)
-            for k in range(n_osc):
-                x_lo = np.float64(freqs[b, seg, k])
-                x_hi = np.float64(freqs[b, s1, k])
-                phi[k] = p_seg[k] + scale * (x_lo * cw_lo_f[i] + x_hi * cw_hi_f[i])
-                # Silent at or above Nyquist (ddsp's >=; NaN compares False and is kept).
-                keep[k] = 0.0 if w_lo_f[i] * x_lo + w_hi_f[i] * x_hi >= nyquist else 1.0
-                amp[k] = keep[k] * (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k])
-            _sincos(n_osc, phi, sin1, cos1)
-            if mode == 0:
-                acc = 0.0
-                for k in range(n_osc):
-                    acc += amp[k] * sin1[k]
-                out[b, i] = acc
-                continue
-            ga = np.float64(g_audio[b, i])
-            if mode & 1:
-                for k in range(n_osc):
-                    v = ga * keep[k] * sin1[k]
-                    d_lo[b, la, k] += w_lo_a[i] * v
-                    d_hi[b, la, k] += w_hi_a[i] * v
-            if mode & 2:
-                for k in range(n_osc):
-                    t = ga * amp[k] * cos1[k]
-                    u[b, seg, k] += t
-                    q_lo[b, seg, k] += t * cw_lo_f[i]
-                    q_hi[b, seg, k] += t * cw_hi_f[i]
-
-
-def _run_sinusoids(freqs, amps, plan, starts, scale, nyquist, g_audio, mode, out, d_shape,
-                   s_shape):
-    d_lo, d_hi = np.zeros(d_shape), np.zeros(d_shape)
-    u, q_lo, q_hi = (np.empty(s_shape) for _ in range(3))
-    _sinusoid_kernel(freqs, amps, _taps_f(plan), plan.lo_a, plan.w_lo_a, plan.w_hi_a,
-                     plan.groups, plan.gseg_f, starts, scale, nyquist, g_audio, mode, out, d_lo,
-                     d_hi, u, q_lo, q_hi)
-    return d_lo, d_hi, (u, q_lo, q_hi)
-
-
-def sinusoid_forward(freqs, amps, plan, starts, scale, nyquist):
-    """Audio ``[B, N]`` of free sinusoids; ``starts [B, G, K]``."""
-    batch = freqs.shape[0]
-    out = np.empty((batch, plan.lo_f.shape[0]), dtype=np.result_type(freqs.dtype, amps.dtype))
-    empty = (batch, 0, 0)
-    _run_sinusoids(freqs, amps, plan, starts, scale, nyquist, out, 0, out, empty, empty)
-    return out
-
-
-def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_amps,
-                      need_freqs):
-    """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K])``, all float64."""
-    batch = freqs.shape[0]
-    mode = (1 if need_amps else 0) | (2 if need_freqs else 0)
-    if mode == 0:
-        return None, None
-    d_shape = amps.shape if need_amps else (batch, 0, 0)
-    s_shape = freqs.shape if need_freqs else (batch, 0, 0)
-    out = np.empty((batch, 0), dtype=np.float64)
-    d_lo, d_hi, sums = _run_sinusoids(freqs, amps, plan, starts, scale, nyquist, g_audio, mode,
-                                      out, d_shape, s_shape)
-    return (_combine(d_lo, d_hi) if need_amps else None), sums
+# The free-sinusoid kernels live in their own file; they import the helpers above, so this
+# import comes last (the helpers exist by the time the other module reads them).
+from .oscillator_cpu_sinusoid import sinusoid_backward, sinusoid_forward  # noqa: E402

@@ -52,8 +52,9 @@ def _launch(kernel: Any, n_threads: int, xp: Any, *args: Any) -> None:
 
 # -- device helpers -------------------------------------------------------------------------------
 @cuda.jit(device=True)
-def _phase_and_freq(x, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts,
-                    scale):  # pragma: no cover - compiled
+def _phase_and_freq(
+    x, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
+):  # pragma: no cover - compiled
     """Phase [rad] (unwrapped within the frame) and frequency [Hz] of oscillator k at sample i
     (``x`` is [B, Ff, K]; ``starts`` [B, Ff, K])."""
     s = lo_f[i]
@@ -77,8 +78,9 @@ def _n_below(freq, nyquist, n):  # pragma: no cover - compiled
 
 
 @cuda.jit(device=True)
-def _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, cosine,
-                     weighted):  # pragma: no cover - compiled
+def _harmonic_sample(
+    amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, cosine, weighted
+):  # pragma: no cover - compiled
     """``sum_k a_k(i) w_k T_k`` with T_k = sin(k phi) (or cos), w_k = k if weighted."""
     la = lo_a[i]
     ha = min(la + 1, amps.shape[1] - 1)
@@ -97,23 +99,50 @@ def _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, cosine,
 
 # -- harmonic bank --------------------------------------------------------------------------------
 @cuda.jit
-def _harmonic_forward_kernel(f0, amps, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a, w_lo_a,
-                             w_hi_a, starts, scale, nyquist, out):  # pragma: no cover - compiled
+def _harmonic_forward_kernel(
+    f0,
+    amps,
+    lo_f,
+    w_lo_f,
+    w_hi_f,
+    cw_lo_f,
+    cw_hi_f,
+    lo_a,
+    w_lo_a,
+    w_hi_a,
+    starts,
+    scale,
+    nyquist,
+    out,
+):  # pragma: no cover - compiled
     idx = cuda.grid(1)
     batch, n = out.shape
     if idx >= batch * n:
         return
     b = idx // n
     i = idx - b * n
-    phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts,
-                                scale)
+    phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale)
     kmax = _n_below(freq, nyquist, amps.shape[2])
     out[b, i] = _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, False, False)
 
 
 @cuda.jit
-def _harmonic_amp_grad_kernel(f0, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg_a, w_lo_a, w_hi_a,
-                              starts, scale, nyquist, g_audio, d_amps):  # pragma: no cover
+def _harmonic_amp_grad_kernel(
+    f0,
+    lo_f,
+    w_lo_f,
+    w_hi_f,
+    cw_lo_f,
+    cw_hi_f,
+    seg_a,
+    w_lo_a,
+    w_hi_a,
+    starts,
+    scale,
+    nyquist,
+    g_audio,
+    d_amps,
+):  # pragma: no cover
     idx = cuda.grid(1)
     batch, n_amp, n_harm = d_amps.shape
     if idx >= batch * n_amp * n_harm:
@@ -132,8 +161,9 @@ def _harmonic_amp_grad_kernel(f0, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg_a,
         w = (w_lo_a[i] if own else 0.0) + (w_hi_a[i] if (not own or fa == n_amp - 1) else 0.0)
         if w == 0.0:
             continue
-        phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
-                                    starts, scale)
+        phi, freq = _phase_and_freq(
+            f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
+        )
         if (k + 1.0) * freq >= nyquist:
             continue
         acc += w * g_audio[b, i] * math.sin((k + 1.0) * phi)
@@ -141,9 +171,26 @@ def _harmonic_amp_grad_kernel(f0, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg_a,
 
 
 @cuda.jit
-def _harmonic_phase_kernel(f0, amps, seg_f, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a,
-                           w_lo_a, w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
-                           q_hi):  # pragma: no cover - compiled
+def _harmonic_phase_kernel(
+    f0,
+    amps,
+    seg_f,
+    lo_f,
+    w_lo_f,
+    w_hi_f,
+    cw_lo_f,
+    cw_hi_f,
+    lo_a,
+    w_lo_a,
+    w_hi_a,
+    starts,
+    scale,
+    nyquist,
+    g_audio,
+    u,
+    q_lo,
+    q_hi,
+):  # pragma: no cover - compiled
     idx = cuda.grid(1)
     batch, n_freq = u.shape
     if idx >= batch * n_freq:
@@ -152,11 +199,13 @@ def _harmonic_phase_kernel(f0, amps, seg_f, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi
     f = idx - b * n_freq
     su = sl = sh = 0.0
     for i in range(seg_f[f], seg_f[f + 1]):
-        phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
-                                    starts, scale)
+        phi, freq = _phase_and_freq(
+            f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
+        )
         kmax = _n_below(freq, nyquist, amps.shape[2])
-        t = g_audio[b, i] * _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, True,
-                                             True)
+        t = g_audio[b, i] * _harmonic_sample(
+            amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, True, True
+        )
         su += t
         sl += t * cw_lo_f[i]
         sh += t * cw_hi_f[i]
@@ -181,9 +230,21 @@ def harmonic_forward(f0, amps, plan, starts, scale, nyquist):
     """Audio ``[B, N]``; ``starts [B, Ff]`` is the phase before every frequency frame."""
     xp = array_namespace(f0, amps)
     out = xp.empty((f0.shape[0], plan.lo_f.shape[0]), dtype=xp.result_type(f0, amps))
-    _launch(_harmonic_forward_kernel, out.size, xp, f0[..., None], amps, *_f_args(plan),
-            plan.lo_a, plan.w_lo_a, plan.w_hi_a, xp.ascontiguousarray(starts[..., None]), scale,
-            nyquist, out)
+    _launch(
+        _harmonic_forward_kernel,
+        out.size,
+        xp,
+        f0[..., None],
+        amps,
+        *_f_args(plan),
+        plan.lo_a,
+        plan.w_lo_a,
+        plan.w_hi_a,
+        xp.ascontiguousarray(starts[..., None]),
+        scale,
+        nyquist,
+        out,
+    )
     return out
 
 
@@ -195,21 +256,64 @@ def harmonic_backward(f0, amps, plan, starts, scale, nyquist, g_audio, need_amps
     d_amps = None
     if need_amps:
         d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        _launch(_harmonic_amp_grad_kernel, d_amps.size, xp, f0_3d, *_f_args(plan), plan.seg_a,
-                plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, d_amps)
+        _launch(
+            _harmonic_amp_grad_kernel,
+            d_amps.size,
+            xp,
+            f0_3d,
+            *_f_args(plan),
+            plan.seg_a,
+            plan.w_lo_a,
+            plan.w_hi_a,
+            starts,
+            scale,
+            nyquist,
+            g_audio,
+            d_amps,
+        )
     sums = (xp.empty(f0.shape, dtype=xp.float64) for _ in range(3))
     u, q_lo, q_hi = sums
     if need_phase:
-        _launch(_harmonic_phase_kernel, u.size, xp, f0_3d, amps, plan.groups, *_f_args(plan),
-                plan.lo_a, plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
-                q_hi)
+        _launch(
+            _harmonic_phase_kernel,
+            u.size,
+            xp,
+            f0_3d,
+            amps,
+            plan.groups,
+            *_f_args(plan),
+            plan.lo_a,
+            plan.w_lo_a,
+            plan.w_hi_a,
+            starts,
+            scale,
+            nyquist,
+            g_audio,
+            u,
+            q_lo,
+            q_hi,
+        )
     return d_amps, (u, q_lo, q_hi)
 
 
 # -- free sinusoids -------------------------------------------------------------------------------
 @cuda.jit
-def _sinusoid_forward_kernel(freqs, amps, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a, w_lo_a,
-                             w_hi_a, starts, scale, nyquist, out):  # pragma: no cover - compiled
+def _sinusoid_forward_kernel(
+    freqs,
+    amps,
+    lo_f,
+    w_lo_f,
+    w_hi_f,
+    cw_lo_f,
+    cw_hi_f,
+    lo_a,
+    w_lo_a,
+    w_hi_a,
+    starts,
+    scale,
+    nyquist,
+    out,
+):  # pragma: no cover - compiled
     idx = cuda.grid(1)
     batch, n = out.shape
     if idx >= batch * n:
@@ -220,8 +324,9 @@ def _sinusoid_forward_kernel(freqs, amps, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f
     ha = min(la + 1, amps.shape[1] - 1)
     acc = 0.0
     for k in range(freqs.shape[2]):
-        phi, freq = _phase_and_freq(freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
-                                    starts, scale)
+        phi, freq = _phase_and_freq(
+            freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
+        )
         if freq >= nyquist:
             continue
         acc += (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.sin(phi)
@@ -229,9 +334,22 @@ def _sinusoid_forward_kernel(freqs, amps, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f
 
 
 @cuda.jit
-def _sinusoid_amp_grad_kernel(freqs, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg_a, w_lo_a,
-                              w_hi_a, starts, scale, nyquist, g_audio,
-                              d_amps):  # pragma: no cover - compiled
+def _sinusoid_amp_grad_kernel(
+    freqs,
+    lo_f,
+    w_lo_f,
+    w_hi_f,
+    cw_lo_f,
+    cw_hi_f,
+    seg_a,
+    w_lo_a,
+    w_hi_a,
+    starts,
+    scale,
+    nyquist,
+    g_audio,
+    d_amps,
+):  # pragma: no cover - compiled
     idx = cuda.grid(1)
     batch, n_amp, n_osc = d_amps.shape
     if idx >= batch * n_amp * n_osc:
@@ -248,8 +366,9 @@ def _sinusoid_amp_grad_kernel(freqs, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg
         w = (w_lo_a[i] if own else 0.0) + (w_hi_a[i] if (not own or fa == n_amp - 1) else 0.0)
         if w == 0.0:
             continue
-        phi, freq = _phase_and_freq(freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
-                                    starts, scale)
+        phi, freq = _phase_and_freq(
+            freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
+        )
         if freq >= nyquist:
             continue
         acc += w * g_audio[b, i] * math.sin(phi)
@@ -257,9 +376,26 @@ def _sinusoid_amp_grad_kernel(freqs, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, seg
 
 
 @cuda.jit
-def _sinusoid_phase_kernel(freqs, amps, seg_f, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, lo_a,
-                           w_lo_a, w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
-                           q_hi):  # pragma: no cover - compiled
+def _sinusoid_phase_kernel(
+    freqs,
+    amps,
+    seg_f,
+    lo_f,
+    w_lo_f,
+    w_hi_f,
+    cw_lo_f,
+    cw_hi_f,
+    lo_a,
+    w_lo_a,
+    w_hi_a,
+    starts,
+    scale,
+    nyquist,
+    g_audio,
+    u,
+    q_lo,
+    q_hi,
+):  # pragma: no cover - compiled
     idx = cuda.grid(1)
     batch, n_freq, n_osc = u.shape
     if idx >= batch * n_freq * n_osc:
@@ -270,8 +406,9 @@ def _sinusoid_phase_kernel(freqs, amps, seg_f, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw
     k = rest - f * n_osc
     su = sl = sh = 0.0
     for i in range(seg_f[f], seg_f[f + 1]):
-        phi, freq = _phase_and_freq(freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f,
-                                    starts, scale)
+        phi, freq = _phase_and_freq(
+            freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
+        )
         if freq >= nyquist:
             continue
         la = lo_a[i]
@@ -290,23 +427,64 @@ def sinusoid_forward(freqs, amps, plan, starts, scale, nyquist):
     """Audio ``[B, N]``; ``starts [B, Ff, K]`` is the phase before every frequency frame."""
     xp = array_namespace(freqs, amps)
     out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.result_type(freqs, amps))
-    _launch(_sinusoid_forward_kernel, out.size, xp, freqs, amps, *_f_args(plan), plan.lo_a,
-            plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, out)
+    _launch(
+        _sinusoid_forward_kernel,
+        out.size,
+        xp,
+        freqs,
+        amps,
+        *_f_args(plan),
+        plan.lo_a,
+        plan.w_lo_a,
+        plan.w_hi_a,
+        starts,
+        scale,
+        nyquist,
+        out,
+    )
     return out
 
 
-def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_amps,
-                      need_freqs):
+def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_amps, need_freqs):
     """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K])``, all float64."""
     xp = array_namespace(freqs, amps, g_audio)
     d_amps = None
     if need_amps:
         d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        _launch(_sinusoid_amp_grad_kernel, d_amps.size, xp, freqs, *_f_args(plan), plan.seg_a,
-                plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, d_amps)
+        _launch(
+            _sinusoid_amp_grad_kernel,
+            d_amps.size,
+            xp,
+            freqs,
+            *_f_args(plan),
+            plan.seg_a,
+            plan.w_lo_a,
+            plan.w_hi_a,
+            starts,
+            scale,
+            nyquist,
+            g_audio,
+            d_amps,
+        )
     u, q_lo, q_hi = (xp.empty(freqs.shape, dtype=xp.float64) for _ in range(3))
     if need_freqs:
-        _launch(_sinusoid_phase_kernel, u.size, xp, freqs, amps, plan.groups, *_f_args(plan),
-                plan.lo_a, plan.w_lo_a, plan.w_hi_a, starts, scale, nyquist, g_audio, u, q_lo,
-                q_hi)
+        _launch(
+            _sinusoid_phase_kernel,
+            u.size,
+            xp,
+            freqs,
+            amps,
+            plan.groups,
+            *_f_args(plan),
+            plan.lo_a,
+            plan.w_lo_a,
+            plan.w_hi_a,
+            starts,
+            scale,
+            nyquist,
+            g_audio,
+            u,
+            q_lo,
+            q_hi,
+        )
     return d_amps, (u, q_lo, q_hi)

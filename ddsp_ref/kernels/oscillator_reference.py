@@ -103,11 +103,11 @@ class Taps:
     table: Any = None
 
     @classmethod
-    def linear(cls, n_frames: int, n_samples: int) -> "Taps":
+    def linear(cls, n_frames: int, n_samples: int) -> Taps:
         return cls("linear", int(n_frames), int(n_samples))
 
     @classmethod
-    def windowed(cls, n_frames: int, n_samples: int, window: Any) -> "Taps":
+    def windowed(cls, n_frames: int, n_samples: int, window: Any) -> Taps:
         window = np.asarray(window, dtype=np.float64)
         if n_samples % n_frames or window.shape != (2 * (n_samples // n_frames),):
             raise ValueError(
@@ -117,11 +117,11 @@ class Taps:
         return cls("window", int(n_frames), int(n_samples), window=window)
 
     @classmethod
-    def identity(cls, n_samples: int) -> "Taps":
+    def identity(cls, n_samples: int) -> Taps:
         return cls("identity", int(n_samples), int(n_samples))
 
     @classmethod
-    def from_table(cls, lo: Any, w_lo: Any, w_hi: Any, n_frames: int) -> "Taps":
+    def from_table(cls, lo: Any, w_lo: Any, w_hi: Any, n_frames: int) -> Taps:
         table = tuple(np.asarray(a) for a in (lo, w_lo, w_hi))
         return cls("table", int(n_frames), int(table[0].shape[0]), table=table)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ddsp_ref import losses
 from ddsp_ref.autodiff import ops
-from ddsp_ref.core import fused  # noqa: F401  (registers the fused oscillator ops)
+from ddsp_ref.core import fused
 
 
 @dataclass
@@ -472,7 +472,29 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
     def spectral(t, a, l2=False):
         return losses._fused_spectral_terms(t, a, fft_sizes=(16, 8), w_mag=1.0, w_log=0.5, l2=l2)
 
+    taps_f = fused.resample_taps(3, 18, "linear")
+    taps_w = fused.resample_taps(3, 18, "window", np.float64)
+    ident = fused.identity_taps(7)
+
+    def harmonic(f0, amps, phase0):
+        audio, final = fused.harmonic_bank(f0, amps, taps_f, taps_w, phase0, 16000,
+                                           with_final_phase=True)  # fmt: skip
+        return ops.concatenate([audio, ops.reshape(final, (2, 1))], axis=1)
+
     return {
+        # k * f0 stays below Nyquist (7500 < 8000 Hz): no mask boundary under perturbation.
+        "fused_harmonic_bank": [
+            K("frame-rate f0, window amps, final phase", harmonic, u(100, 1500, 2, 3),
+              u(0, 1, 2, 3, 5), u(0, 6, 2)),
+            K("sample-rate", lambda f, a: fused.harmonic_bank(f, a, ident, ident),
+              u(100, 900, 2, 7), u(0, 1, 2, 7, 4)),
+        ],
+        "fused_sinusoid_bank": [
+            K("sample-rate", lambda f, a: fused.sinusoid_bank(f, a, ident, ident),
+              u(100, 7000, 2, 7, 3), u(0, 1, 2, 7, 3)),
+            K("frame-rate", lambda f, a: fused.sinusoid_bank(f, a, taps_f, taps_w),
+              u(100, 7000, 2, 3, 4), u(0, 1, 2, 3, 4)),
+        ],
         "fused_spectral_loss": [
             K("L1 mag + logmag", spectral, r(2, 40), r(2, 40)),
             K("L2 mag + logmag", lambda t, a: spectral(t, a, l2=True), r(2, 40), r(2, 40)),
