@@ -88,11 +88,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000, help="elements per array")
     parser.add_argument("--chain", type=int, default=20, help="ops in the long chain")
     args = parser.parse_args()
-    print_table("Per-op time on an 8-element array (microseconds per call)",
-                per_op_overhead(), ("op", "numpy", "ddsp_ref plain", "ddsp_ref traced"))
-    print_table(f"Chain of {args.chain} elementwise ops on {args.size} float32 elements "
-                "(median ms of 5)", long_chain(args.size, args.chain),
-                ("what", "ms", "x numpy forward"))
+    print_table(
+        "Per-op time on an 8-element array (microseconds per call)",
+        per_op_overhead(),
+        ("op", "numpy", "ddsp_ref plain", "ddsp_ref traced"),
+    )
+    print_table(
+        f"Chain of {args.chain} elementwise ops on {args.size} float32 elements (median ms of 5)",
+        long_chain(args.size, args.chain),
+        ("what", "ms", "x numpy forward"),
+    )
 
 
 if __name__ == "__main__":

@@ -74,14 +74,23 @@ def main() -> None:
     )
     rows = [
         ("forward (loss value)", f"{t_forward:.0f}", "", ""),
-        ("value + gradient", f"{t_step:.0f}", f"{TF_GRAPH_MS / t_step:.1f}x",
-         f"{TF_EAGER_MS / t_step:.1f}x"),
+        (
+            "value + gradient",
+            f"{t_step:.0f}",
+            f"{TF_GRAPH_MS / t_step:.1f}x",
+            f"{TF_EAGER_MS / t_step:.1f}x",
+        ),
     ]
-    print_table(f"Training step, batch {args.batch} (median ms of {args.repeats}; "
-                f"peak RSS {peak_rss_mb():.0f} MB)", rows,
-                ("what", "ms", "vs TF graph 1367 ms", "vs TF eager 1937 ms"))
-    print("TF references: PERFORMANCE.md (same kind of 2-core machine); for a same-machine "
-          "comparison run benchmarks/peers/.")
+    print_table(
+        f"Training step, batch {args.batch} (median ms of {args.repeats}; "
+        f"peak RSS {peak_rss_mb():.0f} MB)",
+        rows,
+        ("what", "ms", "vs TF graph 1367 ms", "vs TF eager 1937 ms"),
+    )
+    print(
+        "TF references: PERFORMANCE.md (same kind of 2-core machine); for a same-machine "
+        "comparison run benchmarks/peers/."
+    )
 
 
 if __name__ == "__main__":

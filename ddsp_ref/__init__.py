@@ -11,14 +11,34 @@ from .autodiff import Tensor, check_grads, grad, stop_gradient, value_and_grad
 __version__ = "0.1.0"
 
 __all__ = [
-    "backend", "core", "dags", "effects", "processors", "synths",
-    "Tensor", "value_and_grad", "grad", "stop_gradient", "check_grads",
+    "backend",
+    "core",
+    "dags",
+    "effects",
+    "processors",
+    "synths",
+    "Tensor",
+    "value_and_grad",
+    "grad",
+    "stop_gradient",
+    "check_grads",
 ]
 
 # Heavier or optional layers load on first use (``ddsp_ref.demo``, ``ddsp_ref.kernels``...).
 _SUBMODULES = {
-    "autodiff", "core", "dags", "demo", "effects", "gin_support", "kernels", "losses",
-    "module", "processors", "spectral_ops", "streaming", "synths",
+    "autodiff",
+    "core",
+    "dags",
+    "demo",
+    "effects",
+    "gin_support",
+    "kernels",
+    "losses",
+    "module",
+    "processors",
+    "spectral_ops",
+    "streaming",
+    "synths",
 }
 
 

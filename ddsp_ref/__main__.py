@@ -9,8 +9,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ddsp_ref", description="ddsp_ref command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="render a musical phrase with Harmonic + FilteredNoise + "
-                          "Reverb and write a WAV file (no download needed)")
+    demo = sub.add_parser(
+        "demo",
+        help="render a musical phrase with Harmonic + FilteredNoise + "
+        "Reverb and write a WAV file (no download needed)",
+    )
     demo.add_argument("--output", default="outputs/demo.wav", help="WAV file to write")
     demo.add_argument("--sample-rate", type=int, default=16000)
     demo.add_argument("--seed", type=int, default=0, help="seed of the noise and the room")

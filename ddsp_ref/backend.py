@@ -145,8 +145,9 @@ def scatter_add(xp: ModuleType, target: Any, index: Any, values: Any) -> None:
         xp.add.at(target, index, values)
 
 
-def scatter_add_along_axis(xp: ModuleType, shape: tuple, indices: Any, values: Any,
-                           axis: int) -> Any:
+def scatter_add_along_axis(
+    xp: ModuleType, shape: tuple, indices: Any, values: Any, axis: int
+) -> Any:
     """Adjoint of ``take(x, indices, axis)`` for 1-D ``indices``: a new array of ``shape``.
 
     numpy's ``add.at`` is slow on large arrays, so on numpy the values are sorted by index

@@ -34,8 +34,9 @@ def _parse_node(node: Sequence, index: int) -> tuple[Any, list[str], list[str] |
         )
     module, input_keys = node[0], node[1]
     if isinstance(input_keys, str):
-        raise ValueError(f"DAG node {index}: input_keys must be a list of keys, got a string "
-                         f"{input_keys!r}")
+        raise ValueError(
+            f"DAG node {index}: input_keys must be a list of keys, got a string {input_keys!r}"
+        )
     output_keys = list(node[2]) if len(node) == 3 else None
     return module, list(input_keys), output_keys
 
@@ -100,8 +101,9 @@ class DAGLayer(Module):
         return self.run_dag(inputs, **kwargs)
 
 
-def run_dag(dag: Sequence, modules: dict[str, Any], inputs: dict, verbose: bool = False,
-            **kwargs: Any) -> dict:
+def run_dag(
+    dag: Sequence, modules: dict[str, Any], inputs: dict, verbose: bool = False, **kwargs: Any
+) -> dict:
     """Run ``dag`` (nodes of ``(name, input_keys, output_keys)``) over ``inputs``.
 
     The outputs dict starts as ``{'inputs': inputs}`` plus every input key at the top level.

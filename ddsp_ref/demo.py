@@ -65,8 +65,9 @@ def room_impulse_response(cfg: DemoConfig) -> np.ndarray:
 
 def build_group(cfg: DemoConfig, n_samples: int) -> processors.ProcessorGroup:
     harmonic = synths.Harmonic(n_samples=n_samples, sample_rate=cfg.sample_rate, scale_fn=None)
-    noise = synths.FilteredNoise(n_samples=n_samples, scale_fn=None, seed=cfg.seed,
-                                 name="filtered_noise")
+    noise = synths.FilteredNoise(
+        n_samples=n_samples, scale_fn=None, seed=cfg.seed, name="filtered_noise"
+    )
     dag = [
         (harmonic, ["amplitudes", "harmonic_distribution", "f0_hz"]),
         (noise, ["noise_magnitudes"]),
@@ -79,8 +80,10 @@ def build_group(cfg: DemoConfig, n_samples: int) -> processors.ProcessorGroup:
 def render(cfg: DemoConfig) -> np.ndarray:
     """Render the phrase; returns mono float32 audio ``[n_samples]``."""
     if cfg.sample_rate % cfg.frame_rate:
-        raise ValueError(f"sample_rate ({cfg.sample_rate}) must be a multiple of the frame rate "
-                         f"({cfg.frame_rate} Hz), e.g. 16000, 24000 or 48000")
+        raise ValueError(
+            f"sample_rate ({cfg.sample_rate}) must be a multiple of the frame rate "
+            f"({cfg.frame_rate} Hz), e.g. 16000, 24000 or 48000"
+        )
     controls = melody_controls(cfg)
     n_frames = controls["f0_hz"].shape[1]
     n_samples = n_frames * cfg.sample_rate // cfg.frame_rate
@@ -103,7 +106,9 @@ def run(output: str, cfg: DemoConfig) -> str:
     soundfile.write(tmp, audio, cfg.sample_rate, subtype="PCM_16")
     os.replace(tmp, output)  # never leave a half-written WAV behind
     seconds = len(audio) / cfg.sample_rate
-    print(f"wrote {output}: {seconds:.2f} s of audio at {cfg.sample_rate} Hz, "
-          f"peak {np.max(np.abs(audio)):.2f}, rendered in {elapsed:.2f} s "
-          "(Harmonic + FilteredNoise + Add + Reverb)")
+    print(
+        f"wrote {output}: {seconds:.2f} s of audio at {cfg.sample_rate} Hz, "
+        f"peak {np.max(np.abs(audio)):.2f}, rendered in {elapsed:.2f} s "
+        "(Harmonic + FilteredNoise + Add + Reverb)"
+    )
     return output

@@ -38,8 +38,14 @@ class Reverb(Processor):
         seed: seed of the parameter initialisation.
     """
 
-    def __init__(self, trainable: bool = False, reverb_length: int = 48000, add_dry: bool = True,
-                 name: str = "reverb", seed: Any = 0):
+    def __init__(
+        self,
+        trainable: bool = False,
+        reverb_length: int = 48000,
+        add_dry: bool = True,
+        name: str = "reverb",
+        seed: Any = 0,
+    ):
         super().__init__(name=name, trainable=trainable)
         self.reverb_length = reverb_length
         self.add_dry = add_dry
@@ -60,20 +66,25 @@ class Reverb(Processor):
             ir = ir[:, :, 0]
         batch_ir, batch = ir.shape[0], audio.shape[0]
         if batch_ir not in (1, batch):
-            raise ValueError(f"{type(self).__name__}: ir batch {batch_ir} does not match audio "
-                             f"batch {batch}")
+            raise ValueError(
+                f"{type(self).__name__}: ir batch {batch_ir} does not match audio batch {batch}"
+            )
         return ir
 
     def get_controls(self, audio: Any, ir: Any = None) -> dict:
         """Args: audio ``[batch, n_samples]``; ir ``[batch, ir_size]`` (non-trainable only)."""
         if len(audio.shape) != 2:
-            raise ValueError(f"{type(self).__name__}: audio must be [batch, n_samples], got "
-                             f"shape {tuple(audio.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: audio must be [batch, n_samples], got "
+                f"shape {tuple(audio.shape)}"
+            )
         if self.trainable:
             ir = _tile_to_batch(self.parameter("ir"), audio.shape[0])
         elif ir is None:
-            raise ValueError(f"{type(self).__name__}: an impulse response `ir` must be given "
-                             "when trainable=False")
+            raise ValueError(
+                f"{type(self).__name__}: an impulse response `ir` must be given "
+                "when trainable=False"
+            )
         return {"audio": audio, "ir": ir}
 
     def get_signal(self, audio: Any, ir: Any) -> Any:
@@ -83,8 +94,10 @@ class Reverb(Processor):
         if ir.shape[-1] < 2:
             # Tap 0 is the dry path and is masked, so a 1-tap IR has no reverb at all (and
             # ddsp's crop returns an empty signal for it on power-of-two lengths).
-            raise ValueError(f"{type(self).__name__}: the impulse response needs at least 2 "
-                             f"taps (tap 0 is the dry path), got {ir.shape[-1]}")
+            raise ValueError(
+                f"{type(self).__name__}: the impulse response needs at least 2 "
+                f"taps (tap 0 is the dry path), got {ir.shape[-1]}"
+            )
         ir = self._mask_dry_ir(ir)
         wet = core.fft_convolve(audio, ir, padding="same", delay_compensation=0)
         return wet + audio if self.add_dry else wet
@@ -97,9 +110,15 @@ class ExpDecayReverb(Reverb):
     Fresh noise (shared across the batch) is drawn on every call; ``seed`` makes it repeatable.
     """
 
-    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
-                 scale_fn: Callable | None = core.exp_sigmoid, add_dry: bool = True,
-                 name: str = "exp_decay_reverb", seed: Any = None):
+    def __init__(
+        self,
+        trainable: bool = False,
+        reverb_length: int = 48000,
+        scale_fn: Callable | None = core.exp_sigmoid,
+        add_dry: bool = True,
+        name: str = "exp_decay_reverb",
+        seed: Any = None,
+    ):
         Processor.__init__(self, name=name, trainable=trainable)
         self.reverb_length = reverb_length
         self.add_dry = add_dry
@@ -126,8 +145,9 @@ class ExpDecayReverb(Reverb):
             gain = _tile_to_batch(self.parameter("gain"), batch)
             decay = _tile_to_batch(self.parameter("decay"), batch)
         elif gain is None or decay is None:
-            raise ValueError("ExpDecayReverb: `gain` and `decay` ([batch, 1]) must be given "
-                             "when trainable=False")
+            raise ValueError(
+                "ExpDecayReverb: `gain` and `decay` ([batch, 1]) must be given when trainable=False"
+            )
         return {"audio": audio, "ir": self._get_ir(core.to_float(gain), core.to_float(decay))}
 
 
@@ -137,15 +157,29 @@ class FilteredNoiseReverb(Reverb):
     Trainable parameter ``magnitudes`` ``[n_frames, n_filter_banks]`` init Normal(0, 0.01).
     """
 
-    def __init__(self, trainable: bool = False, reverb_length: int = 48000,
-                 window_size: int = 257, n_frames: int = 1000, n_filter_banks: int = 16,
-                 scale_fn: Callable | None = core.exp_sigmoid, initial_bias: float = -3.0,
-                 add_dry: bool = True, name: str = "filtered_noise_reverb", seed: Any = None):
+    def __init__(
+        self,
+        trainable: bool = False,
+        reverb_length: int = 48000,
+        window_size: int = 257,
+        n_frames: int = 1000,
+        n_filter_banks: int = 16,
+        scale_fn: Callable | None = core.exp_sigmoid,
+        initial_bias: float = -3.0,
+        add_dry: bool = True,
+        name: str = "filtered_noise_reverb",
+        seed: Any = None,
+    ):
         Processor.__init__(self, name=name, trainable=trainable)
         self.reverb_length = reverb_length
         self.add_dry = add_dry
-        self._synth = FilteredNoise(n_samples=reverb_length, window_size=window_size,
-                                    scale_fn=scale_fn, initial_bias=initial_bias, seed=seed)
+        self._synth = FilteredNoise(
+            n_samples=reverb_length,
+            window_size=window_size,
+            scale_fn=scale_fn,
+            initial_bias=initial_bias,
+            seed=seed,
+        )
         if trainable:
             init_seed = 0 if seed is None or not isinstance(seed, int) else seed
             self.add_parameter("magnitudes", _normal(init_seed, (n_frames, n_filter_banks), 0.01))
@@ -154,8 +188,10 @@ class FilteredNoiseReverb(Reverb):
         if self.trainable:
             magnitudes = ops.expand_dims(self.parameter("magnitudes"), 0)
         elif magnitudes is None:
-            raise ValueError("FilteredNoiseReverb: `magnitudes` ([batch, n_frames, n_bands]) "
-                             "must be given when trainable=False")
+            raise ValueError(
+                "FilteredNoiseReverb: `magnitudes` ([batch, n_frames, n_bands]) "
+                "must be given when trainable=False"
+            )
         ir = self._synth(magnitudes)
         if self.trainable:
             ir = ops.tile(ir, (audio.shape[0], 1))
@@ -165,8 +201,12 @@ class FilteredNoiseReverb(Reverb):
 class FIRFilter(Processor):
     """Time-varying linear-phase FIR filter from frame-wise magnitude responses."""
 
-    def __init__(self, window_size: int = 257, scale_fn: Callable | None = core.exp_sigmoid,
-                 name: str = "fir_filter"):
+    def __init__(
+        self,
+        window_size: int = 257,
+        scale_fn: Callable | None = core.exp_sigmoid,
+        name: str = "fir_filter",
+    ):
         super().__init__(name=name)
         self.window_size = window_size
         self.scale_fn = scale_fn
@@ -188,10 +228,16 @@ class ModDelay(Processor):
     center +- depth). Not gin-registered in ddsp; registered here for convenience.
     """
 
-    def __init__(self, center_ms: float = 15.0, depth_ms: float = 10.0, sample_rate: int = 16000,
-                 gain_scale_fn: Callable | None = core.exp_sigmoid,
-                 phase_scale_fn: Callable | None = ops.sigmoid, add_dry: bool = True,
-                 name: str = "mod_delay"):
+    def __init__(
+        self,
+        center_ms: float = 15.0,
+        depth_ms: float = 10.0,
+        sample_rate: int = 16000,
+        gain_scale_fn: Callable | None = core.exp_sigmoid,
+        phase_scale_fn: Callable | None = ops.sigmoid,
+        add_dry: bool = True,
+        name: str = "mod_delay",
+    ):
         super().__init__(name=name)
         self.center_ms = center_ms
         self.depth_ms = depth_ms
@@ -203,12 +249,15 @@ class ModDelay(Processor):
     def get_controls(self, audio: Any, gain: Any, phase: Any) -> dict:
         """Args: audio ``[B, N]``, gain and phase ``[B, N, 1]`` (sample rate)."""
         if len(audio.shape) != 2:
-            raise ValueError(f"ModDelay: audio must be [batch, n_samples], got shape "
-                             f"{tuple(audio.shape)}")
+            raise ValueError(
+                f"ModDelay: audio must be [batch, n_samples], got shape {tuple(audio.shape)}"
+            )
         for key, value in (("gain", gain), ("phase", phase)):
             if len(value.shape) != 3 or tuple(value.shape[:2]) != tuple(audio.shape):
-                raise ValueError(f"ModDelay: {key} must be [batch, n_samples, 1] matching audio "
-                                 f"{tuple(audio.shape)}, got shape {tuple(value.shape)}")
+                raise ValueError(
+                    f"ModDelay: {key} must be [batch, n_samples, 1] matching audio "
+                    f"{tuple(audio.shape)}, got shape {tuple(value.shape)}"
+                )
         if self.gain_scale_fn is not None:
             gain = self.gain_scale_fn(gain)
         if self.phase_scale_fn is not None:

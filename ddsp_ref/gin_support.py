@@ -56,8 +56,9 @@ def parse_config(config: str | list[str], **kwargs: Any) -> Any:
     return require_gin().parse_config(config, **kwargs)
 
 
-def parse_config_files_and_bindings(files: list[str], bindings: list[str] | None = None,
-                                    **kwargs: Any) -> Any:
+def parse_config_files_and_bindings(
+    files: list[str], bindings: list[str] | None = None, **kwargs: Any
+) -> Any:
     return require_gin().parse_config_files_and_bindings(files, bindings, **kwargs)
 
 

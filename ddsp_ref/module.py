@@ -116,8 +116,10 @@ class Module:
 
 
 def _snapshot(module: Module) -> dict:
-    return {"params": dict(module._params),
-            "children": {n: _snapshot(c) for n, c in module.children().items()}}
+    return {
+        "params": dict(module._params),
+        "children": {n: _snapshot(c) for n, c in module.children().items()},
+    }
 
 
 def _restore(module: Module, saved: dict) -> None:

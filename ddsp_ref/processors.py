@@ -60,8 +60,7 @@ class ProcessorGroup(DAGLayer, Processor):
         return self.modules
 
     def __call__(self, inputs: dict, return_outputs_dict: bool = False, **kwargs: Any) -> Any:
-        return Processor.__call__(self, inputs, return_outputs_dict=return_outputs_dict,
-                                  **kwargs)
+        return Processor.__call__(self, inputs, return_outputs_dict=return_outputs_dict, **kwargs)
 
     def get_controls(self, inputs: dict, **kwargs: Any) -> dict:
         """Run the DAG; the 'controls' of a group are the whole outputs dict."""
@@ -143,8 +142,11 @@ class Crop(Processor):
                 f"Crop: cannot remove {2 * half} samples (frame_size {self.frame_size}) from a "
                 f"signal of {n} samples"
             )
-        start, stop = {"front": (2 * half, n), "center": (half, n - half),
-                       "back": (0, n - 2 * half)}[self.crop_location]
+        start, stop = {
+            "front": (2 * half, n),
+            "center": (half, n - half),
+            "back": (0, n - 2 * half),
+        }[self.crop_location]
         return signal[:, start:stop]
 
 

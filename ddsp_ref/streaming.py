@@ -91,11 +91,10 @@ class HarmonicStream:
         amp_samples = self._interpolate(harm_amps, self.synth.amp_resample_method)
         harmonic_freqs = core.get_harmonic_frequencies(f0_samples, harm_amps.shape[-1])
         # Per-sample Nyquist mask, as oscillator_bank applies in one-shot synthesis.
-        amp_samples = core.remove_above_nyquist(harmonic_freqs, amp_samples,
-                                                self.synth.sample_rate)
+        amp_samples = core.remove_above_nyquist(harmonic_freqs, amp_samples, self.synth.sample_rate)
         audio, self._phase = core.harmonic_oscillator_bank(
-            f0_samples, amp_samples, initial_phase=self._phase,
-            sample_rate=self.synth.sample_rate)
+            f0_samples, amp_samples, initial_phase=self._phase, sample_rate=self.synth.sample_rate
+        )
         return audio
 
     def _interpolate(self, frames: Any, method: str) -> Any:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import core
-from .core import fused
 from .autodiff import ops
 from .backend import array_namespace, default_rng
+from .core import fused
 from .gin_support import register
 from .processors import Processor
 
@@ -17,8 +17,10 @@ __all__ = ["TensorToAudio", "Harmonic", "FilteredNoise", "Wavetable", "Sinusoida
 
 def _check_rank(name: str, x: Any, rank: int, cls: str) -> None:
     if x is not None and len(x.shape) != rank:
-        raise ValueError(f"{cls}: {name} must have rank {rank} ([batch, n_frames, channels]), "
-                         f"got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{cls}: {name} must have rank {rank} ([batch, n_frames, channels]), "
+            f"got shape {tuple(x.shape)}"
+        )
 
 
 def _check_frames(cls: str, **controls: Any) -> None:
@@ -31,8 +33,10 @@ def _check_frames(cls: str, **controls: Any) -> None:
 def _check_single_channel(cls: str, **controls: Any) -> None:
     for key, value in controls.items():
         if value is not None and value.shape[-1] != 1:
-            raise ValueError(f"{cls}: {key} must have one channel ([batch, n_frames, 1]), got "
-                             f"shape {tuple(value.shape)}")
+            raise ValueError(
+                f"{cls}: {key} must have one channel ([batch, n_frames, 1]), got "
+                f"shape {tuple(value.shape)}"
+            )
 
 
 class TensorToAudio(Processor):
@@ -43,8 +47,10 @@ class TensorToAudio(Processor):
 
     def get_controls(self, samples: Any) -> dict:
         if len(samples.shape) != 3 or samples.shape[2] != 1:
-            raise ValueError("TensorToAudio: samples must have shape [batch, n_samples, 1], got "
-                             f"{tuple(samples.shape)}")
+            raise ValueError(
+                "TensorToAudio: samples must have shape [batch, n_samples, 1], got "
+                f"{tuple(samples.shape)}"
+            )
         return {"samples": samples}
 
     def get_signal(self, samples: Any) -> Any:
@@ -64,10 +70,16 @@ class Harmonic(Processor):
         use_angular_cumsum: accepted for parity; phase is float64-exact either way.
     """
 
-    def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
-                 scale_fn: Callable | None = core.exp_sigmoid, normalize_below_nyquist: bool = True,
-                 amp_resample_method: str = "window", use_angular_cumsum: bool = False,
-                 name: str = "harmonic"):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        scale_fn: Callable | None = core.exp_sigmoid,
+        normalize_below_nyquist: bool = True,
+        amp_resample_method: str = "window",
+        use_angular_cumsum: bool = False,
+        name: str = "harmonic",
+    ):
         super().__init__(name=name)
         self.n_samples = n_samples
         self.sample_rate = sample_rate
@@ -84,27 +96,41 @@ class Harmonic(Processor):
             harmonic_distribution: ``[batch, n_frames, n_harmonics]`` (before scale_fn).
             f0_hz: ``[batch, n_frames, 1]`` fundamental frequency in Hz.
         """
-        for key, value in (("amplitudes", amplitudes), ("f0_hz", f0_hz),
-                           ("harmonic_distribution", harmonic_distribution)):
+        for key, value in (
+            ("amplitudes", amplitudes),
+            ("f0_hz", f0_hz),
+            ("harmonic_distribution", harmonic_distribution),
+        ):
             _check_rank(key, value, 3, "Harmonic")
-        _check_frames("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz,
-                      harmonic_distribution=harmonic_distribution)
+        _check_frames(
+            "Harmonic",
+            amplitudes=amplitudes,
+            f0_hz=f0_hz,
+            harmonic_distribution=harmonic_distribution,
+        )
         _check_single_channel("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz)
         if self.scale_fn is not None:
             amplitudes = self.scale_fn(amplitudes)
             harmonic_distribution = self.scale_fn(harmonic_distribution)
         sample_rate = self.sample_rate if self.normalize_below_nyquist else None
         harmonic_distribution = core.normalize_harmonics(harmonic_distribution, f0_hz, sample_rate)
-        return {"amplitudes": amplitudes, "harmonic_distribution": harmonic_distribution,
-                "f0_hz": f0_hz}
+        return {
+            "amplitudes": amplitudes,
+            "harmonic_distribution": harmonic_distribution,
+            "f0_hz": f0_hz,
+        }
 
     def get_signal(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> Any:
         """Audio ``[batch, n_samples]`` from scaled controls."""
         return core.harmonic_synthesis(
-            frequencies=f0_hz, amplitudes=amplitudes, harmonic_distribution=harmonic_distribution,
-            n_samples=self.n_samples, sample_rate=self.sample_rate,
+            frequencies=f0_hz,
+            amplitudes=amplitudes,
+            harmonic_distribution=harmonic_distribution,
+            n_samples=self.n_samples,
+            sample_rate=self.sample_rate,
             amp_resample_method=self.amp_resample_method,
-            use_angular_cumsum=self.use_angular_cumsum)
+            use_angular_cumsum=self.use_angular_cumsum,
+        )
 
 
 class FilteredNoise(Processor):
@@ -119,9 +145,15 @@ class FilteredNoise(Processor):
             seed gives the same sequence of calls.
     """
 
-    def __init__(self, n_samples: int = 64000, window_size: int = 257,
-                 scale_fn: Callable | None = core.exp_sigmoid, initial_bias: float = -5.0,
-                 seed: Any = None, name: str = "filtered_noise"):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        window_size: int = 257,
+        scale_fn: Callable | None = core.exp_sigmoid,
+        initial_bias: float = -5.0,
+        seed: Any = None,
+        name: str = "filtered_noise",
+    ):
         super().__init__(name=name)
         self.n_samples = n_samples
         self.window_size = window_size
@@ -139,8 +171,9 @@ class FilteredNoise(Processor):
     def get_signal(self, magnitudes: Any) -> Any:
         """Audio ``[batch, n_samples]``: fresh uniform(-1, 1) noise through the filters."""
         batch = magnitudes.shape[0]
-        noise = self._noise.uniform(array_namespace(magnitudes), (batch, self.n_samples),
-                                    magnitudes.dtype)
+        noise = self._noise.uniform(
+            array_namespace(magnitudes), (batch, self.n_samples), magnitudes.dtype
+        )
         return core.frequency_filter(noise, magnitudes, window_size=self.window_size)
 
 
@@ -176,8 +209,13 @@ class Wavetable(Processor):
         scale_fn: applied to amplitudes and to the wavetables (default exp_sigmoid).
     """
 
-    def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
-                 scale_fn: Callable | None = core.exp_sigmoid, name: str = "wavetable"):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        scale_fn: Callable | None = core.exp_sigmoid,
+        name: str = "wavetable",
+    ):
         super().__init__(name=name)
         self.n_samples = n_samples
         self.sample_rate = sample_rate
@@ -189,8 +227,10 @@ class Wavetable(Processor):
         _check_rank("amplitudes", amplitudes, 3, "Wavetable")
         _check_rank("f0_hz", f0_hz, 3, "Wavetable")
         if len(wavetables.shape) not in (2, 3):
-            raise ValueError("Wavetable: wavetables must be [batch, n_frames, n_wavetable] or "
-                             f"[batch, n_wavetable], got shape {tuple(wavetables.shape)}")
+            raise ValueError(
+                "Wavetable: wavetables must be [batch, n_frames, n_wavetable] or "
+                f"[batch, n_wavetable], got shape {tuple(wavetables.shape)}"
+            )
         _check_frames("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
         _check_single_channel("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
         if self.scale_fn is not None:
@@ -200,9 +240,13 @@ class Wavetable(Processor):
 
     def get_signal(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> Any:
         wavetables = core.resample(wavetables, self.n_samples)
-        return core.wavetable_synthesis(amplitudes=amplitudes, wavetables=wavetables,
-                                        frequencies=f0_hz, n_samples=self.n_samples,
-                                        sample_rate=self.sample_rate)
+        return core.wavetable_synthesis(
+            amplitudes=amplitudes,
+            wavetables=wavetables,
+            frequencies=f0_hz,
+            n_samples=self.n_samples,
+            sample_rate=self.sample_rate,
+        )
 
 
 class Sinusoidal(Processor):
@@ -216,11 +260,15 @@ class Sinusoidal(Processor):
             amplitudes of sinusoids at or above Nyquist are zeroed.
     """
 
-    def __init__(self, n_samples: int = 64000, sample_rate: int = 16000,
-                 amp_scale_fn: Callable | None = core.exp_sigmoid,
-                 amp_resample_method: str = "window",
-                 freq_scale_fn: Callable | None = core.frequencies_sigmoid,
-                 name: str = "sinusoidal"):
+    def __init__(
+        self,
+        n_samples: int = 64000,
+        sample_rate: int = 16000,
+        amp_scale_fn: Callable | None = core.exp_sigmoid,
+        amp_resample_method: str = "window",
+        freq_scale_fn: Callable | None = core.frequencies_sigmoid,
+        name: str = "sinusoidal",
+    ):
         super().__init__(name=name)
         self.n_samples = n_samples
         self.sample_rate = sample_rate
@@ -241,9 +289,13 @@ class Sinusoidal(Processor):
     def get_signal(self, amplitudes: Any, frequencies: Any) -> Any:
         """Audio ``[batch, n_samples]``: ddsp's resample + oscillator_bank, with the upsampling
         fused into the oscillator kernel (no ``[batch, n_samples, n_sinusoids]`` controls)."""
-        return fused.sinusoidal_synthesis(frequencies, amplitudes, n_samples=self.n_samples,
-                                          sample_rate=self.sample_rate,
-                                          amp_resample_method=self.amp_resample_method)
+        return fused.sinusoidal_synthesis(
+            frequencies,
+            amplitudes,
+            n_samples=self.n_samples,
+            sample_rate=self.sample_rate,
+            amp_resample_method=self.amp_resample_method,
+        )
 
 
 for _cls in (TensorToAudio, Harmonic, FilteredNoise, Wavetable, Sinusoidal):

@@ -11,8 +11,9 @@ positive_floats = st.floats(0.1, 3.0, allow_nan=False, allow_infinity=False, wid
 
 
 def shapes(min_dims: int = 1, max_dims: int = 3, min_side: int = 1, max_side: int = 5):
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                            max_side=max_side)
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
 
 
 def arrays(shape, elements=finite_floats):

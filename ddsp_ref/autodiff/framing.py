@@ -54,8 +54,9 @@ def _check_sizes(frame_size: int, hop_size: int) -> None:
         raise ValueError(f"hop_size must be a positive integer, got {hop_size}")
 
 
-def frame(x, frame_size: int, hop_size: int, pad_end: bool = False, pad_value: float = 0.0,
-          axis: int = -1):
+def frame(
+    x, frame_size: int, hop_size: int, pad_end: bool = False, pad_value: float = 0.0, axis: int = -1
+):
     """Split ``axis`` into overlapping frames (tf.signal.frame).
 
     Args:
@@ -72,8 +73,9 @@ def frame(x, frame_size: int, hop_size: int, pad_end: bool = False, pad_value: f
     _check_sizes(frame_size, hop_size)
     last = axis in (-1, len(x.shape) - 1)
     y = x if last else moveaxis(x, axis, -1)
-    out = _frame(y, frame_size=int(frame_size), hop_size=int(hop_size), pad_end=pad_end,
-                 pad_value=pad_value)
+    out = _frame(
+        y, frame_size=int(frame_size), hop_size=int(hop_size), pad_end=pad_end, pad_value=pad_value
+    )
     if last:
         return out
     axis = axis % len(x.shape)

@@ -19,9 +19,7 @@ class GradientCheckError(AssertionError):
 
 def _has_float_leaves(tree: Any) -> bool:
     leaves, _ = tree_flatten(tree)
-    return bool(leaves) and all(
-        hasattr(x, "dtype") and is_float_dtype(x.dtype) for x in leaves
-    )
+    return bool(leaves) and all(hasattr(x, "dtype") and is_float_dtype(x.dtype) for x in leaves)
 
 
 def _to_float64(xp, x):
@@ -118,9 +116,9 @@ def check_grads(
             shifted_minus[a] = rebuild([x - eps * v for x, v in zip(x_leaves, v_leaves)])
             for g, v in zip(g_leaves, v_leaves):
                 analytic += float(to_numpy(xp.real(xp.sum(xp.conj(g) * v))))
-        numeric = float(
-            to_numpy(scalar_fun(*shifted_plus) - scalar_fun(*shifted_minus))
-        ) / (2 * eps)
+        numeric = float(to_numpy(scalar_fun(*shifted_plus) - scalar_fun(*shifted_minus))) / (
+            2 * eps
+        )
         scale = max(abs(numeric), abs(analytic), 1.0)
         if not np.isfinite(analytic) or abs(numeric - analytic) > atol + rtol * scale:
             name = getattr(fun, "__name__", repr(fun))

@@ -59,9 +59,7 @@ def _expand_fwd(xp, x, axis):
     return xp.expand_dims(x, axis), x.shape
 
 
-_expand_dims = Primitive(
-    "expand_dims", _expand_fwd, lambda xp, shape, g, axis: (g.reshape(shape),)
-)
+_expand_dims = Primitive("expand_dims", _expand_fwd, lambda xp, shape, g, axis: (g.reshape(shape),))
 
 
 def expand_dims(x, axis):

@@ -25,8 +25,13 @@ def _register_with_gin() -> None:
         return
     from . import oscillators, scaling
 
-    for fn in (scaling.exp_sigmoid, scaling.sym_exp_sigmoid, scaling.frequencies_softmax,
-               scaling.frequencies_sigmoid, scaling.frequencies_critical_bands):
+    for fn in (
+        scaling.exp_sigmoid,
+        scaling.sym_exp_sigmoid,
+        scaling.frequencies_softmax,
+        scaling.frequencies_sigmoid,
+        scaling.frequencies_critical_bands,
+    ):
         register(fn, module="ddsp_ref.core")
     for name in ("oscillator_bank", "harmonic_oscillator_bank", "angular_cumsum"):
         wrapped = configurable(getattr(oscillators, name), module="ddsp_ref.core")

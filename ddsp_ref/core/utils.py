@@ -113,5 +113,6 @@ def diff(x: Any, axis: int = -1) -> Any:
         raise ValueError(f"diff: invalid axis index {axis} for an input of rank {ndim}")
     axis = axis % ndim
     head = (slice(None),) * axis
-    return ops.subtract(ops.getitem(x, head + (slice(1, None),)),
-                        ops.getitem(x, head + (slice(None, -1),)))
+    return ops.subtract(
+        ops.getitem(x, head + (slice(1, None),)), ops.getitem(x, head + (slice(None, -1),))
+    )

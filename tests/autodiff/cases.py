@@ -469,6 +469,7 @@ def _framing_cases() -> dict[str, list[Case]]:
 def _fused_dsp_cases() -> dict[str, list[Case]]:
     """Ops registered by the DSP layers around fused kernels (their modules are imported at the
     top of this file so that the registry is complete whatever the import order)."""
+
     def spectral(t, a, l2=False):
         return losses._fused_spectral_terms(t, a, fft_sizes=(16, 8), w_mag=1.0, w_log=0.5, l2=l2)
 
@@ -484,16 +485,33 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
     return {
         # k * f0 stays below Nyquist (7500 < 8000 Hz): no mask boundary under perturbation.
         "fused_harmonic_bank": [
-            K("frame-rate f0, window amps, final phase", harmonic, u(100, 1500, 2, 3),
-              u(0, 1, 2, 3, 5), u(0, 6, 2)),
-            K("sample-rate", lambda f, a: fused.harmonic_bank(f, a, ident, ident),
-              u(100, 900, 2, 7), u(0, 1, 2, 7, 4)),
+            K(
+                "frame-rate f0, window amps, final phase",
+                harmonic,
+                u(100, 1500, 2, 3),
+                u(0, 1, 2, 3, 5),
+                u(0, 6, 2),
+            ),
+            K(
+                "sample-rate",
+                lambda f, a: fused.harmonic_bank(f, a, ident, ident),
+                u(100, 900, 2, 7),
+                u(0, 1, 2, 7, 4),
+            ),
         ],
         "fused_sinusoid_bank": [
-            K("sample-rate", lambda f, a: fused.sinusoid_bank(f, a, ident, ident),
-              u(100, 7000, 2, 7, 3), u(0, 1, 2, 7, 3)),
-            K("frame-rate", lambda f, a: fused.sinusoid_bank(f, a, taps_f, taps_w),
-              u(100, 7000, 2, 3, 4), u(0, 1, 2, 3, 4)),
+            K(
+                "sample-rate",
+                lambda f, a: fused.sinusoid_bank(f, a, ident, ident),
+                u(100, 7000, 2, 7, 3),
+                u(0, 1, 2, 7, 3),
+            ),
+            K(
+                "frame-rate",
+                lambda f, a: fused.sinusoid_bank(f, a, taps_f, taps_w),
+                u(100, 7000, 2, 3, 4),
+                u(0, 1, 2, 3, 4),
+            ),
         ],
         "fused_spectral_loss": [
             K("L1 mag + logmag", spectral, r(2, 40), r(2, 40)),
