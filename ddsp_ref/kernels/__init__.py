@@ -1,4 +1,17 @@
-"""Fused kernels (oscillator bank, overlap-add): pure-array references, numba CPU and CUDA.
+"""Fused kernels on raw arrays: pure-array references, numba CPU and numba CUDA versions.
 
-Filled by the performance-core issue; nothing here is imported by ``import ddsp_ref``.
+Families: ``oscillator`` (harmonic and sinusoid banks with fused upsampling, forward and
+backward), ``overlap_add`` (overlap-add and its adjoint, framing) and ``spectral_loss``
+(multi-scale magnitude / log-magnitude terms with their gradients). Each launcher picks the
+CUDA kernel for cupy arrays, the numba CPU kernel for numpy arrays, and the reference when
+``DDSP_REF_KERNELS=reference`` (see ``selection.py``). numba is imported on first use only;
+nothing here imports ``ddsp_ref.autodiff``.
 """
+
+import os
+
+# numba's OpenMP worker threads spin after each parallel kernel by default, taking the cores from
+# the scipy FFT threads that usually run next (FilteredNoise after Harmonic: 52 -> 43 ms on two
+# cores). Passive waiting avoids that; a value the user has set is kept. Read by libgomp when
+# numba first loads it, which is after this import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
