@@ -17,11 +17,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--output", default="outputs/demo.wav", help="WAV file to write")
     demo.add_argument("--sample-rate", type=int, default=16000)
     demo.add_argument("--seed", type=int, default=0, help="seed of the noise and the room")
+    demo.add_argument(
+        "--plot",
+        nargs="?",
+        const="outputs/demo.png",
+        default=None,
+        help="also save a PNG of the waveform, spectrogram and f0 "
+        "(default path outputs/demo.png; needs the plot extra)",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import DemoConfig, run
 
-        run(args.output, DemoConfig(sample_rate=args.sample_rate, seed=args.seed))
+        run(args.output, DemoConfig(sample_rate=args.sample_rate, seed=args.seed), args.plot)
     return 0
 
 

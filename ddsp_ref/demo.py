@@ -94,7 +94,60 @@ def render(cfg: DemoConfig) -> np.ndarray:
     return (audio * (0.9 / peak if peak > 0 else 1.0)).astype(np.float32)
 
 
-def run(output: str, cfg: DemoConfig) -> str:
+def plot(audio: np.ndarray, cfg: DemoConfig, path: str) -> str:
+    """Save a figure of the rendered phrase: waveform, log spectrogram and the f0 the pitch
+    tracker hears against the f0 the synth played (needs the ``plot`` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("--plot needs matplotlib: pip install 'ddsp_ref[plot]'") from err
+    from . import spectral_ops
+
+    sr, n = cfg.sample_rate, len(audio)
+    t = np.arange(n) / sr
+    logmag = np.asarray(spectral_ops.compute_logmag(audio[None], size=1024))[0]
+    f0_heard, confidence = spectral_ops.compute_f0(audio, sr, cfg.frame_rate)
+    f0_played = melody_controls(cfg)["f0_hz"][0, :, 0]
+    fig, (ax_wave, ax_spec) = plt.subplots(
+        2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [1, 3]}
+    )
+    ax_wave.plot(t, audio, lw=0.4)
+    ax_wave.set_ylabel("amplitude")
+    ax_wave.set_title("ddsp_ref demo: Harmonic + FilteredNoise + Reverb")
+    ax_spec.imshow(
+        logmag.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, n / sr, 0, sr / 2),
+        vmin=logmag.max() - 12,
+    )
+    frames = np.arange(len(f0_played)) / cfg.frame_rate
+    ax_spec.plot(frames, f0_played, "c", lw=1.5, label="f0 played")
+    heard = np.where(confidence > 0.5, f0_heard, np.nan)
+    ax_spec.plot(
+        np.arange(len(heard)) / cfg.frame_rate,
+        heard,
+        "w--",
+        lw=1,
+        label="f0 heard (compute_f0, confidence > 0.5)",
+    )
+    ax_spec.set_ylim(0, 2500)
+    ax_spec.set_xlabel("time [s]")
+    ax_spec.set_ylabel("frequency [Hz]")
+    ax_spec.legend(loc="upper right")
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def run(output: str, cfg: DemoConfig, plot_path: str | None = None) -> str:
     import soundfile
 
     start = time.perf_counter()
@@ -111,4 +164,6 @@ def run(output: str, cfg: DemoConfig) -> str:
         f"peak {np.max(np.abs(audio)):.2f}, rendered in {elapsed:.2f} s "
         "(Harmonic + FilteredNoise + Add + Reverb)"
     )
+    if plot_path:
+        print(f"wrote {plot(audio, cfg, plot_path)}: waveform, spectrogram and f0")
     return output

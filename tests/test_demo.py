@@ -81,3 +81,21 @@ def test_demo_cli_requires_a_command(tmp_path):
     result = run_cli(cwd=tmp_path)
     assert result.returncode != 0
     assert "demo" in result.stderr
+
+
+def test_demo_plot_writes_a_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    output, figure = tmp_path / "x.wav", tmp_path / "fig.png"
+    result = run_cli("demo", "--output", str(output), "--plot", str(figure), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {figure}" in result.stdout
+    with open(figure, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"  # a complete PNG, renamed into place
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_demo_plot_without_matplotlib_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    audio = np.zeros(1600, np.float32)
+    with pytest.raises(ImportError, match=r"ddsp_ref\[plot\]"):
+        demo.plot(audio, demo.DemoConfig(), "unused.png")
