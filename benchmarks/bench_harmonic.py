@@ -92,20 +92,24 @@ def ours(x: dict, mode: str):
     return forward, both
 
 
-def torch_port(x: dict):
-    """A straightforward PyTorch port (whole-tensor ops, float32 cumsum), or None."""
+def torch_port(x: dict, device: str = "cpu"):
+    """A straightforward PyTorch port (whole-tensor ops, float32 cumsum), or None.
+
+    ``x`` holds numpy arrays; ``device`` is a torch device ('cpu' or 'cuda').
+    """
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(os.cpu_count() or 1)
-    t = {k: torch.from_numpy(v) for k, v in x.items()}
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    t = {k: torch.from_numpy(v).to(device) for k, v in x.items()}
     n_samples = x["cotangent"].shape[1]
     hop = n_samples // x["f0_hz"].shape[1]
-    k = torch.arange(1, N_HARMONICS + 1, dtype=torch.float32)
-    window = torch.hann_window(2 * hop, periodic=True)
+    k = torch.arange(1, N_HARMONICS + 1, dtype=torch.float32, device=device)
+    window = torch.hann_window(2 * hop, periodic=True, device=device)
     scale = np.float32(x["f0_hz"].shape[1]) / np.float32(n_samples)
-    pos = torch.arange(n_samples, dtype=torch.float32) * float(scale)
+    pos = torch.arange(n_samples, dtype=torch.float32, device=device) * float(scale)
     lo = pos.floor().long()
     hi = torch.clamp(pos.ceil().long(), max=x["f0_hz"].shape[1] - 1)
     lerp = (pos - pos.floor())[None, :, None]
