@@ -19,7 +19,6 @@ per-group phase increments chained here modulo 2*pi, so time chunks run independ
 
 from __future__ import annotations
 
-import functools
 import math
 from types import ModuleType
 from typing import Any
@@ -30,7 +29,7 @@ from ..backend import array_namespace
 from . import oscillator_reference as reference
 from .oscillator_plan import Plan, check_steps, make_plan, pieces
 from .oscillator_reference import Taps
-from .selection import use_reference
+from .selection import KERNEL_DTYPES, compiled_module, use_reference
 
 __all__ = [
     "Taps",
@@ -42,21 +41,6 @@ __all__ = [
     "sinusoid_backward",
 ]
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-@functools.cache
-def _compiled(device: str) -> ModuleType | None:
-    """The kernel module for 'cpu' or 'cuda', or None where numba (or numba.cuda) is missing."""
-    try:
-        if device == "cpu":
-            from . import oscillator_cpu as module
-        else:
-            from . import oscillator_cuda as module
-    except ImportError:
-        return None
-    return module
-
 
 def _implementation(xp: ModuleType, dtypes: tuple, implementation: str | None) -> ModuleType:
     if implementation is not None:  # explicit choice (tests, benchmarks)
@@ -66,13 +50,13 @@ def _implementation(xp: ModuleType, dtypes: tuple, implementation: str | None) -
             )
         if implementation == "reference":
             return reference
-        module = _compiled(implementation)
+        module = compiled_module("oscillator", implementation)
         if module is None:
             raise ImportError(f"the {implementation} oscillator kernels need numba")
         return module
-    if use_reference() or any(np.dtype(d) not in _KERNEL_DTYPES for d in dtypes):
+    if use_reference() or any(np.dtype(d) not in KERNEL_DTYPES for d in dtypes):
         return reference
-    module = _compiled("cpu" if xp is np else "cuda")
+    module = compiled_module("oscillator", "cpu" if xp is np else "cuda")
     return reference if module is None else module
 
 

@@ -18,7 +18,6 @@ numba is imported on the first call that needs a kernel, never by ``import ddsp_
 
 from __future__ import annotations
 
-import functools
 import math
 from types import ModuleType
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 
 from ..backend import array_namespace
 from . import overlap_add_reference as reference
-from .selection import use_reference
+from .selection import KERNEL_DTYPES, compiled_module, use_reference
 
 __all__ = ["overlap_add", "frame", "n_frames_of", "MIN_OVERLAP_ADD_SIZE", "MIN_FRAME_SIZE"]
 
@@ -35,29 +34,14 @@ __all__ = ["overlap_add", "frame", "n_frames_of", "MIN_OVERLAP_ADD_SIZE", "MIN_F
 MIN_OVERLAP_ADD_SIZE = 1 << 17
 MIN_FRAME_SIZE = 1 << 24
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-@functools.cache
-def _compiled(device: str) -> ModuleType | None:
-    """The kernel module for 'cpu' or 'cuda', or None if numba (or its CUDA part) is missing."""
-    try:
-        if device == "cpu":
-            from . import overlap_add_cpu as module
-        else:
-            from . import overlap_add_cuda as module
-    except ImportError:
-        return None
-    return module
-
 
 def _implementation(xp: ModuleType, dtype: Any, cpu_kernel_pays: bool) -> ModuleType:
-    if use_reference() or np.dtype(dtype) not in _KERNEL_DTYPES:
+    if use_reference() or np.dtype(dtype) not in KERNEL_DTYPES:
         return reference
     if xp is np:
-        module = _compiled("cpu") if cpu_kernel_pays else None
+        module = compiled_module("overlap_add", "cpu") if cpu_kernel_pays else None
     else:
-        module = _compiled("cuda")
+        module = compiled_module("overlap_add", "cuda")
     return reference if module is None else module
 
 

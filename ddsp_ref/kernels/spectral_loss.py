@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace, as_strided, fft_module
-from .selection import use_reference
+from .selection import KERNEL_DTYPES, use_reference
 
 __all__ = [
     "CHUNK",
@@ -42,8 +42,6 @@ __all__ = [
 # Frame samples (all rows together) per chunk on the CPU: 512 KB of float32 frames.
 CHUNK = 1 << 17
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 @functools.cache
 def _cpu() -> ModuleType | None:
@@ -56,10 +54,7 @@ def _cpu() -> ModuleType | None:
 
 def _use_cpu_kernel(xp: ModuleType, dtype: Any) -> bool:
     return (
-        xp is np
-        and not use_reference()
-        and np.dtype(dtype) in _KERNEL_DTYPES
-        and _cpu() is not None
+        xp is np and not use_reference() and np.dtype(dtype) in KERNEL_DTYPES and _cpu() is not None
     )
 
 
