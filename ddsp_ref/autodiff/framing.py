@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from ..kernels import overlap_add as _kernels
+from ..kernels.overlap_add import n_frames_of  # noqa: F401  (re-exported)
 from .tape import Primitive
-
-
-def n_frames_of(length: int, frame_size: int, hop_size: int, pad_end: bool) -> int:
-    """Number of frames tf.signal.frame returns for a signal of ``length`` samples."""
-    if pad_end:
-        return -(-length // hop_size)
-    return 0 if length < frame_size else 1 + (length - frame_size) // hop_size
 
 
 def frame_array(xp, x, frame_size: int, hop_size: int, pad_end: bool = False, pad_value=0.0):
