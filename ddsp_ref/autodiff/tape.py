@@ -2,6 +2,9 @@
 
 A Primitive's forward is ``forward(xp, *arrays, **kwargs) -> (out, saved)``; its VJP is
 ``vjp(xp, saved, g, **kwargs) -> tuple`` with one cotangent (or None) per positional input.
+A multi-output Primitive (``n_outputs > 1``: a fused GRU's sequence and final state, an
+oscillator's audio and final phase) returns a tuple ``out`` and receives a tuple ``g`` with one
+cotangent per output; an output that nothing downstream used gets zeros.
 Outside ``value_and_grad`` (or on arrays that carry no Tensor) a Primitive is a plain array
 function: it records nothing and returns a plain array.
 """
@@ -31,14 +34,16 @@ _ids = itertools.count()
 class _Node:
     """One recorded op application: enough to run its VJP later."""
 
-    __slots__ = ("prim", "parents", "saved", "kwargs", "out_id")
+    __slots__ = ("prim", "parents", "saved", "kwargs", "out_ids", "out_like")
 
-    def __init__(self, prim, parents, saved, kwargs, out_id):
+    def __init__(self, prim, parents, saved, kwargs, out_ids, out_like):
         self.prim = prim
         self.parents = parents
         self.saved = saved
         self.kwargs = kwargs
-        self.out_id = out_id
+        self.out_ids = out_ids  # one Tensor id per output
+        # (shape, dtype) of each output of a multi-output op: zeros for the unused ones
+        self.out_like = out_like
 
 
 def _active_tape() -> list | None:
@@ -68,12 +73,15 @@ def new_tensor(data: Any) -> Tensor:
 class Primitive:
     """A differentiable array op: a forward and its vector-Jacobian product, declared once."""
 
-    def __init__(self, name: str, forward: Callable, vjp: Callable):
+    def __init__(self, name: str, forward: Callable, vjp: Callable, n_outputs: int = 1):
         if name in REGISTRY:
             raise ValueError(f"autodiff op {name!r} is registered twice")
+        if int(n_outputs) != n_outputs or n_outputs < 1:
+            raise ValueError(f"n_outputs must be a positive integer, got {n_outputs!r}")
         self.name = name
         self.forward = forward
         self.vjp = vjp
+        self.n_outputs = int(n_outputs)
         # A VJP that declares a `needs` parameter is told which inputs are traced, so it can
         # skip cotangents nobody reads (e.g. `tensor * constant_array`).
         self.wants_needs = "needs" in inspect.signature(vjp).parameters
@@ -95,12 +103,19 @@ class Primitive:
             out, saved = self.forward(xp, *raw, needs=needs, **kwargs)
         else:
             out, saved = self.forward(xp, *raw, **kwargs)
+        if self.n_outputs > 1 and (not isinstance(out, tuple) or len(out) != self.n_outputs):
+            raise RuntimeError(f"forward of {self.name} must return {self.n_outputs} outputs")
         if not traced:
             return out
-        result = new_tensor(out)
         parents = [a if isinstance(a, Tensor) else None for a in args]
-        tape.append(_Node(self, parents, saved, kwargs, result._id))
-        return result
+        if self.n_outputs == 1:
+            result = new_tensor(out)
+            tape.append(_Node(self, parents, saved, kwargs, (result._id,), None))
+            return result
+        results = tuple(new_tensor(o) for o in out)
+        like = tuple((tuple(o.shape), o.dtype) for o in out)
+        tape.append(_Node(self, parents, saved, kwargs, tuple(r._id for r in results), like))
+        return results
 
 
 def _unbroadcast(xp, cot: Any, shape: tuple) -> Any:
@@ -139,10 +154,10 @@ def backward(tape: list, out: Tensor, seed: Any) -> dict[int, Any]:
     for i in range(len(tape) - 1, -1, -1):
         node = tape[i]
         tape[i] = None  # frees this node's saved arrays as soon as its VJP has run
-        g = grads.pop(node.out_id, None)
+        g = _node_cotangent(node, grads)
         if g is None:
             continue
-        xp = array_namespace(g)
+        xp = array_namespace(*g) if node.out_like else array_namespace(g)
         if node.prim.wants_needs:
             needs = tuple(p is not None for p in node.parents)
             cots = node.prim.vjp(xp, node.saved, g, needs=needs, **node.kwargs)
@@ -160,6 +175,22 @@ def backward(tape: list, out: Tensor, seed: Any) -> dict[int, Any]:
             prev = grads.get(parent._id)
             grads[parent._id] = cot if prev is None else prev + cot
     return grads
+
+
+def _node_cotangent(node: _Node, grads: dict[int, Any]) -> Any:
+    """The cotangent of a node's output (a tuple for a multi-output op, with zeros for the
+    outputs nothing used), or None when no output of the node reached the loss."""
+    if node.out_like is None:
+        return grads.pop(node.out_ids[0], None)
+    gs = [grads.pop(i, None) for i in node.out_ids]
+    present = [g for g in gs if g is not None]
+    if not present:
+        return None
+    xp = array_namespace(*present)
+    return tuple(
+        xp.zeros(shape, dtype=dtype) if g is None else g
+        for g, (shape, dtype) in zip(gs, node.out_like)
+    )
 
 
 def zeros_like_array(x: Any) -> Any:

@@ -29,7 +29,7 @@ from ..backend import array_namespace
 from . import oscillator_reference as reference
 from .oscillator_plan import Plan, check_steps, make_plan, pieces
 from .oscillator_reference import Taps
-from .selection import KERNEL_DTYPES, compiled_module, use_reference
+from .selection import select
 
 __all__ = [
     "Taps",
@@ -43,21 +43,7 @@ __all__ = [
 
 
 def _implementation(xp: ModuleType, dtypes: tuple, implementation: str | None) -> ModuleType:
-    if implementation is not None:  # explicit choice (tests, benchmarks)
-        if implementation not in ("reference", "cpu", "cuda"):
-            raise ValueError(
-                f"implementation must be None, 'reference', 'cpu' or 'cuda', got {implementation!r}"
-            )
-        if implementation == "reference":
-            return reference
-        module = compiled_module("oscillator", implementation)
-        if module is None:
-            raise ImportError(f"the {implementation} oscillator kernels need numba")
-        return module
-    if use_reference() or any(np.dtype(d) not in KERNEL_DTYPES for d in dtypes):
-        return reference
-    module = compiled_module("oscillator", "cpu" if xp is np else "cuda")
-    return reference if module is None else module
+    return select("oscillator", xp, dtypes, implementation=implementation)
 
 
 # -- validation and shared steps ------------------------------------------------------------------

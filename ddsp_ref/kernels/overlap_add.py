@@ -19,30 +19,18 @@ numba is imported on the first call that needs a kernel, never by ``import ddsp_
 from __future__ import annotations
 
 import math
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from ..backend import array_namespace
-from . import overlap_add_reference as reference
-from .selection import KERNEL_DTYPES, compiled_module, use_reference
+from .selection import select
 
 __all__ = ["overlap_add", "frame", "n_frames_of", "MIN_OVERLAP_ADD_SIZE", "MIN_FRAME_SIZE"]
 
 # Sizes from which the numba CPU kernels beat the numpy reference (see the module docstring).
 MIN_OVERLAP_ADD_SIZE = 1 << 17
 MIN_FRAME_SIZE = 1 << 24
-
-
-def _implementation(xp: ModuleType, dtype: Any, cpu_kernel_pays: bool) -> ModuleType:
-    if use_reference() or np.dtype(dtype) not in KERNEL_DTYPES:
-        return reference
-    if xp is np:
-        module = compiled_module("overlap_add", "cpu") if cpu_kernel_pays else None
-    else:
-        module = compiled_module("overlap_add", "cuda")
-    return reference if module is None else module
 
 
 def _check_positive(name: str, value: Any) -> int:
@@ -86,7 +74,7 @@ def overlap_add(frames: Any, hop_size: int) -> Any:
     rows = math.prod(lead)
     canonical = xp.ascontiguousarray(frames.reshape(rows, n_frames, frame_size))
     pays = frames.size >= MIN_OVERLAP_ADD_SIZE and hop_size < frame_size
-    out = _implementation(xp, frames.dtype, pays).overlap_add(canonical, hop_size)
+    out = select("overlap_add", xp, (frames.dtype,), cpu_pays=pays).overlap_add(canonical, hop_size)
     return out.reshape(tuple(lead) + (out.shape[-1],))
 
 
@@ -120,7 +108,7 @@ def frame(
     rows = math.prod(lead)
     canonical = xp.ascontiguousarray(x.reshape(rows, length))
     pays = rows * n_frames * frame_size >= MIN_FRAME_SIZE
-    out = _implementation(xp, x.dtype, pays).frame(
+    out = select("overlap_add", xp, (x.dtype,), cpu_pays=pays).frame(
         canonical, frame_size, hop_size, n_frames, pad_value
     )
     return out.reshape(tuple(lead) + (n_frames, frame_size))

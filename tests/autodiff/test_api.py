@@ -172,6 +172,24 @@ def test_check_grads_catches_a_wrong_gradient():
         ddsp_ref.check_grads(lambda i: i, np.arange(3))
 
 
+@pytest.mark.parametrize("size", [1e-9, 1e-6, 1e-3, 1.0, 1e6])
+def test_check_grads_catches_a_factor_two_at_every_gradient_size(size):
+    # d/dx (size * x^2) seen as size * x (half the truth) must fail however small size is: the
+    # tolerance is relative to the derivative, not to max(derivative, 1).
+    with pytest.raises(GradientCheckError):
+        ddsp_ref.check_grads(lambda x: size * ddsp_ref.stop_gradient(x) * x, X)
+    ddsp_ref.check_grads(lambda x: size * x * x, X)
+
+
+def test_check_grads_floor_excuses_only_unresolvable_differences():
+    # A function of size 1e8 with a tiny, exact derivative passes: finite differences of
+    # 1e8-sized values cannot resolve better than ~1e-8 * 1e8 / 1e6.
+    ddsp_ref.check_grads(lambda x: 1e8 + 1e-12 * x, X)
+    # ...but a gradient 1e-3 off on a unit-sized function does not.
+    with pytest.raises(GradientCheckError):
+        ddsp_ref.check_grads(lambda x: x * (1.0 + 1e-3 * ddsp_ref.stop_gradient(x) / x), X)
+
+
 def test_check_grads_checks_pytrees_and_argnums():
     params = {"w": X, "b": [Y]}
     ddsp_ref.check_grads(lambda p, s: ops.tanh(p["w"] * s + p["b"][0]), params, X, argnums=0)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import ddsp_ref
 from ddsp_ref.autodiff import ops
 from ddsp_ref.kernels import overlap_add as launcher
+from ddsp_ref.kernels.selection import select
 from ddsp_ref.kernels import overlap_add_reference as reference
 
 cpu = pytest.importorskip("ddsp_ref.kernels.overlap_add_cpu")
@@ -185,11 +186,15 @@ def test_launcher_errors(call, match):
 def test_selection(monkeypatch):
     big = launcher.MIN_OVERLAP_ADD_SIZE
     monkeypatch.delenv("DDSP_REF_KERNELS", raising=False)
-    assert launcher._implementation(np, np.float32, True) is cpu
-    assert launcher._implementation(np, np.float32, False) is reference
-    assert launcher._implementation(np, np.complex64, True) is reference
+    assert select("overlap_add", np, (np.float32,), cpu_pays=True) is cpu
+    assert select("overlap_add", np, (np.float32,), cpu_pays=False) is reference
+    assert select("overlap_add", np, (np.complex64,)) is reference
     monkeypatch.setenv("DDSP_REF_KERNELS", "reference")
-    assert launcher._implementation(np, np.float32, True) is reference
+    assert select("overlap_add", np, (np.float32,)) is reference
+    monkeypatch.setenv("DDSP_REF_KERNELS", "fast")
+    with pytest.raises(ValueError, match="DDSP_REF_KERNELS='fast'"):
+        launcher.overlap_add(np.zeros((1, 4, 8), np.float32), 2)
+    monkeypatch.setenv("DDSP_REF_KERNELS", "reference")
     # Forced reference and kernel give the same numbers on a kernel-sized input.
     frames = np.random.default_rng(4).standard_normal((2, big // 64, 64)).astype(np.float32)
     forced = launcher.overlap_add(frames, 16)
