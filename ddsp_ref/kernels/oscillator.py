@@ -23,8 +23,6 @@ import math
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from ..backend import array_namespace
 from . import oscillator_reference as reference
 from .oscillator_plan import Plan, check_steps, make_plan, pieces

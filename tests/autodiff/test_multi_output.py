@@ -3,8 +3,6 @@ outputs the loss never used), on every subset of used outputs and traced inputs.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 

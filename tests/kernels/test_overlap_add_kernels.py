@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 import ddsp_ref
 from ddsp_ref.autodiff import ops
 from ddsp_ref.kernels import overlap_add as launcher
-from ddsp_ref.kernels.selection import select
 from ddsp_ref.kernels import overlap_add_reference as reference
+from ddsp_ref.kernels.selection import select
 
 cpu = pytest.importorskip("ddsp_ref.kernels.overlap_add_cpu")
 
