@@ -4,7 +4,7 @@ from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _elementwise
 from .fft import *  # noqa: F401,F403
 from .fft import __all__ as _fft
-from .framing import frame, overlap_add  # noqa: F401
+from .fused.framing import frame, overlap_add  # noqa: F401
 from .indexing import *  # noqa: F401,F403
 from .indexing import __all__ as _indexing
 from .linalg import *  # noqa: F401,F403

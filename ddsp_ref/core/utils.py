@@ -10,6 +10,7 @@ import numpy as np
 from ..autodiff import ops
 from ..autodiff.tensor import Tensor
 from ..backend import array_namespace, float_dtype
+from ..validation import check_real_dtype
 
 __all__ = [
     "to_float",
@@ -23,12 +24,24 @@ __all__ = [
 ]
 
 
-def to_float(x: Any) -> Any:
+def to_float(x: Any, name: str = "input", where: str = "ddsp_ref") -> Any:
     """ddsp's ``tf_float32`` under ddsp_ref's dtype policy.
 
     float64 arrays stay float64 (so whole pipelines can be gradient-checked); everything else
-    (float32, integers, lists, scalars) becomes float32. Differentiable for Tensors.
+    (float32, integers, booleans, lists, scalars) becomes float32. Differentiable for Tensors.
+
+    Raises:
+        TypeError: for complex, string or object input (``name`` and ``where`` go into the
+            message): a complex array would lose its imaginary part silently.
     """
+    if not hasattr(x, "dtype"):  # lists and Python scalars: float32, as ddsp
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as err:
+            raise TypeError(f"{where}: {name} must be an array of numbers ({err})") from None
+        check_real_dtype(x, name, where)
+        return x.astype(np.float32)
+    check_real_dtype(x, name, where)
     if isinstance(x, Tensor) or hasattr(x, "__array_namespace__") or isinstance(x, np.ndarray):
         dtype = float_dtype(x)
         return x if x.dtype == dtype else ops.astype(x, dtype)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..kernels import overlap_add as _kernels
-from ..kernels.overlap_add import n_frames_of  # noqa: F401  (re-exported)
-from .tape import Primitive
+from ...kernels import overlap_add as _kernels
+from ...kernels.overlap_add import n_frames_of  # noqa: F401  (re-exported)
+from ..shape_ops import moveaxis
+from ..tape import Primitive
 
 
 def frame_array(xp, x, frame_size: int, hop_size: int, pad_end: bool = False, pad_value=0.0):
@@ -62,7 +63,6 @@ def frame(
     Returns:
         ``[..., n_frames, frame_size]`` with the frame axes in place of ``axis``.
     """
-    from .shape_ops import moveaxis
 
     _check_sizes(frame_size, hop_size)
     last = axis in (-1, len(x.shape) - 1)

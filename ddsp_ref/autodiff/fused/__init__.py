@@ -1,0 +1,8 @@
+"""Autodiff ops backed by the fused kernels of ``ddsp_ref.kernels``: one op per kernel family.
+
+Each module declares its op(s) with the VJP beside the forward, like every other op of the
+tape; importing ``ddsp_ref.autodiff`` imports them all, so the op registry is complete whatever
+the caller imported (numba itself still loads only on the first kernel call).
+"""
+
+from . import framing  # noqa: F401  (registers frame / overlap_add)
