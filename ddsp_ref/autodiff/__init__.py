@@ -4,14 +4,12 @@ Plain arrays in give plain arrays out (nothing recorded); inside :func:`value_an
 differentiated arguments are :class:`Tensor` objects and every op on them is taped.
 """
 
-from . import ops, tensor
+from . import ops
 from .api import grad, stop_gradient, value_and_grad
 from .gradcheck import GradientCheckError, check_grads
 from .pytree import tree_flatten, tree_map
 from .tape import REGISTRY
 from .tensor import Tensor
-
-tensor._ops = ops  # Tensor operators dispatch to the ops (bound here to avoid an import cycle)
 
 __all__ = [
     "Tensor",

@@ -13,7 +13,11 @@ from .reductions import *  # noqa: F401,F403
 from .reductions import __all__ as _reductions
 from .shape_ops import *  # noqa: F401,F403
 from .shape_ops import __all__ as _shape_ops
+from .tensor import register_ops
 
 __all__ = (
     _elementwise + _fft + ["frame", "overlap_add"] + _indexing + _linalg + _reductions + _shape_ops
 )
+
+# Tensor operators, methods and NumPy dispatch call these functions by name.
+register_ops({name: globals()[name] for name in __all__})

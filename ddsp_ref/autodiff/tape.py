@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_namespace
-from .tensor import Tensor
+from .tensor import TRACING, Tensor
 
 __all__ = ["Primitive", "REGISTRY", "recording", "backward"]
 
@@ -60,10 +60,12 @@ class recording:
             )
         self.tape: list = []
         _state.tape = self.tape
+        TRACING.active = True
         return self.tape
 
     def __exit__(self, *exc) -> None:
         _state.tape = None
+        TRACING.active = False
 
 
 def new_tensor(data: Any) -> Tensor:

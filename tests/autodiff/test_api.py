@@ -251,9 +251,9 @@ def test_tensor_methods_and_properties():
             size=x.size,
             len=len(x),
             lt=x < 3.0,
-            first=float(x[0, 0]),
-            numpy=x.numpy(),
-            array=np.asarray(x),
+            first=float(ddsp_ref.stop_gradient(x[0, 0])),
+            numpy=ddsp_ref.stop_gradient(x),
+            array=np.asarray(ddsp_ref.stop_gradient(x)),
         )
         return x.sum()  # fmt: skip
 
