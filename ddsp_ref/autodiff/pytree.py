@@ -31,6 +31,38 @@ def tree_flatten(tree: Any) -> tuple[list, Callable[[list], Any]]:
     return leaves, lambda new_leaves: rebuild(iter(new_leaves))
 
 
-def tree_map(fun: Callable, tree: Any) -> Any:
+def tree_structure(tree: Any) -> Any:
+    """A hashable description of the containers of ``tree`` (leaves left out): two trees with
+    equal structures have their leaves in corresponding order."""
+    if isinstance(tree, dict):
+        return ("dict", tuple((k, tree_structure(v)) for k, v in tree.items()))
+    if isinstance(tree, (list, tuple)):
+        return (type(tree).__name__, tuple(tree_structure(v) for v in tree))
+    return "*"
+
+
+def tree_map(fun: Callable, tree: Any, *rest: Any) -> Any:
+    """``fun`` applied leaf by leaf: ``fun(x, *ys)`` for corresponding leaves of ``tree`` and
+    every tree in ``rest`` (an optimizer step maps params, grads and moments together).
+
+    Raises:
+        ValueError: if a tree in ``rest`` has another structure than ``tree``.
+    """
     leaves, rebuild = tree_flatten(tree)
-    return rebuild([fun(x) for x in leaves])
+    others = []
+    for i, other in enumerate(rest):
+        if tree_structure(other) != tree_structure(tree):
+            raise ValueError(
+                f"tree_map: tree {i + 1} has another structure than the first tree "
+                f"({_describe(other)} against {_describe(tree)})"
+            )
+        others.append(tree_flatten(other)[0])
+    return rebuild([fun(x, *ys) for x, *ys in zip(leaves, *others)])
+
+
+def _describe(tree: Any) -> str:
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in tree.items()) + "}"
+    if isinstance(tree, (list, tuple)):
+        return type(tree).__name__ + f" of {len(tree)}"
+    return "leaf"
