@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .autodiff import ops
+from .autodiff import ops, stop_gradient
 from .core.resampling import resample
 from .core.utils import to_float
 from .dags import DAGLayer
@@ -66,7 +66,20 @@ class ProcessorGroup(DAGLayer, Processor):
         """Run the DAG; the 'controls' of a group are the whole outputs dict."""
         return self.run_dag(inputs, **kwargs)
 
-    def get_signal(self, **outputs: Any) -> Any:
+    def get_signal(self, outputs: dict | None = None, **kwargs: Any) -> Any:
+        """The signal of the last node: ``get_signal(outputs)`` as in ddsp (the outputs dict
+        of :meth:`get_controls`), or the same dict as keyword arguments."""
+        if outputs is None:
+            outputs = kwargs
+        elif kwargs:
+            raise TypeError(
+                "ProcessorGroup.get_signal: pass the outputs dict or keywords, not both"
+            )
+        if not isinstance(outputs, dict):
+            raise TypeError(
+                f"ProcessorGroup.get_signal: outputs must be the dict returned by get_controls, "
+                f"got {type(outputs).__name__}"
+            )
         if "out" not in outputs:
             raise ValueError("ProcessorGroup: the DAG is empty, so there is no 'out' signal")
         return outputs["out"]["signal"]
@@ -114,9 +127,21 @@ class Mix(Processor):
         return {"signal_one": signal_one, "signal_two": signal_two, "mix_level": mix_level}
 
     def get_signal(self, signal_one: Any, signal_two: Any, mix_level: Any) -> Any:
-        w1 = ops.sqrt(ops.abs(mix_level))
-        w2 = 1.0 - ops.sqrt(ops.abs(mix_level - 1.0))
+        w1 = _sqrt_abs(mix_level)
+        w2 = 1.0 - _sqrt_abs(mix_level - 1.0)
         return w1 * signal_one + w2 * signal_two
+
+
+def _sqrt_abs(x: Any) -> Any:
+    """``sqrt(|x|)`` whose gradient at ``x = 0`` is 0 instead of ``inf * 0 = NaN``.
+
+    The mix level is a sigmoid, which is exactly 1 in float32 from an input of about 17 (and
+    exactly 0 below about -104): the weights saturate and the gradient there is taken as 0, the
+    one-sided limit of the saturated sigmoid's own derivative.
+    """
+    magnitude = ops.abs(x)
+    nonzero = stop_gradient(magnitude) > 0
+    return ops.where(nonzero, ops.sqrt(ops.where(nonzero, magnitude, 1.0)), 0.0)
 
 
 class Crop(Processor):

@@ -180,3 +180,67 @@ def test_import_without_gin_installed():
     )
     assert result.returncode == 0, result.stderr
     assert "ddsp_ref[gin]" in result.stdout
+
+
+# ddsp's own configs, as written: `import ddsp`, full `ddsp.` selectors, partial ones.
+DDSP_CONFIG = """
+import ddsp
+
+ddsp.core.oscillator_bank.use_angular_cumsum = True
+ddsp.synths.Harmonic.n_samples = 320
+FilteredNoise.n_samples = 320
+FilteredNoise.seed = 0
+ddsp.effects.Reverb.trainable = True
+Reverb.reverb_length = 16
+
+ddsp.processors.ProcessorGroup.dag = [
+  (@ddsp.synths.Harmonic(), ['amps', 'harmonic_distribution', 'f0_hz']),
+  (@synths.FilteredNoise(), ['noise_magnitudes']),
+  (@ddsp.processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+  (@effects.Reverb(), ['add/signal']),
+]
+"""
+
+
+def test_ddsp_configs_parse_unchanged(gin):
+    gin.parse_config(DDSP_CONFIG)
+    group = ddsp_ref.processors.ProcessorGroup()
+    assert group.processor_names == ["harmonic", "filtered_noise", "add", "reverb"]
+    assert isinstance(group.processors[0], ddsp_ref.synths.Harmonic)
+    assert group.processors[0].n_samples == 320
+    assert gin.query_parameter("ddsp.core.oscillator_bank.use_angular_cumsum") is True
+    assert gin.query_parameter("oscillator_bank.use_angular_cumsum") is True
+    out = group(controls())
+    assert out.shape == (1, 320) and np.isfinite(out).all() and np.abs(out).max() > 0
+
+
+def test_import_ddsp_resolves_to_the_same_modules():
+    import ddsp  # noqa: F401  (the alias hook of ddsp_ref.gin_support)
+    import ddsp.core
+    import ddsp.synths
+
+    assert ddsp is ddsp_ref and ddsp.synths is ddsp_ref.synths and ddsp.core is ddsp_ref.core
+    with pytest.raises(ImportError):
+        import ddsp.no_such_module  # noqa: F401
+
+
+def test_a_real_ddsp_is_never_shadowed(tmp_path):
+    # A package called ddsp on the path stands for the real one: `import ddsp` must find it,
+    # and ddsp_ref then keeps its own gin names so that both can be registered in one process.
+    (tmp_path / "ddsp").mkdir()
+    (tmp_path / "ddsp" / "__init__.py").write_text("REAL = True\n")
+    code = (
+        "import ddsp_ref, ddsp, gin\n"
+        "from ddsp_ref import gin_support\n"
+        "assert ddsp.REAL and ddsp is not ddsp_ref\n"
+        "assert gin_support.GIN_PACKAGE == 'ddsp_ref'\n"
+        "gin.parse_config('ddsp_ref.synths.Harmonic.n_samples = 8')\n"
+        "assert gin.query_parameter('ddsp_ref.synths.Harmonic.n_samples') == 8\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO)]))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

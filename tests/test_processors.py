@@ -59,6 +59,17 @@ def test_processor_call_is_get_signal_of_get_controls():
     np.testing.assert_array_equal(proc(x, training=True, mask=None), 2.0 * x + 1.0)
 
 
+def test_processor_group_get_signal_takes_the_outputs_dict_positionally():
+    # ddsp: `group.get_signal(group.get_controls(inputs))`.
+    group = processors.ProcessorGroup(dag=[(processors.Add(), ["a", "b"])])
+    inputs = {"a": np.ones((1, 4)), "b": np.full((1, 4), 2.0)}
+    outputs = group.get_controls(inputs)
+    np.testing.assert_array_equal(group.get_signal(outputs), np.full((1, 4), 3.0))
+    np.testing.assert_array_equal(group.get_signal(**outputs), np.full((1, 4), 3.0))
+    with pytest.raises(TypeError, match="outputs must be the dict"):
+        group.get_signal([1, 2])
+
+
 def test_processor_without_methods_raises():
     with pytest.raises(TypeError, match="get_controls"):
         processors.Processor(name="bare")(np.zeros(3))
@@ -116,6 +127,28 @@ def test_mix_float32_stays_float32():
     s = np.ones((1, 8, 1), np.float32)
     out = processors.Mix()(s, s, np.zeros((1, 2, 1), np.float32))
     assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("level", [17.0, 40.0, -120.0, 0.0])
+def test_mix_gradient_is_finite_where_the_mix_level_saturates(level, dtype):
+    # sigmoid(17) == 1 and sigmoid(-120) == 0 in float32: sqrt(|m - 1|) and sqrt(|m|) sit at
+    # their kink, where the naive VJP gives inf * 0 = NaN.
+    import ddsp_ref
+    from ddsp_ref.autodiff import ops
+
+    rng = np.random.default_rng(0)
+    s1, s2 = rng.normal(size=(2, 1, 8, 1)).astype(dtype)
+    nn_out = np.full((1, 2, 1), level, dtype)
+    value, grads = ddsp_ref.value_and_grad(
+        lambda a, b, m: ops.sum(processors.Mix()(a, b, m) ** 2), argnums=(0, 1, 2)
+    )(s1, s2, nn_out)
+    assert np.isfinite(value)
+    for g in grads:
+        assert np.all(np.isfinite(g))
+    m = np.float64(dtype(1) / (1 + np.exp(-dtype(level))))  # the level the working dtype sees
+    w1, w2 = np.sqrt(abs(m)), 1 - np.sqrt(abs(m - 1))
+    np.testing.assert_allclose(grads[0], 2 * (w1 * s1 + w2 * s2) * w1, rtol=1e-5, atol=1e-6)
 
 
 def test_mix_length_mismatch_raises():
