@@ -9,9 +9,9 @@ their top, ``@ddsp.synths.Harmonic()`` or ``@synths.Harmonic()``,
   ``ddsp.synths`` (so the full, partial and bare selectors of ddsp's configs all match). If the
   real ddsp package is installed, ddsp_ref keeps its own names (``ddsp_ref.synths``) instead, so
   that both libraries can be imported in one process.
-- ``import ddsp``: when the real ddsp is not installed, importing ddsp_ref adds a fallback import
-  hook (on ``sys.meta_path``) that resolves ``ddsp`` and ``ddsp.<module>`` to ddsp_ref and
-  ``ddsp_ref.<module>``. It is not installed when a real ddsp is on the path, so it never shadows one.
+- ``import ddsp``: when the real ddsp is not installed, importing ddsp_ref adds an import hook
+  (on ``sys.meta_path``) that resolves ``ddsp`` and ``ddsp.<module>`` to ddsp_ref and
+  ``ddsp_ref.<module>``. With a real ddsp on the path there is no hook: it never shadows one.
 
 Without gin, registration is a no-op and the helpers below raise an ImportError naming the
 extra to install.
