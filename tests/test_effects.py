@@ -179,13 +179,20 @@ def test_stochastic_reverbs_draw_fresh_noise_and_are_seeded():
 
 
 @pytest.mark.parametrize("window_size", [257, 15])
-def test_fir_filter_is_frequency_filter(window_size, xp):
+def test_fir_filter_is_a_windowed_zero_phase_fir(window_size, xp):
+    """Constant magnitudes over time: the output is x convolved (np.convolve) with the FIR
+    designed independently from exp_sigmoid(M) (irfft as zero phase, Hann window by index
+    arithmetic: tests/core/test_filters.ref_windowed_ir), cropped by ddsp's delay compensation
+    ``(n_taps - 1) // 2 - 1``."""
+    from tests.core.test_filters import ref_crop, ref_windowed_ir
+
     x = audio(14)
-    mags = np.random.default_rng(15).normal(size=(3, 10, 30))
+    mags = np.random.default_rng(15).normal(size=(3, 1, 30))
     out = effects.FIRFilter(window_size=window_size)(xp.asarray(x), xp.asarray(mags))
-    expected = core.frequency_filter(x, ref_exp_sigmoid(mags), window_size=window_size)
-    np.testing.assert_allclose(to_numpy(out), expected, atol=1e-12)
-    assert out.shape == (3, N_SAMPLES)
+    ir = ref_windowed_ir(np.fft.irfft(ref_exp_sigmoid(mags[:, 0])), window_size)
+    full = np.stack([np.convolve(a, h) for a, h in zip(x, ir, strict=True)])
+    expected = ref_crop(full, (ir.shape[-1] - 1) // 2 - 1, N_SAMPLES)
+    np.testing.assert_allclose(to_numpy(out), expected, atol=1e-10)
 
 
 def test_fir_filter_flat_response_passes_audio():
@@ -220,12 +227,25 @@ def test_mod_delay_integer_delays(phase, delay):
     np.testing.assert_allclose(out, expected, atol=1e-12)
 
 
-def test_mod_delay_matches_variable_length_delay(xp):
+def test_mod_delay_fractional_delays_interpolate_linearly(xp):
+    """A time-varying delay d(n) = center + p(n) * depth = k + f samples reads
+    (1 - f) x[n - k] + f x[n - k - 1] (linear interpolation between the two neighbours),
+    scaled by the gain, plus the dry signal; written out per sample in numpy. ddsp's quirk:
+    the table wraps, so between delays max_length - 1 and max_length the second neighbour is
+    delay 0 (x[n]) instead of x[n - max_length]."""
     rng = np.random.default_rng(18)
-    x, gain = rng.normal(size=(2, 200)), rng.uniform(0.1, 1.0, size=(2, 200, 1))
-    phase = rng.uniform(0.0, 1.0, size=(2, 200, 1))
+    n = 200
+    x, gain = rng.normal(size=(2, n)), rng.uniform(0.1, 1.0, size=(2, n, 1))
+    phase = rng.uniform(0.0, 0.99, size=(2, n, 1))
     out = mod_delay(add_dry=True)(xp.asarray(x), xp.asarray(gain), xp.asarray(phase))
-    wet = core.variable_length_delay(phase=0.5 * phase + 0.5, audio=x, max_length=32)
+    delay = 16.0 + 16.0 * phase[:, :, 0]  # samples (center 1 ms, depth 1 ms at 16 kHz)
+    whole = np.floor(delay).astype(int)
+    frac = delay - whole
+    padded = np.concatenate([np.zeros((2, 64)), x], axis=1)  # silence before the start
+    rows, t = np.arange(2)[:, None], np.arange(n)[None, :] + 64
+    second = np.where(whole + 1 >= 32, 0, whole + 1)  # max_length 32: the wrap-around
+    wet = (1 - frac) * padded[rows, t - whole] + frac * padded[rows, t - second]
+    assert (whole == 31).any()  # the wrapped interval is exercised
     np.testing.assert_allclose(to_numpy(out), wet * gain[:, :, 0] + x, atol=1e-12)
 
 

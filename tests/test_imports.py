@@ -134,9 +134,7 @@ def test_import_is_quick_and_loads_neither_numba_nor_cupy():
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(
-    "name", sorted(n for n in ddsp_ref._SUBMODULES if not n.startswith("_"))
-)
+@pytest.mark.parametrize("name", sorted(n for n in ddsp_ref._SUBMODULES if not n.startswith("_")))
 def test_every_documented_submodule_is_reachable_after_import(name):
     code = f"import ddsp_ref\nm = ddsp_ref.{name}\nprint(m.__name__)\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

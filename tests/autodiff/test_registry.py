@@ -84,9 +84,9 @@ def test_gradient_on_every_subset_of_inputs(name, case, dtype):
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=1e-6)
     for size in range(1, len(floats)):
         for subset in itertools.combinations(floats, size):
-            _, part = ddsp_ref.value_and_grad(
-                lambda *a: ops.sum(ops.real(case.fun(*a))), subset
-            )(*args)
+            _, part = ddsp_ref.value_and_grad(lambda *a: ops.sum(ops.real(case.fun(*a))), subset)(
+                *args
+            )
             for k, index in enumerate(subset):
                 expected = full[floats.index(index)]
                 assert part[k].dtype == expected.dtype
