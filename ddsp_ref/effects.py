@@ -13,12 +13,21 @@ from .backend import array_namespace
 from .gin_support import register
 from .processors import Processor
 from .synths import FilteredNoise, NoiseSource
+from .validation import check_rank, finite_number, nonnegative_int, positive_int, positive_number
 
 __all__ = ["Reverb", "ExpDecayReverb", "FilteredNoiseReverb", "FIRFilter", "ModDelay"]
 
 
 def _normal(seed: Any, shape: tuple, stddev: float) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal(shape) * stddev).astype(np.float32)
+
+
+def _reverb_length(value: Any, where: str) -> int:
+    """At least 2 taps: tap 0 is the dry path (masked), so a 1-tap IR holds no reverb."""
+    length = positive_int(value, "reverb_length", where)
+    if length < 2:
+        raise ValueError(f"{where}: reverb_length must be at least 2 (tap 0 is the dry path)")
+    return length
 
 
 def _tile_to_batch(x: Any, batch: int) -> Any:
@@ -47,10 +56,10 @@ class Reverb(Processor):
         seed: Any = 0,
     ):
         super().__init__(name=name, trainable=trainable)
-        self.reverb_length = reverb_length
+        self.reverb_length = _reverb_length(reverb_length, "Reverb")
         self.add_dry = add_dry
         if trainable:
-            self.add_parameter("ir", _normal(seed, (reverb_length,), 1e-6))
+            self.add_parameter("ir", _normal(seed, (self.reverb_length,), 1e-6))
 
     def _mask_dry_ir(self, ir: Any) -> Any:
         """Zero the first tap: the dry path is added explicitly (ddsp's _mask_dry_ir)."""
@@ -60,9 +69,15 @@ class Reverb(Processor):
         return ir * mask
 
     def _match_dimensions(self, audio: Any, ir: Any) -> Any:
+        where = type(self).__name__
+        check_rank(ir, (1, 2, 3), "ir", where, "[ir_size], [batch, ir_size] or [batch, ir_size, 1]")
         if len(ir.shape) == 1:
             ir = ops.expand_dims(ir, 0)
         elif len(ir.shape) == 3:
+            if ir.shape[2] != 1:
+                raise ValueError(
+                    f"{where}: a 3-D ir must be [batch, ir_size, 1], got shape {tuple(ir.shape)}"
+                )
             ir = ir[:, :, 0]
         batch_ir, batch = ir.shape[0], audio.shape[0]
         if batch_ir not in (1, batch):
@@ -120,7 +135,7 @@ class ExpDecayReverb(Reverb):
         seed: Any = None,
     ):
         Processor.__init__(self, name=name, trainable=trainable)
-        self.reverb_length = reverb_length
+        self.reverb_length = _reverb_length(reverb_length, "ExpDecayReverb")
         self.add_dry = add_dry
         self.scale_fn = scale_fn
         self._noise = NoiseSource(seed)
@@ -140,6 +155,11 @@ class ExpDecayReverb(Reverb):
         return gain * ops.exp(-decay_exponent * t) * noise
 
     def get_controls(self, audio: Any, gain: Any = None, decay: Any = None) -> dict:
+        for key, value in (("gain", gain), ("decay", decay)):
+            if value is not None and (len(value.shape) != 2 or value.shape[1] != 1):
+                raise ValueError(
+                    f"ExpDecayReverb: {key} must be [batch, 1], got shape {tuple(value.shape)}"
+                )
         if self.trainable:
             batch = audio.shape[0]
             gain = _tile_to_batch(self.parameter("gain"), batch)
@@ -171,10 +191,14 @@ class FilteredNoiseReverb(Reverb):
         seed: Any = None,
     ):
         Processor.__init__(self, name=name, trainable=trainable)
-        self.reverb_length = reverb_length
+        where = "FilteredNoiseReverb"
+        self.reverb_length = _reverb_length(reverb_length, where)
+        n_frames = positive_int(n_frames, "n_frames", where)
+        n_filter_banks = positive_int(n_filter_banks, "n_filter_banks", where)
+        window_size = nonnegative_int(window_size, "window_size", where)
         self.add_dry = add_dry
         self._synth = FilteredNoise(
-            n_samples=reverb_length,
+            n_samples=self.reverb_length,
             window_size=window_size,
             scale_fn=scale_fn,
             initial_bias=initial_bias,
@@ -185,6 +209,9 @@ class FilteredNoiseReverb(Reverb):
             self.add_parameter("magnitudes", _normal(init_seed, (n_frames, n_filter_banks), 0.01))
 
     def get_controls(self, audio: Any, magnitudes: Any = None) -> dict:
+        if magnitudes is not None:
+            check_rank(magnitudes, 3, "magnitudes", "FilteredNoiseReverb",
+                       "[batch, n_frames, n_filter_banks]")  # fmt: skip
         if self.trainable:
             magnitudes = ops.expand_dims(self.parameter("magnitudes"), 0)
         elif magnitudes is None:
@@ -208,11 +235,13 @@ class FIRFilter(Processor):
         name: str = "fir_filter",
     ):
         super().__init__(name=name)
-        self.window_size = window_size
+        self.window_size = nonnegative_int(window_size, "window_size", "FIRFilter")
         self.scale_fn = scale_fn
 
     def get_controls(self, audio: Any, magnitudes: Any) -> dict:
         """Args: audio ``[batch, n_samples]``, magnitudes ``[batch, n_frames, n_bands]``."""
+        check_rank(audio, 2, "audio", "FIRFilter", "[batch, n_samples]")
+        check_rank(magnitudes, 3, "magnitudes", "FIRFilter", "[batch, n_frames, n_bands]")
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes)
         return {"audio": audio, "magnitudes": magnitudes}
@@ -239,9 +268,19 @@ class ModDelay(Processor):
         name: str = "mod_delay",
     ):
         super().__init__(name=name)
-        self.center_ms = center_ms
-        self.depth_ms = depth_ms
-        self.sample_rate = sample_rate
+        self.center_ms = finite_number(center_ms, "center_ms", "ModDelay")
+        self.depth_ms = finite_number(depth_ms, "depth_ms", "ModDelay")
+        self.sample_rate = positive_number(sample_rate, "sample_rate", "ModDelay")
+        if self.center_ms < 0 or self.depth_ms < 0:
+            raise ValueError(
+                f"ModDelay: center_ms and depth_ms must be >= 0, got {center_ms} and {depth_ms}"
+            )
+        max_length = int(self.sample_rate / 1000.0 * (self.center_ms + self.depth_ms))
+        if max_length < 1:
+            raise ValueError(
+                f"ModDelay: center_ms + depth_ms ({self.center_ms + self.depth_ms} ms) at "
+                f"sample_rate {self.sample_rate} is shorter than one sample"
+            )
         self.gain_scale_fn = gain_scale_fn
         self.phase_scale_fn = phase_scale_fn
         self.add_dry = add_dry

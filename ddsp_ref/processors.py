@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +13,7 @@ from .core.utils import to_float
 from .dags import DAGLayer
 from .gin_support import configurable, register
 from .module import Module
+from .validation import check_rank, check_same_batch, nonnegative_int, one_of
 
 __all__ = ["Processor", "ProcessorGroup", "Add", "Mix", "Crop"]
 
@@ -26,6 +29,7 @@ class Processor(Module):
     def __call__(self, *args: Any, return_outputs_dict: bool = False, **kwargs: Any) -> Any:
         kwargs.pop("training", None)
         kwargs.pop("mask", None)
+        args, kwargs = self._checked_inputs(args, kwargs)
         controls = self.get_controls(*args, **kwargs)
         signal = self.get_signal(**controls)
         if return_outputs_dict:
@@ -35,8 +39,39 @@ class Processor(Module):
     def get_controls(self, *args: Any, **kwargs: Any) -> dict:
         raise TypeError(f"{type(self).__name__} must define get_controls")
 
+    def _checked_inputs(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The network outputs as float arrays (lists accepted; complex, text and other
+        non-numeric inputs rejected by name), with one batch size: checked once, here."""
+        where = type(self).__name__
+        names = _input_names(type(self))
+        args = tuple(
+            _as_input(a, names[i] if i < len(names) else f"input {i}", where)
+            for i, a in enumerate(args)
+        )
+        kwargs = {k: _as_input(v, k, where) for k, v in kwargs.items()}
+        named = dict(zip(names, args)) | kwargs
+        arrays = {k: v for k, v in named.items() if hasattr(v, "shape") and len(v.shape) > 1}
+        if len(arrays) > 1:
+            check_same_batch(where, **arrays)
+        return args, kwargs
+
     def get_signal(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must define get_signal")
+
+
+@functools.cache
+def _input_names(cls: type) -> tuple[str, ...]:
+    """Names of the positional parameters of ``cls.get_controls`` (error messages use them)."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = inspect.signature(cls.get_controls).parameters.values()
+    return tuple(p.name for p in params if p.name != "self" and p.kind in kinds)
+
+
+def _as_input(value: Any, name: str, where: str) -> Any:
+    """Network outputs and signals become float arrays (dicts and None pass through)."""
+    if value is None or isinstance(value, dict):
+        return value
+    return to_float(value, name, where)
 
 
 class ProcessorGroup(DAGLayer, Processor):
@@ -109,6 +144,13 @@ class Mix(Processor):
         super().__init__(name=name)
 
     def get_controls(self, signal_one: Any, signal_two: Any, nn_out_mix_level: Any) -> dict:
+        for key, value in (("signal_one", signal_one), ("signal_two", signal_two)):
+            check_rank(value, (2, 3), key, "Mix", "[batch, n_samples] or [batch, n_samples, 1]")
+        if nn_out_mix_level.shape[1] < 1:
+            raise ValueError(
+                f"Mix: nn_out_mix_level needs at least one frame, got shape "
+                f"{tuple(nn_out_mix_level.shape)}"
+            )
         n1, n2 = signal_one.shape[1], signal_two.shape[1]
         if n1 != n2:
             raise ValueError(
@@ -149,14 +191,15 @@ class Crop(Processor):
 
     def __init__(self, frame_size: int, crop_location: str = "back", name: str = "crop"):
         super().__init__(name=name)
-        if crop_location not in ("front", "center", "back"):
-            raise ValueError(
-                f"Crop: crop_location must be 'front', 'center' or 'back', got {crop_location!r}"
-            )
-        self.frame_size = frame_size
-        self.crop_location = crop_location
+        self.frame_size = nonnegative_int(frame_size, "frame_size", "Crop")
+        self.crop_location = one_of(
+            crop_location, ("front", "center", "back"), "crop_location", "Crop"
+        )
 
     def get_controls(self, signal: Any) -> dict:
+        check_rank(
+            signal, (2, 3), "signal", "Crop", "[batch, n_samples] or [batch, n_samples, ...]"
+        )
         return {"signal": signal}
 
     def get_signal(self, signal: Any) -> Any:

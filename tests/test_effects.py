@@ -275,7 +275,7 @@ def test_mod_delay_default_controls():
 def test_bad_reverb_controls_raise():
     with pytest.raises(ValueError, match=r"audio must be \[batch, n_samples\].*\(3, 400, 1\)"):
         effects.Reverb()(audio(0)[:, :, None], np.zeros((3, 10)))
-    with pytest.raises(ValueError, match="ir batch 2.*audio batch 3"):
+    with pytest.raises(ValueError, match=r"batch sizes disagree \(audio 3, ir 2\)"):
         effects.Reverb()(audio(0), np.zeros((2, 10)))
     with pytest.raises(ValueError, match="impulse response"):
         effects.Reverb()(audio(0))
@@ -356,3 +356,34 @@ def test_gradient_of_trainable_reverb_loss_matches_correlation():
     expected = np.array([np.sum(cot[:, k:] * x[:, : 100 - k]) for k in range(10)])
     expected[0] = 0.0
     np.testing.assert_allclose(grads["ir"], expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda: effects.Reverb(trainable=True, reverb_length=1),
+            "reverb_length must be at least 2",
+        ),
+        (lambda: effects.Reverb(trainable=True, reverb_length=-3), "reverb_length"),
+        (lambda: effects.ExpDecayReverb(reverb_length=2.5), "reverb_length"),
+        (lambda: effects.FilteredNoiseReverb(n_frames=0), "n_frames"),
+        (lambda: effects.FilteredNoiseReverb(n_filter_banks="16"), "n_filter_banks"),
+        (lambda: effects.FIRFilter(window_size=-1), "window_size"),
+        (lambda: effects.ModDelay(center_ms=-1.0), "center_ms and depth_ms must be >= 0"),
+        (lambda: effects.ModDelay(center_ms=0.0, depth_ms=0.01), "shorter than one sample"),
+        (lambda: effects.ModDelay(sample_rate=0), "sample_rate"),
+    ],
+)
+def test_bad_constructor_arguments_raise_naming_them(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_effects_take_python_lists_like_arrays():
+    x = audio(0, batch=1)
+    ir = np.linspace(1.0, 0.0, 8)[None]
+    expected = effects.Reverb()(x.astype(np.float32), ir.astype(np.float32))
+    np.testing.assert_allclose(effects.Reverb()(x.tolist(), ir.tolist()), expected)
+    with pytest.raises(TypeError, match="Reverb: audio must be real"):
+        effects.Reverb()(x + 1j, ir)
