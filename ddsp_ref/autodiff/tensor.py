@@ -111,43 +111,7 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
-    # -- arithmetic (differentiated) -----------------------------------------------------
-    def __add__(self, other):
-        return _op("add")(self, other)
-
-    def __radd__(self, other):
-        return _op("add")(other, self)
-
-    def __sub__(self, other):
-        return _op("subtract")(self, other)
-
-    def __rsub__(self, other):
-        return _op("subtract")(other, self)
-
-    def __mul__(self, other):
-        return _op("multiply")(self, other)
-
-    def __rmul__(self, other):
-        return _op("multiply")(other, self)
-
-    def __truediv__(self, other):
-        return _op("divide")(self, other)
-
-    def __rtruediv__(self, other):
-        return _op("divide")(other, self)
-
-    def __pow__(self, other):
-        return _op("power")(self, other)
-
-    def __rpow__(self, other):
-        return _op("power")(other, self)
-
-    def __matmul__(self, other):
-        return _op("matmul")(self, other)
-
-    def __rmatmul__(self, other):
-        return _op("matmul")(other, self)
-
+    # -- arithmetic (differentiated; the binary operators are set from _BINARY below) --------
     def __neg__(self):
         return _op("negative")(self)
 
@@ -157,32 +121,8 @@ class Tensor:
     def __abs__(self):
         return _op("abs")(self)
 
-    def __mod__(self, other):
-        return _op("mod")(self, other)
-
     def __floordiv__(self, other):
         return _op("floor")(_op("divide")(self, other))
-
-    # -- comparisons (not differentiated: plain boolean arrays) ---------------------------
-    def __lt__(self, other):
-        return self.data < _raw(other)
-
-    def __le__(self, other):
-        return self.data <= _raw(other)
-
-    def __gt__(self, other):
-        return self.data > _raw(other)
-
-    def __ge__(self, other):
-        return self.data >= _raw(other)
-
-    def __eq__(self, other):  # type: ignore[override]
-        return self.data == _raw(other)
-
-    def __ne__(self, other):  # type: ignore[override]
-        return self.data != _raw(other)
-
-    __hash__ = object.__hash__
 
     # -- indexing and methods --------------------------------------------------------------
     def __getitem__(self, index):
@@ -231,6 +171,34 @@ class Tensor:
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+# Binary operators: dunder stem -> op (both ``a + t`` and ``t + a`` record the op).
+_BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+           "pow": "power", "matmul": "matmul", "mod": "mod"}  # fmt: skip
+# Comparisons are not differentiated: plain boolean arrays of the values.
+_COMPARE = {"lt": "__lt__", "le": "__le__", "gt": "__gt__", "ge": "__ge__", "eq": "__eq__",
+            "ne": "__ne__"}  # fmt: skip
+
+
+def _forward(op: str) -> Callable:
+    return lambda self, other: _op(op)(self, other)
+
+
+def _reflected(op: str) -> Callable:
+    return lambda self, other: _op(op)(other, self)
+
+
+def _compare(method: str) -> Callable:
+    return lambda self, other: getattr(self.data, method)(_raw(other))
+
+
+for _stem, _name in _BINARY.items():
+    setattr(Tensor, f"__{_stem}__", _forward(_name))
+    setattr(Tensor, f"__r{_stem}__", _reflected(_name))
+for _stem, _method in _COMPARE.items():
+    setattr(Tensor, f"__{_stem}__", _compare(_method))
+Tensor.__hash__ = object.__hash__  # defining __eq__ would otherwise unset it
 
 
 # -- NumPy dispatch -------------------------------------------------------------------------------
