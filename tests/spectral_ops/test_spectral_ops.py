@@ -356,7 +356,7 @@ def test_bad_inputs():
         spectral_ops.compute_mag(np.where(np.arange(1000) == 7, np.nan, x), 256)
     with pytest.raises(ValueError, match="shorter than one frame"):
         spectral_ops.stft(x[:, :100], 256, pad_end=False)
-    with pytest.raises(ValueError, match="shorter than one frame"):
+    with pytest.raises(ValueError, match="no samples"):
         spectral_ops.stft(x[:, :0], 256)
     with pytest.raises(ValueError, match="overlap"):
         spectral_ops.stft(x, 256, overlap=1.0)

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from .autodiff import ops, stop_gradient
-from .backend import array_namespace
-from .core.utils import to_float
-from .gin_support import register
-from .losses import Loss, _check_loss_type, mean_difference
-from .module import Module
+from ..autodiff import ops, stop_gradient
+from ..backend import array_namespace
+from ..core.utils import to_float
+from ..gin_support import register
+from ..module import Module
+from .base import Loss, check_loss_type, mean_difference
 
 __all__ = [
     "CREPE_EMBEDDING_SCALES",
@@ -58,7 +58,7 @@ class EmbeddingLoss(Loss):
         name: str = "embedding_loss",
     ):
         super().__init__(name=name)
-        _check_loss_type(loss_type)
+        check_loss_type(loss_type)
         self.weight = weight
         self.loss_type = loss_type
         self.pretrained_model = pretrained_model

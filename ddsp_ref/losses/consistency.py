@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import core
-from .autodiff import ops, stop_gradient
-from .backend import array_namespace
-from .core.utils import to_float
-from .gin_support import register
-from .losses import Loss, mean_difference
+from .. import core
+from ..autodiff import ops, stop_gradient
+from ..backend import array_namespace
+from ..core.utils import to_float
+from ..gin_support import register
+from .base import Loss, mean_difference
 
 __all__ = [
     "amp_loss",
