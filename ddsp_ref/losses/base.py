@@ -117,17 +117,23 @@ def mean_difference(target: Any, value: Any, loss_type: str = "L1", weights: Any
         Scalar loss; means run over **all** elements of the broadcast shape.
 
     Raises:
-        ValueError: unknown ``loss_type``; shapes that do not broadcast (COSINE: that differ).
+        TypeError: complex or non-numeric arrays.
+        ValueError: unknown ``loss_type``; shapes that do not broadcast (COSINE: that differ);
+            no element to average (ddsp returns NaN there).
     """
+    where = "mean_difference"
     loss_type = check_loss_type(loss_type)
-    target, value = to_float(target), to_float(value)
-    if loss_type == "COSINE":
-        return _cosine_distance(target, value, weights)
+    target, value = to_float(target, "target", where), to_float(value, "value", where)
     arrays = {"target": target, "value": value}
     if weights is not None:
-        weights = to_float(weights)
+        weights = to_float(weights, "weights", where)
         arrays["weights"] = weights
-    broadcast_shape("mean_difference", **arrays)
+    shape = broadcast_shape(where, **arrays)
+    if not all(shape):
+        described = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+        raise ValueError(f"{where}: no element to average ({described}); the mean would be NaN")
+    if loss_type == "COSINE":
+        return _cosine_distance(target, value, weights)
     difference = target - value
     if loss_type == "L1":
         return ops.mean(ops.abs(difference if weights is None else difference * weights))
@@ -145,7 +151,6 @@ def _cosine_distance(target: Any, value: Any, weights: Any) -> Any:
     losses = 1.0 - ops.sum(target * value, axis=-1, keepdims=True)
     if weights is None:
         return ops.mean(losses)
-    weights = to_float(weights)
     shape = tuple(losses.shape)
     if broadcast_shape("mean_difference (COSINE)", weights=weights, losses=losses) != shape:
         raise ValueError(

@@ -17,6 +17,7 @@ from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
 from ..core.utils import to_float
 from ..gin_support import register
+from ..validation import check_rank
 from .base import Loss, mean_difference
 
 __all__ = [
@@ -105,7 +106,27 @@ class HarmonicConsistencyLoss(Loss):
         f0_hz: Any,
         f0_hz_target: Any,
     ) -> dict:
-        """Controls ``[batch, n_frames, 1]`` (amps, f0) and ``[batch, n_frames, n_harmonics]``."""
+        """Controls ``[batch, n_frames, 1]`` (amps, f0) and ``[batch, n_frames, n_harmonics]``.
+
+        Raises:
+            ValueError: a control that is not 3-D or has no element (ddsp returns NaN losses).
+        """
+        controls = {
+            "harm_amp": harm_amp,
+            "harm_amp_target": harm_amp_target,
+            "harm_dist": harm_dist,
+            "harm_dist_target": harm_dist_target,
+            "f0_hz": f0_hz,
+            "f0_hz_target": f0_hz_target,
+        }
+        for key, x in controls.items():
+            x = to_float(x, key, "HarmonicConsistencyLoss")
+            layout = "[batch, n_frames, n_harmonics]" if "dist" in key else "[batch, n_frames, 1]"
+            check_rank(x, 3, key, "HarmonicConsistencyLoss", layout)
+            if not all(x.shape):
+                raise ValueError(
+                    f"HarmonicConsistencyLoss: {key} has no element (shape {tuple(x.shape)})"
+                )
         target_raw = stop_gradient(to_float(harm_amp_target))
         weights = (target_raw >= self.amp_threshold).astype(target_raw.dtype)
         return {

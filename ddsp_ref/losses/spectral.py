@@ -24,7 +24,8 @@ __all__ = ["SpectralLoss", "MelSpectralLoss"]
 
 # -- spectral losses ---------------------------------------------------------------------------
 def _check_audio_pair(target: Any, audio: Any, where: str) -> tuple[Any, Any]:
-    """Both audio arguments as float [batch, n_samples] or [n_samples] of one shape, no NaN."""
+    """Both audio arguments as float [batch, n_samples] of one shape, no NaN ([n_samples] is
+    one example: the time-difference and frequency axes stay at 1 and 2)."""
     target = spectral_ops.framing.audio_input(target, where, "target_audio")
     audio = spectral_ops.framing.audio_input(audio, where, "audio")
     if tuple(target.shape) != tuple(audio.shape):
@@ -32,6 +33,8 @@ def _check_audio_pair(target: Any, audio: Any, where: str) -> tuple[Any, Any]:
             f"{where}: target_audio {tuple(target.shape)} and audio {tuple(audio.shape)} must "
             "have the same shape"
         )
+    if len(audio.shape) == 1:
+        target, audio = target[None, :], audio[None, :]
     return target, audio
 
 
