@@ -74,7 +74,11 @@ def audio_pair():
 
 # -- golden ------------------------------------------------------------------------------------
 def test_golden_spectral_loss_mag_logmag(xp):
-    replay("spectral_loss_mag_logmag", xp=xp)
+    # Measured on numpy: value 6.6e-8, gradient 1.3e-5 relative error (the L1 sign flips where
+    # float32 magnitudes of target and audio nearly tie); cupy (not measured here) keeps the
+    # defaults.
+    tol = dict(fwd_tol=3e-7, grad_tol=3e-5) if xp is np else {}
+    replay("spectral_loss_mag_logmag", xp=xp, **tol)
 
 
 def test_golden_through_the_composed_path():

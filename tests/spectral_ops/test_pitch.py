@@ -147,20 +147,51 @@ def test_frame_counts_like_ddsp(padding, seconds, frame_rate):
     assert n_frames == spectral_ops.get_framed_lengths(n, 1024, SR // frame_rate, padding)[0]
 
 
+@settings(max_examples=8, deadline=None)
 @given(
-    n=st.integers(3000, 9000),
     sample_rate=st.sampled_from([16000, 22050, 44100]),
     frame_rate=st.sampled_from([31.25, 50, 100, 250]),
     padding=st.sampled_from(["same", "center", "valid"]),
+    split=st.floats(0.3, 0.6),
 )
-def test_frame_counts_any_rate(n, sample_rate, frame_rate, padding):
+def test_frame_layout_follows_a_pitch_step(sample_rate, frame_rate, padding, split):
+    """A tone jumping from 220 Hz to 330 Hz at a known sample: every frame that lies wholly
+    before (after) the jump reads 220 (330) Hz, where the frame's samples are those ddsp's
+    layout assigns it (start ``t * hop`` of the padded audio: ``t * hop - frame // 2`` of the
+    audio for 'center', ``t * hop`` otherwise); the count is ddsp's get_framed_lengths."""
+    n = int(0.5 * sample_rate)
+    jump = int(split * n)
+    audio = harmonic_tone(np.where(np.arange(n) < jump, 220.0, 330.0), sample_rate)
+    f0_hz, _ = pitch.compute_f0(
+        audio[None].astype(np.float32), frame_rate, False, padding, sample_rate=sample_rate
+    )
     frame_size = 2 * round(512 * sample_rate / 16000)
-    if padding == "valid" and n < frame_size:
-        return
-    audio = np.zeros((2, n), np.float32)
-    f0_hz, _ = pitch.compute_f0(audio, frame_rate, padding=padding, sample_rate=sample_rate)
     hop = int(sample_rate // frame_rate)
-    assert f0_hz.shape == (2, expected_frames(n, frame_size, hop, padding))
+    n_frames = spectral_ops.get_framed_lengths(n, frame_size, hop, padding)[0]
+    assert f0_hz.shape == (1, n_frames)
+    start = np.arange(n_frames) * hop - (frame_size // 2 if padding == "center" else 0)
+    stop = start + frame_size
+    inside = (start >= 0) & (stop <= n)
+    before, after = inside & (stop <= jump), inside & (start >= jump)
+    assert before.any() and after.any()
+    np.testing.assert_array_less(np.abs(cents(f0_hz[0, before], 220.0)), 10.0)
+    np.testing.assert_array_less(np.abs(cents(f0_hz[0, after], 330.0)), 10.0)
+
+
+def test_ddsp_argument_order_and_default_rate():
+    """compute_f0(audio, frame_rate, viterbi, padding) as in ddsp (16 kHz by default); the old
+    (audio, sample_rate, frame_rate) order is refused instead of silently misread."""
+    audio = harmonic_tone(np.full(8000, 200.0)).astype(np.float32)
+    positional = pitch.compute_f0(audio, 100, True, "same")
+    keywords = pitch.compute_f0(audio, frame_rate=100, padding="same", sample_rate=16000)
+    for a, b in zip(positional, keywords, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert positional[0].shape == (50,)
+    with pytest.raises(TypeError, match="viterbi must be a bool"):
+        pitch.compute_f0(audio, 16000, 100)
+    import ddsp_ref.pitch
+
+    assert ddsp_ref.pitch.compute_f0 is spectral_ops.compute_f0 is pitch.compute_f0
 
 
 @pytest.mark.parametrize(
@@ -174,6 +205,9 @@ def test_frame_counts_any_rate(n, sample_rate, frame_rate, padding):
         (dict(audio=np.zeros(0, np.float32)), "audio"),
         (dict(audio=np.zeros(2000, np.float32), frame_rate=20000), "frame_rate"),
         (dict(audio=np.zeros(2000, np.float32), frame_rate=10), "hop"),
+        (dict(audio=np.zeros(2000, np.float32), sample_rate=-16000), "sample_rate"),
+        (dict(audio=np.zeros(2000, np.float32), frame_rate=np.nan), "frame_rate"),
+        (dict(audio=np.zeros(2000, np.float32), frame_rate="250"), "frame_rate"),
     ],
 )
 def test_bad_input_raises(kwargs, match):
@@ -205,11 +239,28 @@ def test_activations_to_f0_and_confidence_formula():
                 assert confidence[b, t] == a.max()
 
 
+def test_all_zero_activations_give_the_centre_bin_not_nan():
+    acts = np.zeros((3, 360), np.float32)
+    acts[1, 100] = 0.5  # one ordinary frame among two silent ones
+    centers = np.array([0, 100, 359])
+    f0_hz, confidence = pitch.activations_to_f0_and_confidence(acts, centers)
+    np.testing.assert_allclose(f0_hz, 10 * 2 ** (CENTS[centers] / 1200), rtol=1e-6)
+    np.testing.assert_array_equal(confidence, [0.0, 0.5, 0.0])
+    f0_hz, _ = pitch.activations_to_f0_and_confidence(np.zeros((2, 360)))  # argmax: bin 0
+    np.testing.assert_allclose(f0_hz, LOWEST_BIN_HZ, rtol=1e-9)
+
+
 def test_activations_bad_shapes():
     with pytest.raises(ValueError, match="360"):
         pitch.activations_to_f0_and_confidence(np.zeros((5, 100)))
     with pytest.raises(ValueError, match="centers"):
         pitch.activations_to_f0_and_confidence(np.zeros((5, 360)), np.zeros(4, int))
+    with pytest.raises(ValueError, match="centers must be integer bins"):
+        pitch.activations_to_f0_and_confidence(np.zeros((5, 360)), np.full(5, 360))
+    with pytest.raises(ValueError, match="non-negative"):
+        pitch.activations_to_f0_and_confidence(np.full((5, 360), np.nan))
+    with pytest.raises(TypeError, match="acts must be real"):
+        pitch.activations_to_f0_and_confidence(np.zeros((5, 360), complex))
 
 
 def dense_crepe_viterbi(acts):
