@@ -19,8 +19,15 @@ from ..core.utils import to_float
 from ..dags import DAGLayer
 from ..gin_support import register
 from ..module import Module
+from ..validation import finite_number
 
 __all__ = ["LOSS_TYPES", "Loss", "LossGroup", "mean_difference", "ParamLoss"]
+
+
+def loss_weight(value: Any, name: str, where: str) -> float:
+    """A finite loss weight as a float (ddsp skips a term whose weight is <= 0)."""
+    return finite_number(value, name, where)
+
 
 LOSS_TYPES = ("L1", "L2", "COSINE")
 
@@ -170,7 +177,7 @@ class ParamLoss(Loss):
     def __init__(self, weight: float = 1.0, loss_type: str = "L1", name: str | None = None):
         super().__init__(name=name)
         check_loss_type(loss_type)
-        self.weight = weight
+        self.weight = loss_weight(weight, "weight", "ParamLoss")
         self.loss_type = loss_type
 
     def call(self, pred: Any, target: Any, weights: Any = None) -> Any:

@@ -17,7 +17,7 @@ from ..autodiff.fused.spectral_loss import spectral_terms
 from ..gin_support import register
 from ..kernels.selection import use_fused
 from ..validation import finite_number, positive_int, positive_number
-from .base import Loss, check_loss_type, mean_difference
+from .base import Loss, check_loss_type, loss_weight, mean_difference
 
 __all__ = ["SpectralLoss", "MelSpectralLoss"]
 
@@ -49,11 +49,6 @@ def _check_fft_sizes(fft_sizes: Any, where: str) -> tuple[int, ...]:
     if min(checked) < 4:
         raise ValueError(f"{message}, got {fft_sizes!r}")
     return checked
-
-
-def _weight(value: Any, name: str, where: str) -> float:
-    """A finite loss weight (ddsp skips a term whose weight is <= 0)."""
-    return finite_number(value, name, where)
 
 
 class SpectralLoss(Loss):
@@ -104,12 +99,12 @@ class SpectralLoss(Loss):
         self.fft_sizes = _check_fft_sizes(fft_sizes, where)
         self.loss_type = loss_type
         check_loss_type(loss_type)
-        self.mag_weight = _weight(mag_weight, "mag_weight", where)
-        self.delta_time_weight = _weight(delta_time_weight, "delta_time_weight", where)
-        self.delta_freq_weight = _weight(delta_freq_weight, "delta_freq_weight", where)
-        self.cumsum_freq_weight = _weight(cumsum_freq_weight, "cumsum_freq_weight", where)
-        self.logmag_weight = _weight(logmag_weight, "logmag_weight", where)
-        self.loudness_weight = _weight(loudness_weight, "loudness_weight", where)
+        self.mag_weight = loss_weight(mag_weight, "mag_weight", where)
+        self.delta_time_weight = loss_weight(delta_time_weight, "delta_time_weight", where)
+        self.delta_freq_weight = loss_weight(delta_freq_weight, "delta_freq_weight", where)
+        self.cumsum_freq_weight = loss_weight(cumsum_freq_weight, "cumsum_freq_weight", where)
+        self.logmag_weight = loss_weight(logmag_weight, "logmag_weight", where)
+        self.loudness_weight = loss_weight(loudness_weight, "loudness_weight", where)
 
     def _fusable(self, weights: Any) -> bool:
         """The fused op covers L1 / L2 magnitude and log-magnitude terms without weights
@@ -214,8 +209,8 @@ class MelSpectralLoss(Loss):
         self.mel_bins = tuple(bins)
         check_loss_type(loss_type)
         self.loss_type = loss_type
-        self.mag_weight = _weight(mag_weight, "mag_weight", where)
-        self.logmag_weight = _weight(logmag_weight, "logmag_weight", where)
+        self.mag_weight = loss_weight(mag_weight, "mag_weight", where)
+        self.logmag_weight = loss_weight(logmag_weight, "logmag_weight", where)
         self.sample_rate = positive_number(sample_rate, "sample_rate", where)
         self.lo_hz = finite_number(lo_hz, "lo_hz", where)
         self.hi_hz = (
