@@ -62,12 +62,25 @@ def _frames_kernel(x, window, hop, first_frame, out):  # pragma: no cover - comp
     out[r, f, k] = x[r, t] * window[k] if t < x.shape[1] else 0.0
 
 
+@cuda.jit(device=True)
+def _sign(x):  # pragma: no cover - compiled
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+@cuda.jit(device=True)
+def _store_cotangent(z, g, r, k, m, dloss_dm):  # pragma: no cover - compiled
+    # The unit phasor z / |z| times the real dL/d|z| (0 where |z| = 0): never 1 / |z|^2, which
+    # overflows float32 for quiet audio.
+    inv = 1.0 / m if m > 0 else 0.0
+    g[r, 2 * k] = (z[r, 2 * k] * inv) * dloss_dm
+    g[r, 2 * k + 1] = (z[r, 2 * k + 1] * inv) * dloss_dm
+
+
 @cuda.jit
 def _terms_kernel(zt, za, weights, l2, log_eps, bin_scale, wants, c_mag, c_log, ga, gt):  # noqa
     # One thread per (row, bin). zt, za, ga, gt: complex arrays viewed as [rows, 2 * n_bins]
-    # reals (re, im interleaved); wants = (want_t, want_a). The cotangent is the unit phasor
-    # z / |z| times a real factor (never 1 / |z|^2, which overflows float32 for quiet audio);
-    # 0 where |z| = 0.
+    # reals (re, im interleaved); wants = (want_t, want_a); an unwanted cotangent is a [1, 1]
+    # placeholder never written.
     i = cuda.grid(1)
     rows, n_bins = c_mag.shape
     if i >= rows * n_bins:
@@ -86,21 +99,17 @@ def _terms_kernel(zt, za, weights, l2, log_eps, bin_scale, wants, c_mag, c_log, 
     else:
         c_mag[r, k] = abs(d)
         c_log[r, k] = abs(dl)
-        s_mag = (d > 0) - (d < 0)
-        s_log = (dl > 0) - (dl < 0)
-    w_mag = weights[0]
-    w_log = weights[1]
+        s_mag = _sign(d)
+        s_log = _sign(dl)
     # The target enters the differences with +1, the audio with -1.
-    for side in range(2):
-        z = zt if side == 0 else za
-        g = gt if side == 0 else ga
-        if wants[side]:  # otherwise g is a [1, 1] placeholder
-            m = mt if side == 0 else ma
-            inv = 1.0 / m if m > 0 else 0.0
-            factor = (1.0 if side == 0 else -1.0) * (w_mag * s_mag + w_log * s_log * inv)
-            factor *= bin_scale[k]
-            g[r, 2 * k] = (z[r, 2 * k] * inv) * factor
-            g[r, 2 * k + 1] = (z[r, 2 * k + 1] * inv) * factor
+    if wants[0]:
+        inv_t = 1.0 / mt if mt > 0 else 0.0
+        dloss_dm = (weights[0] * s_mag + weights[1] * s_log * inv_t) * bin_scale[k]
+        _store_cotangent(zt, gt, r, k, mt, dloss_dm)
+    if wants[1]:
+        inv_a = 1.0 / ma if ma > 0 else 0.0
+        dloss_dm = -(weights[0] * s_mag + weights[1] * s_log * inv_a) * bin_scale[k]
+        _store_cotangent(za, ga, r, k, ma, dloss_dm)
 
 
 @cuda.jit

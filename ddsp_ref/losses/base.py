@@ -19,7 +19,7 @@ from ..core.utils import to_float
 from ..dags import DAGLayer
 from ..gin_support import register
 from ..module import Module
-from ..validation import finite_number
+from ..validation import finite_number, positive_int, positive_number
 
 __all__ = ["LOSS_TYPES", "Loss", "LossGroup", "mean_difference", "ParamLoss"]
 
@@ -27,6 +27,15 @@ __all__ = ["LOSS_TYPES", "Loss", "LossGroup", "mean_difference", "ParamLoss"]
 def loss_weight(value: Any, name: str, where: str) -> float:
     """A finite loss weight as a float (ddsp skips a term whose weight is <= 0)."""
     return finite_number(value, name, where)
+
+
+def set_checked(obj: Any, where: str, weights=None, positives=None, counts=None) -> None:
+    """Set ``obj.<name>`` for each argument dict after its check: ``weights`` finite numbers,
+    ``positives`` positive numbers (scales, rates), ``counts`` positive integers."""
+    checks = ((weights, loss_weight), (positives, positive_number), (counts, positive_int))
+    for values, check in checks:
+        for name, value in (values or {}).items():
+            setattr(obj, name, check(value, name, where))
 
 
 LOSS_TYPES = ("L1", "L2", "COSINE")

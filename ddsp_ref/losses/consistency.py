@@ -17,8 +17,8 @@ from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
 from ..core.utils import to_float
 from ..gin_support import register
-from ..validation import check_rank, positive_int, positive_number
-from .base import Loss, loss_weight, mean_difference
+from ..validation import check_rank, positive_number
+from .base import Loss, loss_weight, mean_difference, set_checked
 
 __all__ = [
     "amp_loss",
@@ -327,12 +327,9 @@ class KDEConsistencyLoss(Loss):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        where = "KDEConsistencyLoss"
-        self.weight_a = loss_weight(weight_a, "weight_a", where)
-        self.weight_b = loss_weight(weight_b, "weight_b", where)
-        self.weight_mean_amp = loss_weight(weight_mean_amp, "weight_mean_amp", where)
-        self.scale_a = positive_number(scale_a, "scale_a", where)
-        self.scale_b = positive_number(scale_b, "scale_b", where)
+        weights = {"weight_a": weight_a, "weight_b": weight_b, "weight_mean_amp": weight_mean_amp}
+        scales = {"scale_a": scale_a, "scale_b": scale_b}
+        set_checked(self, "KDEConsistencyLoss", weights=weights, positives=scales)
 
     def call(self, amps_a: Any, freqs_a: Any, amps_b: Any, freqs_b: Any) -> Any:
         amps_a, freqs_a, amps_b, freqs_b = map(to_float, (amps_a, freqs_a, amps_b, freqs_b))
@@ -397,19 +394,18 @@ class TWMLoss(Loss):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        where = "TWMLoss"
-        self.sinusoids_weight = loss_weight(sinusoids_weight, "sinusoids_weight", where)
-        self.harmonics_weight = loss_weight(harmonics_weight, "harmonics_weight", where)
-        self.sinusoids_scale = positive_number(sinusoids_scale, "sinusoids_scale", where)
-        self.harmonics_scale = positive_number(harmonics_scale, "harmonics_scale", where)
-        self.n_harmonic_points = positive_int(n_harmonic_points, "n_harmonic_points", where)
-        self.n_harmonic_gaussians = positive_int(
-            n_harmonic_gaussians, "n_harmonic_gaussians", where
-        )
-        self.softmin_temperature = positive_number(
-            softmin_temperature, "softmin_temperature", where
-        )
-        self.sample_rate = positive_number(sample_rate, "sample_rate", where)
+        weights = {"sinusoids_weight": sinusoids_weight, "harmonics_weight": harmonics_weight}
+        positives = {
+            "sinusoids_scale": sinusoids_scale,
+            "harmonics_scale": harmonics_scale,
+            "softmin_temperature": softmin_temperature,
+            "sample_rate": sample_rate,
+        }
+        counts = {
+            "n_harmonic_points": n_harmonic_points,
+            "n_harmonic_gaussians": n_harmonic_gaussians,
+        }
+        set_checked(self, "TWMLoss", weights=weights, positives=positives, counts=counts)
 
     def call(self, f0_candidates: Any, freqs: Any, amps: Any) -> Any:
         combined = self._combined_loss(f0_candidates, freqs, amps)
