@@ -221,9 +221,9 @@ def _gather_frames(audio: Any, frame_size: int, hop_size: int, n_frames: int) ->
 def overlap_add_signal(frames: Any, hop_size: int) -> Any:
     """Overlap-add ``[..., n_frames, frame_size] -> [..., (n_frames - 1) * hop + frame_size]``.
 
-    The fused op by default; with ``DDSP_REF_KERNELS=composed`` the adjoint of
-    fused op, composed of slices, pads and sums: piece ``j`` (samples ``j*hop .. (j+1)*hop``)
-    of every frame lands at ``j*hop`` plus the frame's start.
+    The fused op by default; with ``DDSP_REF_KERNELS=composed`` composed of slices, pads and
+    sums: piece ``j`` (samples ``j*hop .. (j+1)*hop``) of every frame lands at ``j*hop`` plus
+    the frame's start, so each sample sums its frames.
     """
     if use_fused():
         return ops.overlap_add(frames, hop_size)
