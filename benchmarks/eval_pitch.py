@@ -143,7 +143,7 @@ def evaluate_tracks(tracks, sample_rate=SR, frame_rate=FRAME_RATE):
     frame = 2 * round(512 * sample_rate / 16000)
     cols = {k: [] for k in ("f0", "conf", "ref", "voiced", "unvoiced")}
     for audio, f0_s, amp_s in tracks:
-        f0, conf = compute_f0(audio.astype(np.float32), sample_rate, frame_rate)
+        f0, conf = compute_f0(audio.astype(np.float32), frame_rate, sample_rate=sample_rate)
         ref, voiced, unvoiced = frame_truth(f0_s, amp_s, len(f0), hop, frame)
         for key, val in zip(cols, (f0, conf, ref, voiced, unvoiced), strict=True):
             cols[key].append(val)
@@ -269,7 +269,7 @@ def section_speech(quick):
             for i, text in enumerate(texts):
                 sr, audio = espeak_wav(text, voice, pitch, 150, os.path.join(tmp, f"{i}.wav"))
                 frame_rate = 100
-                f0, conf = compute_f0(audio.astype(np.float32), sr, frame_rate)
+                f0, conf = compute_f0(audio.astype(np.float32), frame_rate, sample_rate=sr)
                 ref, voiced, unvoiced = nccf_reference(audio, sr, sr // frame_rate, len(f0))
                 for key, val in zip(parts, (f0, conf, ref, voiced, unvoiced), strict=True):
                     parts[key].append(val)
@@ -353,9 +353,9 @@ def section_speed(quick):
         audio = rng.normal(size=(batch, 4 * SR)).astype(np.float32)
         audio += np.sin(2 * np.pi * 220 * np.arange(4 * SR) / SR).astype(np.float32)
         for viterbi in (True, False):
-            n_frames = compute_f0(audio, SR, FRAME_RATE, viterbi=viterbi)[0].size
+            n_frames = compute_f0(audio, FRAME_RATE, viterbi=viterbi, sample_rate=SR)[0].size
             ms = median_ms(
-                lambda a=audio, v=viterbi: compute_f0(a, SR, FRAME_RATE, viterbi=v),
+                lambda a=audio, v=viterbi: compute_f0(a, FRAME_RATE, viterbi=v, sample_rate=SR),
                 repeats=3 if quick else 5,
             )
             rows.append(

@@ -35,6 +35,7 @@ _SUBMODULES = {
     "kernels",
     "losses",
     "module",
+    "pitch",
     "processors",
     "spectral_ops",
     "streaming",

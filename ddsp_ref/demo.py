@@ -109,7 +109,7 @@ def plot(audio: np.ndarray, cfg: DemoConfig, path: str) -> str:
     sr, n = cfg.sample_rate, len(audio)
     t = np.arange(n) / sr
     logmag = np.asarray(spectral_ops.compute_logmag(audio[None], size=1024))[0]
-    f0_heard, confidence = spectral_ops.compute_f0(audio, sr, cfg.frame_rate)
+    f0_heard, confidence = spectral_ops.compute_f0(audio, cfg.frame_rate, sample_rate=sr)
     f0_played = melody_controls(cfg)["f0_hz"][0, :, 0]
     fig, (ax_wave, ax_spec) = plt.subplots(
         2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [1, 3]}

@@ -10,6 +10,7 @@ Only ``norm=None`` (numpy's default scaling) is provided.
 from __future__ import annotations
 
 from ..backend import fft_module
+from ..numerics import half_spectrum_weights
 from .tape import Primitive
 
 
@@ -46,6 +47,24 @@ def _angle_vjp(xp, z, g):
 
 
 angle = Primitive("angle", _angle_fwd, _angle_vjp)
+
+
+def _complex_abs_fwd(xp, z):
+    z = xp.asarray(z)
+    out = xp.abs(z)
+    return out, (z, out)
+
+
+def _complex_abs_vjp(xp, saved, g):
+    z, out = saved
+    # g * z / |z| (0 at z = 0) as g times the unit phasor z / |z|: dividing g by a tiny |z| first
+    # would overflow float32 (|z| ~ 1e-25 -> 1/|z|^2) although the result is finite.
+    unit = xp.divide(z, out, out=xp.zeros_like(z), where=out != 0)
+    return (unit * g,)
+
+
+# |z| of a complex array, with the overflow-free VJP above (magnitude spectrograms use it).
+complex_abs = Primitive("complex_abs", _complex_abs_fwd, _complex_abs_vjp)
 
 
 def _complex_fwd(xp, re, im):
@@ -96,15 +115,6 @@ def _ifft_vjp(xp, length, g, n=None, axis=-1):
 ifft = Primitive("ifft", _ifft_fwd, _ifft_vjp)
 
 
-def _half_weights(xp, n_bins, n, dtype, interior):
-    """Per-bin weights of the half spectrum: 1 at DC and (even n) Nyquist, `interior` between."""
-    w = xp.full(n_bins, interior, dtype=dtype)
-    w[0] = 1
-    if n % 2 == 0 and n_bins > 1:
-        w[-1] = 1
-    return w
-
-
 def _bcast_axis(w, ndim, axis):
     shape = [1] * ndim
     shape[axis] = w.shape[0]
@@ -121,7 +131,7 @@ def _rfft_vjp(xp, saved, g, n=None, axis=-1):
     length, n = saved
     # dL/dx[t] = Re sum_k G_k e^{+2 pi i k t / n} over the half spectrum only. irfft doubles the
     # interior bins and divides by n, so halve them first and multiply by n.
-    w = _half_weights(xp, g.shape[axis], n, g.real.dtype, 0.5)
+    w = half_spectrum_weights(xp, g.shape[axis], n, 0.5, g.real.dtype)
     x_cot = fft_module(xp).irfft(g * _bcast_axis(w, g.ndim, axis), n=n, axis=axis) * n
     return (_fit_length(xp, x_cot, length, axis),)
 
@@ -140,10 +150,21 @@ def _irfft_vjp(xp, saved, g, n=None, axis=-1):
     # x = (1/n)[Re Y_0 + 2 sum Re(Y_k e^{i theta}) + Re Y_{n/2} (-1)^t]: the interior bins count
     # twice, and the imaginary parts of DC and Nyquist are ignored (rfft of real g has none).
     spectrum = fft_module(xp).rfft(g, axis=axis)
-    w = _half_weights(xp, spectrum.shape[axis], n, g.dtype, 2.0) / n
+    w = half_spectrum_weights(xp, spectrum.shape[axis], n, 2.0, g.dtype) / n
     return (_fit_length(xp, spectrum * _bcast_axis(w, g.ndim, axis), n_bins, axis),)
 
 
 irfft = Primitive("irfft", _irfft_fwd, _irfft_vjp)
 
-__all__ = ["real", "imag", "conj", "angle", "make_complex", "fft", "ifft", "rfft", "irfft"]
+__all__ = [
+    "real",
+    "imag",
+    "conj",
+    "angle",
+    "complex_abs",
+    "make_complex",
+    "fft",
+    "ifft",
+    "rfft",
+    "irfft",
+]

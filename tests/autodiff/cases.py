@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ddsp_ref import losses
 from ddsp_ref.autodiff import ops
+from ddsp_ref.autodiff.fused.spectral_loss import spectral_terms
 from ddsp_ref.core import fused
 
 
@@ -396,6 +396,7 @@ def _fft_cases() -> dict[str, list[Case]]:
         # real part > 0 keeps the points away from the branch cut on the negative real axis
         "angle": [K("right half plane", ops.angle, u(0.3, 2, 5) + 1j * r(5), ref=np.angle),
                   K("upper half plane", ops.angle, r(4) + 1j * u(0.3, 2, 4), ref=np.angle)],
+        "complex_abs": [K("complex", ops.complex_abs, c(3, 4), ref=np.abs)],
         "complex": [K("re, im", ops.make_complex, r(3), r(3), ref=lambda a, b: a + 1j * b),
                     K("broadcast", ops.make_complex, r(2, 3), r(3),
                       ref=lambda a, b: a + 1j * b)],
@@ -471,7 +472,7 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
     top of this file so that the registry is complete whatever the import order)."""
 
     def spectral(t, a, l2=False):
-        return losses._fused_spectral_terms(t, a, fft_sizes=(16, 8), w_mag=1.0, w_log=0.5, l2=l2)
+        return spectral_terms(t, a, fft_sizes=(16, 8), w_mag=1.0, w_log=0.5, l2=l2)
 
     taps_f = fused.resample_taps(3, 18, "linear")
     taps_w = fused.resample_taps(3, 18, "window", np.float64)

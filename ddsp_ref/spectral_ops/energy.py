@@ -1,4 +1,4 @@
-"""Framing, padding, RMS, power and loudness (part of ddsp.spectral_ops)."""
+"""Energy and loudness (part of ddsp.spectral_ops): RMS, power, A-weighting, loudness."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ from typing import Any
 
 import numpy as np
 
-from .autodiff import ops, stop_gradient
-from .backend import array_namespace
-from .core.units import DB_RANGE, amplitude_to_db, power_to_db
-from .core.utils import to_float
-from .spectrograms import _PADDINGS, _check_audio, _constant, compute_mag
+from ..autodiff import ops, stop_gradient
+from ..backend import array_namespace
+from ..core.units import DB_RANGE, amplitude_to_db, power_to_db
+from ..validation import finite_number, nonnegative_int, positive_int
+from .framing import (
+    audio_input,
+    cached_constant,
+    check_frames_fit,
+    check_padding,
+    frame_signal,
+    hop_from_rates,
+    pad,
+)
+from .spectrograms import _stft
 
 __all__ = [
     "DB_RANGE",
     "F0_RANGE",
     "a_weighting",
-    "get_framed_lengths",
-    "pad",
     "compute_rms_energy",
     "compute_power",
     "compute_loudness",
@@ -25,114 +32,6 @@ __all__ = [
 ]
 
 F0_RANGE = 127.0  # [MIDI]
-
-
-# -- framing and padding ------------------------------------------------------------------------
-def _check_padding(padding: str, where: str) -> None:
-    if padding not in _PADDINGS:
-        raise ValueError(f"{where}: padding must be one of {_PADDINGS}, got {padding!r}")
-
-
-def get_framed_lengths(
-    input_length: int, frame_size: int, hop_size: int, padding: str = "center"
-) -> tuple[int, int]:
-    """Number of frames and padded length for framing ``input_length`` samples.
-
-    'valid': no padding, ``(L - frame) // hop + 1`` frames. 'center': padded length
-    ``L + frame_size``, ``L // hop + 1`` frames. 'same': ``ceil(L / hop)`` frames, padded length
-    ``(frames - 1) * hop + frame_size``.
-
-    As in ddsp, 'center' reports ``L + frame_size`` although :func:`pad` adds
-    ``2 * (frame_size // 2)`` samples, i.e. one fewer for an odd ``frame_size``; the frame
-    count then overstates the frames of the padded signal by one when ``hop`` divides ``L``.
-
-    Returns:
-        (n_frames, padded_length) as Python ints.
-
-    Raises:
-        ValueError: unknown padding, or no frame fits (ddsp returns zero or negative counts).
-    """
-    _check_padding(padding, "get_framed_lengths")
-
-    def n_frames_of(length):
-        return int(np.floor((length - frame_size) / hop_size)) + 1
-
-    if padding == "valid":
-        padded_length = input_length
-        n_frames = n_frames_of(input_length)
-    elif padding == "center":
-        padded_length = input_length + frame_size
-        n_frames = n_frames_of(padded_length)
-    else:
-        n_frames = int(np.ceil(input_length / hop_size))
-        padded_length = (n_frames - 1) * hop_size + frame_size
-    if n_frames < 1:
-        raise ValueError(
-            f"get_framed_lengths: input_length={input_length} gives no frame of "
-            f"frame_size={frame_size} with hop_size={hop_size} and padding={padding!r}"
-        )
-    return n_frames, int(padded_length)
-
-
-def pad(
-    x: Any,
-    frame_size: int,
-    hop_size: int,
-    padding: str = "center",
-    axis: int = 1,
-    mode: str = "CONSTANT",
-    constant_values: float = 0,
-) -> Any:
-    """Pad ``x`` along ``axis`` for framing ('valid': unchanged, 'same': end, 'center': both).
-
-    Args:
-        x: signal [batch, n_samples] (or [n_samples], then axis 0 is used), cast to float.
-        frame_size: frame length [samples].
-        hop_size: hop between frames [samples], at most ``frame_size`` (except for 'valid').
-        padding: 'valid', 'same' (to the :func:`get_framed_lengths` padded length) or
-            'center' (``frame_size // 2`` on both sides, like librosa).
-        axis: time axis.
-        mode: tf.pad's 'CONSTANT', 'REFLECT' or 'SYMMETRIC' (case-insensitive).
-        constant_values: pad value for 'CONSTANT'.
-
-    Returns:
-        The padded signal, differentiable.
-
-    Raises:
-        ValueError: unknown padding or mode, or ``hop_size > frame_size``.
-    """
-    x = to_float(x)
-    _check_padding(padding, "pad")
-    if padding == "valid":
-        return x
-    if hop_size > frame_size:
-        raise ValueError(
-            f"pad: frame_size ({frame_size}) must be greater than hop_size ({hop_size})."
-        )
-    numpy_mode = str(mode).lower()
-    if numpy_mode not in ("constant", "reflect", "symmetric"):
-        raise ValueError(f"pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
-    ndim = len(x.shape)
-    axis = 0 if ndim <= 1 else axis % ndim
-    n_t = int(x.shape[axis])
-    width = [(0, 0)] * ndim
-    if padding == "same":
-        _, n_t_padded = get_framed_lengths(n_t, frame_size, hop_size, padding)
-        width[axis] = (0, int(n_t_padded - n_t))
-    else:
-        width[axis] = (int(frame_size // 2),) * 2
-    if numpy_mode == "constant":
-        return ops.pad(x, width, constant_values=constant_values)
-    return ops.pad(x, width, mode=numpy_mode)
-
-
-def _hop_from_rates(sample_rate: float, frame_rate: float) -> int:
-    hop_size = sample_rate // frame_rate
-    if hop_size < 1:
-        raise ValueError(
-            f"sample_rate ({sample_rate}) // frame_rate ({frame_rate}) must be at least 1"
-        )
-    return int(hop_size)
 
 
 # -- energy and loudness ------------------------------------------------------------------------
@@ -159,10 +58,13 @@ def compute_rms_energy(
         ddsp takes ``mean ** 0.5``, whose gradient is NaN for an all-zero frame; here such a
         frame gets gradient 0 (same values).
     """
-    hop_size = _hop_from_rates(sample_rate, frame_rate)
-    audio = pad(audio, frame_size, hop_size, padding=padding)
-    _check_audio(audio, frame_size, False, "compute_rms_energy")
-    frames = ops.frame(audio, frame_size, hop_size, pad_end=False)
+    where = "compute_rms_energy"
+    audio = audio_input(audio, where, squeeze=False)
+    hop_size = hop_from_rates(sample_rate, frame_rate, where)
+    frame_size = positive_int(frame_size, "frame_size", where)
+    audio = pad(audio, frame_size, hop_size, padding=check_padding(padding, where), axis=-1)
+    check_frames_fit(int(audio.shape[-1]), frame_size, False, where)
+    frames = frame_signal(audio, frame_size, hop_size, pad_end=False)
     mean_square = ops.mean(ops.square(frames), axis=-1)
     silent = stop_gradient(mean_square) <= 0.0
     return ops.where(silent, 0.0, ops.sqrt(ops.where(silent, 1.0, mean_square)))
@@ -181,8 +83,17 @@ def compute_power(
 
     ``20 log10(rms) - ref_db`` floored at ``-range_db``.
     """
+    ref_db = finite_number(ref_db, "ref_db", "compute_power")
+    range_db = _range_db(range_db, "compute_power")
     rms_energy = compute_rms_energy(audio, sample_rate, frame_rate, frame_size, padding=padding)
     return amplitude_to_db(rms_energy, ref_db=ref_db, range_db=range_db, use_tf=True)
+
+
+def _range_db(range_db: Any, where: str) -> float:
+    range_db = finite_number(range_db, "range_db", where)
+    if range_db <= 0:
+        raise ValueError(f"{where}: range_db must be a positive number of dB, got {range_db}")
+    return range_db
 
 
 def a_weighting(frequencies: Any, min_db: float | None = -80.0) -> np.ndarray:
@@ -192,7 +103,14 @@ def a_weighting(frequencies: Any, min_db: float | None = -80.0) -> np.ndarray:
     (f^2 + f_4^2)))`` with f_1 = 20.598997, f_2 = 107.65265, f_3 = 737.86223,
     f_4 = 12194.217 Hz, floored at ``min_db`` (0 Hz -> ``min_db``). Host NumPy, float64.
     """
-    f_sq = np.asarray(frequencies, dtype=np.float64) ** 2
+    frequencies = np.asarray(frequencies)
+    if frequencies.dtype.kind not in "iuf":
+        raise TypeError(
+            f"a_weighting: frequencies must be real numbers, got dtype {frequencies.dtype}"
+        )
+    if min_db is not None:
+        min_db = finite_number(min_db, "min_db", "a_weighting")
+    f_sq = frequencies.astype(np.float64) ** 2
     c1, c2, c3, c4 = 20.598997**2, 107.65265**2, 737.86223**2, 12194.217**2
     with np.errstate(divide="ignore"):
         weights = 2.0 + 20.0 * (
@@ -240,17 +158,21 @@ def compute_loudness(
         Loudness [batch, n_frames] or [n_frames], in dB.
     """
     del use_tf
-    n_fft = int(n_fft)
-    if n_fft < 1 or n_fft & (n_fft - 1):
-        raise ValueError(f"compute_loudness: n_fft must be a power of two, got {n_fft}")
-    hop_size = _hop_from_rates(sample_rate, frame_rate)
-    audio = pad(audio, n_fft, hop_size, padding=padding)
+    where = "compute_loudness"
+    audio = audio_input(audio, where, squeeze=False)
+    n_fft = positive_int(n_fft, "n_fft", where)
+    if n_fft & (n_fft - 1):
+        raise ValueError(f"{where}: n_fft must be a power of two, got {n_fft}")
+    hop_size = hop_from_rates(sample_rate, frame_rate, where)
+    range_db = _range_db(range_db, where)
+    ref_db = finite_number(ref_db, "ref_db", where)
+    audio = pad(audio, n_fft, hop_size, padding=check_padding(padding, where), axis=-1)
     is_1d = len(audio.shape) == 1
     audio = audio[None, :] if is_1d else audio
     overlap = 1 - hop_size / n_fft  # ddsp's round trip through overlap, truncation included
-    power = ops.square(compute_mag(audio, size=n_fft, overlap=overlap, pad_end=False))
+    power = ops.square(ops.complex_abs(_stft(audio, n_fft, overlap, False, where)))
     xp = array_namespace(power)
-    weights = _constant(xp, power.dtype, _loudness_weights, float(sample_rate), n_fft)
+    weights = cached_constant(xp, power.dtype, _loudness_weights, float(sample_rate), n_fft)
     loudness = power_to_db(ops.matmul(power, weights), ref_db=ref_db, range_db=range_db)
     return loudness[0] if is_1d else loudness
 
@@ -275,9 +197,18 @@ def pad_or_trim_to_expected_length(
         ValueError: if the length differs from ``expected_len`` by more than the tolerance.
     """
     del use_tf
-    expected_len = int(expected_len)
+    where = "pad_or_trim_to_expected_length"
+    expected_len = nonnegative_int(expected_len, "expected_len", where)
+    pad_value = finite_number(pad_value, "pad_value", where)
+    tolerance = _scalar_or_inf(len_tolerance, where)
+    if not hasattr(vector, "shape"):
+        vector = np.asarray(vector)
+    if len(vector.shape) not in (1, 2):
+        raise ValueError(
+            f"{where}: vector must be [n] or [batch, n], got shape {tuple(vector.shape)}"
+        )
     vector_len = int(vector.shape[-1])
-    if abs(vector_len - expected_len) > len_tolerance:
+    if abs(vector_len - expected_len) > tolerance:
         raise ValueError(
             f"Vector length: {vector_len} differs from expected length: {expected_len} "
             f"beyond tolerance of : {len_tolerance}"
@@ -288,3 +219,11 @@ def pad_or_trim_to_expected_length(
     if vector_len > expected_len:
         return vector[..., :expected_len]
     return vector
+
+
+def _scalar_or_inf(value: Any, where: str) -> float:
+    """A non-negative tolerance; ``math.inf`` allowed (no limit)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if value == float("inf") or (value == value and value >= 0):
+            return float(value)
+    raise ValueError(f"{where}: len_tolerance must be a non-negative number, got {value!r}")

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ddsp_ref import pitch, pitch_hmm, spectral_ops
+from ddsp_ref import spectral_ops
 from ddsp_ref.backend import to_numpy
+from ddsp_ref.spectral_ops import pitch, pitch_hmm
 
 SR = 16000
 LOWEST_BIN_HZ = 10.0 * 2.0 ** (1997.3794084376191 / 1200.0)  # CREPE bin 0, 31.70 Hz
@@ -43,7 +44,7 @@ def test_vibrato_tones_raw_pitch_accuracy(f0):
     t = np.arange(SR) / SR
     true_hz = f0 * 2 ** (50 * np.sin(2 * np.pi * 5.5 * t) / 1200)  # +-50 cents vibrato
     audio = harmonic_tone(true_hz).astype(np.float32)
-    f0_hz, confidence = pitch.compute_f0(audio, SR, 100)
+    f0_hz, confidence = pitch.compute_f0(audio, 100, sample_rate=SR)
     err = cents(f0_hz, truth_at_frames(true_hz, len(f0_hz), SR // 100))
     assert np.mean(np.abs(err) < 50) > 0.95
     assert np.median(np.abs(err)) < 15  # the 64 ms frame averages the vibrato a little
@@ -52,14 +53,14 @@ def test_vibrato_tones_raw_pitch_accuracy(f0):
 
 def test_steady_tone_is_sub_cent_accurate_without_viterbi():
     audio = harmonic_tone(np.full(SR // 2, 220.0))
-    f0_hz, confidence = pitch.compute_f0(audio, SR, 50, viterbi=False)
+    f0_hz, confidence = pitch.compute_f0(audio, 50, viterbi=False, sample_rate=SR)
     inner = slice(2, -2)  # frames that do not reach into the zero padding
     np.testing.assert_allclose(f0_hz[inner], 220.0, rtol=2 ** (1 / 1200) - 1)
     assert confidence[inner].min() > 0.9
 
 
 def test_silence_has_zero_confidence_and_lowest_bin_f0():
-    f0_hz, confidence = pitch.compute_f0(np.zeros(8000, np.float32), SR, 250)
+    f0_hz, confidence = pitch.compute_f0(np.zeros(8000, np.float32), 250, sample_rate=SR)
     assert f0_hz.dtype == np.float32 and confidence.dtype == np.float32
     assert confidence.max() < 1e-6
     np.testing.assert_allclose(f0_hz, LOWEST_BIN_HZ, rtol=1e-6)
@@ -68,7 +69,7 @@ def test_silence_has_zero_confidence_and_lowest_bin_f0():
 def test_white_noise_is_unvoiced():
     noise = np.random.default_rng(1).normal(size=SR).astype(np.float32)
     for viterbi in (True, False):
-        _, confidence = pitch.compute_f0(noise, SR, 100, viterbi=viterbi)
+        _, confidence = pitch.compute_f0(noise, 100, viterbi=viterbi, sample_rate=SR)
         assert np.mean(confidence > 0.5) < 0.02
         assert np.isfinite(confidence).all()
 
@@ -76,7 +77,7 @@ def test_white_noise_is_unvoiced():
 def test_unvoiced_gap_keeps_the_neighbouring_pitch():
     tone = harmonic_tone(np.full(SR // 2, 300.0))
     audio = np.concatenate([tone, np.zeros(SR // 2), tone]).astype(np.float32)
-    f0_hz, confidence = pitch.compute_f0(audio, SR, 100)
+    f0_hz, confidence = pitch.compute_f0(audio, 100, sample_rate=SR)
     gap = slice(60, 90)  # frames whose 64 ms span is silent
     assert confidence[gap].max() < 1e-3
     np.testing.assert_allclose(f0_hz[gap], 300.0, rtol=0.013)  # within the 20-cent grid
@@ -86,7 +87,7 @@ def test_octave_switches_are_tracked_within_a_few_frames():
     frame_rate, hop = 100, SR // 100
     true_hz = np.repeat([400.0, 200.0, 400.0], SR // 2)  # switches at 0.5 s and 1.0 s
     audio = harmonic_tone(true_hz).astype(np.float32)
-    f0_hz, _ = pitch.compute_f0(audio, SR, frame_rate)
+    f0_hz, _ = pitch.compute_f0(audio, frame_rate, sample_rate=SR)
     wrong = np.abs(cents(f0_hz, truth_at_frames(true_hz, len(f0_hz), hop))) > 50
     switch_frames = np.array([50, 100])
     distance = np.min(np.abs(np.arange(len(f0_hz))[:, None] - switch_frames), axis=1)
@@ -98,7 +99,7 @@ def test_other_sample_rates_scale_the_frame():
     for sample_rate in (22050, 44100):
         n = sample_rate // 2
         audio = harmonic_tone(np.full(n, 147.0), sample_rate).astype(np.float32)
-        f0_hz, confidence = pitch.compute_f0(audio, sample_rate, 50)
+        f0_hz, confidence = pitch.compute_f0(audio, 50, sample_rate=sample_rate)
         assert np.all(np.abs(cents(f0_hz[2:-2], 147.0)) < 10)
         assert confidence[2:-2].min() > 0.9
 
@@ -106,9 +107,9 @@ def test_other_sample_rates_scale_the_frame():
 def test_batch_matches_single_examples_and_float64_input():
     a = harmonic_tone(np.full(4000, 180.0))
     b = harmonic_tone(np.full(4000, 450.0), seed=3)
-    batch_f0, batch_conf = pitch.compute_f0(np.stack([a, b]), SR, 250)
+    batch_f0, batch_conf = pitch.compute_f0(np.stack([a, b]), 250, sample_rate=SR)
     for row, audio in enumerate((a, b)):
-        f0_hz, confidence = pitch.compute_f0(audio, SR, 250)  # float64 in, float32 out
+        f0_hz, confidence = pitch.compute_f0(audio, 250, sample_rate=SR)  # float64 in, float32 out
         assert f0_hz.dtype == np.float32
         np.testing.assert_allclose(batch_f0[row], f0_hz, rtol=1e-5)
         np.testing.assert_allclose(batch_conf[row], confidence, atol=1e-5)
@@ -116,7 +117,7 @@ def test_batch_matches_single_examples_and_float64_input():
 
 def test_backends(xp):
     audio = xp.asarray(harmonic_tone(np.full(4000, 250.0)).astype(np.float32))
-    f0_hz, confidence = pitch.compute_f0(audio, SR, 250)
+    f0_hz, confidence = pitch.compute_f0(audio, 250, sample_rate=SR)
     assert type(f0_hz) is type(audio) and type(confidence) is type(audio)
     assert np.all(np.abs(cents(to_numpy(f0_hz)[8:-8], 250.0)) < 5)
 
@@ -138,26 +139,59 @@ def expected_frames(n_samples, frame_size, hop, padding):
 @pytest.mark.parametrize("frame_rate", [50, 250])
 def test_frame_counts_like_ddsp(padding, seconds, frame_rate):
     n = int(seconds * SR)
-    f0_hz, confidence = pitch.compute_f0(np.zeros(n, np.float32), SR, frame_rate, padding=padding)
+    f0_hz, confidence = pitch.compute_f0(
+        np.zeros(n, np.float32), frame_rate, padding=padding, sample_rate=SR
+    )
     n_frames = expected_frames(n, 1024, SR // frame_rate, padding)
     assert f0_hz.shape == confidence.shape == (n_frames,)
     assert n_frames == spectral_ops.get_framed_lengths(n, 1024, SR // frame_rate, padding)[0]
 
 
+@settings(max_examples=8, deadline=None)
 @given(
-    n=st.integers(3000, 9000),
     sample_rate=st.sampled_from([16000, 22050, 44100]),
     frame_rate=st.sampled_from([31.25, 50, 100, 250]),
     padding=st.sampled_from(["same", "center", "valid"]),
+    split=st.floats(0.3, 0.6),
 )
-def test_frame_counts_any_rate(n, sample_rate, frame_rate, padding):
+def test_frame_layout_follows_a_pitch_step(sample_rate, frame_rate, padding, split):
+    """A tone jumping from 220 Hz to 330 Hz at a known sample: every frame that lies wholly
+    before (after) the jump reads 220 (330) Hz, where the frame's samples are those ddsp's
+    layout assigns it (start ``t * hop`` of the padded audio: ``t * hop - frame // 2`` of the
+    audio for 'center', ``t * hop`` otherwise); the count is ddsp's get_framed_lengths."""
+    n = int(0.5 * sample_rate)
+    jump = int(split * n)
+    audio = harmonic_tone(np.where(np.arange(n) < jump, 220.0, 330.0), sample_rate)
+    f0_hz, _ = pitch.compute_f0(
+        audio[None].astype(np.float32), frame_rate, False, padding, sample_rate=sample_rate
+    )
     frame_size = 2 * round(512 * sample_rate / 16000)
-    if padding == "valid" and n < frame_size:
-        return
-    audio = np.zeros((2, n), np.float32)
-    f0_hz, _ = pitch.compute_f0(audio, sample_rate, frame_rate, padding=padding)
     hop = int(sample_rate // frame_rate)
-    assert f0_hz.shape == (2, expected_frames(n, frame_size, hop, padding))
+    n_frames = spectral_ops.get_framed_lengths(n, frame_size, hop, padding)[0]
+    assert f0_hz.shape == (1, n_frames)
+    start = np.arange(n_frames) * hop - (frame_size // 2 if padding == "center" else 0)
+    stop = start + frame_size
+    inside = (start >= 0) & (stop <= n)
+    before, after = inside & (stop <= jump), inside & (start >= jump)
+    assert before.any() and after.any()
+    np.testing.assert_array_less(np.abs(cents(f0_hz[0, before], 220.0)), 10.0)
+    np.testing.assert_array_less(np.abs(cents(f0_hz[0, after], 330.0)), 10.0)
+
+
+def test_ddsp_argument_order_and_default_rate():
+    """compute_f0(audio, frame_rate, viterbi, padding) as in ddsp (16 kHz by default); the old
+    (audio, sample_rate, frame_rate) order is refused instead of silently misread."""
+    audio = harmonic_tone(np.full(8000, 200.0)).astype(np.float32)
+    positional = pitch.compute_f0(audio, 100, True, "same")
+    keywords = pitch.compute_f0(audio, frame_rate=100, padding="same", sample_rate=16000)
+    for a, b in zip(positional, keywords, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert positional[0].shape == (50,)
+    with pytest.raises(TypeError, match="viterbi must be a bool"):
+        pitch.compute_f0(audio, 16000, 100)
+    import ddsp_ref.pitch
+
+    assert ddsp_ref.pitch.compute_f0 is spectral_ops.compute_f0 is pitch.compute_f0
 
 
 @pytest.mark.parametrize(
@@ -171,6 +205,9 @@ def test_frame_counts_any_rate(n, sample_rate, frame_rate, padding):
         (dict(audio=np.zeros(0, np.float32)), "audio"),
         (dict(audio=np.zeros(2000, np.float32), frame_rate=20000), "frame_rate"),
         (dict(audio=np.zeros(2000, np.float32), frame_rate=10), "hop"),
+        (dict(audio=np.zeros(2000, np.float32), sample_rate=-16000), "sample_rate"),
+        (dict(audio=np.zeros(2000, np.float32), frame_rate=np.nan), "frame_rate"),
+        (dict(audio=np.zeros(2000, np.float32), frame_rate="250"), "frame_rate"),
     ],
 )
 def test_bad_input_raises(kwargs, match):
@@ -202,11 +239,28 @@ def test_activations_to_f0_and_confidence_formula():
                 assert confidence[b, t] == a.max()
 
 
+def test_all_zero_activations_give_the_centre_bin_not_nan():
+    acts = np.zeros((3, 360), np.float32)
+    acts[1, 100] = 0.5  # one ordinary frame among two silent ones
+    centers = np.array([0, 100, 359])
+    f0_hz, confidence = pitch.activations_to_f0_and_confidence(acts, centers)
+    np.testing.assert_allclose(f0_hz, 10 * 2 ** (CENTS[centers] / 1200), rtol=1e-6)
+    np.testing.assert_array_equal(confidence, [0.0, 0.5, 0.0])
+    f0_hz, _ = pitch.activations_to_f0_and_confidence(np.zeros((2, 360)))  # argmax: bin 0
+    np.testing.assert_allclose(f0_hz, LOWEST_BIN_HZ, rtol=1e-9)
+
+
 def test_activations_bad_shapes():
     with pytest.raises(ValueError, match="360"):
         pitch.activations_to_f0_and_confidence(np.zeros((5, 100)))
     with pytest.raises(ValueError, match="centers"):
         pitch.activations_to_f0_and_confidence(np.zeros((5, 360)), np.zeros(4, int))
+    with pytest.raises(ValueError, match="centers must be integer bins"):
+        pitch.activations_to_f0_and_confidence(np.zeros((5, 360)), np.full(5, 360))
+    with pytest.raises(ValueError, match="non-negative"):
+        pitch.activations_to_f0_and_confidence(np.full((5, 360), np.nan))
+    with pytest.raises(TypeError, match="acts must be real"):
+        pitch.activations_to_f0_and_confidence(np.zeros((5, 360), complex))
 
 
 def dense_crepe_viterbi(acts):
@@ -272,7 +326,9 @@ def fake_crepe(frames):
 def test_model_hook(sample_rate, viterbi):
     t = np.arange(sample_rate // 2) / sample_rate
     audio = np.sin(2 * np.pi * 440.0 * t).astype(np.float32)
-    f0_hz, confidence = pitch.compute_f0(audio, sample_rate, 50, viterbi=viterbi, model=fake_crepe)
+    f0_hz, confidence = pitch.compute_f0(
+        audio, 50, viterbi=viterbi, model=fake_crepe, sample_rate=sample_rate
+    )
     assert f0_hz.shape == (26,)
     assert np.all(np.abs(cents(f0_hz[3:-3], 440.0)) < 5)
     np.testing.assert_allclose(confidence, 0.8, rtol=1e-6)
@@ -280,7 +336,9 @@ def test_model_hook(sample_rate, viterbi):
 
 def test_model_with_wrong_output_shape():
     with pytest.raises(ValueError, match="activations"):
-        pitch.compute_f0(np.ones(4000, np.float32), SR, 250, model=lambda f: np.zeros((3, 360)))
+        pitch.compute_f0(
+            np.ones(4000, np.float32), 250, model=lambda f: np.zeros((3, 360)), sample_rate=SR
+        )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from .autodiff import ops, stop_gradient
-from .backend import array_namespace
-from .core.utils import to_float
-from .gin_support import register
-from .losses import Loss, _check_loss_type, mean_difference
-from .module import Module
+from ..autodiff import ops, stop_gradient
+from ..backend import array_namespace
+from ..core.utils import to_float
+from ..gin_support import register
+from ..module import Module
+from ..validation import positive_int, positive_number
+from .base import Loss, check_loss_type, loss_weight, mean_difference
 
 __all__ = [
     "CREPE_EMBEDDING_SCALES",
@@ -58,8 +59,8 @@ class EmbeddingLoss(Loss):
         name: str = "embedding_loss",
     ):
         super().__init__(name=name)
-        _check_loss_type(loss_type)
-        self.weight = weight
+        check_loss_type(loss_type)
+        self.weight = loss_weight(weight, "weight", type(self).__name__)
         self.loss_type = loss_type
         self.pretrained_model = pretrained_model
 
@@ -167,6 +168,7 @@ class PretrainedCREPEEmbeddingLoss(EmbeddingLoss):
         activation_model: Callable | None = None,
         name: str = "pretrained_crepe_embedding_loss",
     ):
+        weight = loss_weight(weight, "weight", "PretrainedCREPEEmbeddingLoss")
         if activation_layer not in CREPE_EMBEDDING_SCALES:
             raise ValueError(
                 f"activation layer {activation_layer!r} not found, valid names are "
@@ -213,6 +215,22 @@ class HmmTranscriber(Module):
         name: str = "hmm_transcriber",
     ):
         super().__init__(name=name)
+        where = "HmmTranscriber"
+        n_pitches = positive_int(n_pitches, "n_pitches", where)
+        n_timesteps = positive_int(n_timesteps, "n_timesteps", where)
+        weight = loss_weight(weight, "weight", where)
+        for key, value in (
+            ("avg_length", avg_length),
+            ("midi_std", midi_std),
+            ("amps_on_scale", amps_on_scale),
+            ("amps_off_scale", amps_off_scale),
+        ):
+            positive_number(value, key, where)  # fmt: skip
+        for key, value in (
+            ("amps_on_center", amps_on_center),
+            ("amps_off_center", amps_off_center),
+        ):
+            loss_weight(value, key, where)
         if n_pitches < 2 or avg_length <= 1 or min(midi_std, amps_on_scale, amps_off_scale) <= 0:
             raise ValueError(
                 f"HmmTranscriber: need n_pitches >= 2 ({n_pitches}), avg_length > 1 "

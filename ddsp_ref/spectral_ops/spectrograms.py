@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .autodiff import ops, stop_gradient
-from .backend import array_namespace, to_numpy
-from .core.math import safe_log
-from .core.utils import to_float
+from ..autodiff import ops
+from ..backend import array_namespace, to_numpy
+from ..core.math import safe_log
+from ..numerics import next_power_of_2
+from ..validation import check_real_dtype, finite_number, positive_int, positive_number
+from .framing import (
+    audio_input,
+    cached_constant,
+    check_frames_fit,
+    frame_signal,
+    hop_of,
+    host_hann,
+    overlap_add_signal,
+    pad,
+)
 
 __all__ = [
     "stft",
@@ -24,68 +34,6 @@ __all__ = [
     "compute_mfcc",
     "linear_to_mel_weight_matrix",
 ]
-
-_PADDINGS = ("valid", "same", "center")
-
-
-# -- constants built on the host, cached per arguments, dtype and device --------------------------
-_CONSTANTS: dict = {}
-
-
-def _constant(xp: Any, dtype: Any, builder: Callable, *args: Any) -> Any:
-    """``builder(*args)`` (a float64 numpy array) as a read-only ``dtype`` array on ``xp``."""
-    device = None if xp is np else xp.cuda.Device().id
-    key = (xp.__name__, device, np.dtype(dtype).str, builder.__name__, args)
-    value = _CONSTANTS.get(key)
-    if value is None:
-        host = np.ascontiguousarray(builder(*args), dtype=dtype)
-        host.flags.writeable = False
-        value = host if xp is np else xp.asarray(host)
-        if len(_CONSTANTS) > 512:  # many distinct settings: start over rather than grow forever
-            _CONSTANTS.clear()
-        _CONSTANTS[key] = value
-    return value
-
-
-def _hann_window(length: int) -> np.ndarray:
-    """tf.signal.hann_window(length, periodic=True) in float64.
-
-    TF's periodic window divides by ``length`` only for even lengths; odd lengths get the
-    symmetric window (divide by ``length - 1``). Length 1 gives ``[1]``.
-    """
-    if length == 1:
-        return np.ones(1)
-    denominator = length if length % 2 == 0 else length - 1
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / denominator)
-
-
-def _next_power_of_2(n: int) -> int:
-    return 1 << max(int(n) - 1, 0).bit_length()
-
-
-def _hop_of(frame_size: int, overlap: float) -> int:
-    """ddsp's ``int(frame_size * (1 - overlap))`` (truncation), checked to be positive."""
-    hop_size = int(frame_size * (1.0 - overlap))
-    if hop_size < 1:
-        raise ValueError(
-            f"overlap={overlap} with frame_size={frame_size} gives hop_size={hop_size}; "
-            "overlap must leave a hop of at least one sample (overlap < 1)"
-        )
-    return hop_size
-
-
-def _check_audio(audio: Any, frame_size: int, pad_end: bool, where: str) -> None:
-    """Reject audio that would give no frame at all, and NaN audio (one reduction)."""
-    n_samples = audio.shape[-1] if len(audio.shape) else 0
-    if n_samples < 1 or (not pad_end and n_samples < frame_size):
-        raise ValueError(
-            f"{where}: audio of {n_samples} samples (shape {tuple(audio.shape)}) is shorter "
-            f"than one frame of {frame_size} samples, so there is no frame to analyse"
-        )
-    raw = stop_gradient(audio)
-    xp = array_namespace(raw)
-    if bool(xp.isnan(xp.sum(raw))):
-        raise ValueError(f"{where}: audio contains NaN (or both +inf and -inf) values")
 
 
 # -- STFT ---------------------------------------------------------------------------------------
@@ -110,20 +58,19 @@ def stft(audio: Any, frame_size: int = 2048, overlap: float = 0.75, pad_end: boo
         ValueError: audio shorter than one frame (ddsp returns an empty spectrogram there),
             NaN audio, a 3-D input with more than one channel, or an overlap leaving no hop.
     """
-    audio = to_float(audio)
-    if len(audio.shape) == 3:
-        if audio.shape[-1] != 1:
-            raise ValueError(f"stft: 3-D audio must be [batch, n_samples, 1], got {audio.shape}")
-        audio = ops.squeeze(audio, axis=-1)
-    frame_size = int(frame_size)
-    if frame_size < 1:
-        raise ValueError(f"stft: frame_size must be a positive integer, got {frame_size}")
-    hop_size = _hop_of(frame_size, overlap)
-    _check_audio(audio, frame_size, pad_end, "stft")
+    return _stft(audio, frame_size, overlap, pad_end, "stft")
+
+
+def _stft(audio: Any, frame_size: Any, overlap: Any, pad_end: Any, where: str) -> Any:
+    """:func:`stft` with the caller's name in its error messages."""
+    audio = audio_input(audio, where)
+    frame_size = positive_int(frame_size, "frame_size", where)
+    hop_size = hop_of(frame_size, overlap, where)
+    check_frames_fit(int(audio.shape[-1]), frame_size, bool(pad_end), where)
     xp = array_namespace(audio)
-    window = _constant(xp, audio.dtype, _hann_window, frame_size)
-    frames = ops.frame(audio, frame_size, hop_size, pad_end=pad_end)
-    return ops.rfft(frames * window, n=_next_power_of_2(frame_size), axis=-1)
+    window = cached_constant(xp, audio.dtype, host_hann, frame_size)
+    frames = frame_signal(audio, frame_size, hop_size, bool(pad_end))
+    return ops.rfft(frames * window, n=next_power_of_2(frame_size), axis=-1)
 
 
 def stft_np(
@@ -138,29 +85,28 @@ def stft_np(
     Raises:
         ValueError: where ddsp asserts ``frame_size * overlap % 2 == 0``.
     """
+    where = "stft_np"
+    frame_size = positive_int(frame_size, "frame_size", where)
+    hop_size = hop_of(frame_size, overlap, where)
     if frame_size * overlap % 2.0 != 0.0:
         raise ValueError(
-            f"stft_np: frame_size * overlap must be an even number of samples, got "
+            f"{where}: frame_size * overlap must be an even number of samples, got "
             f"frame_size={frame_size}, overlap={overlap}"
         )
-    frame_size = int(frame_size)
-    hop_size = _hop_of(frame_size, overlap)
+    audio = audio_input(audio, where, squeeze=False)
     audio = np.asarray(to_numpy(audio), dtype=np.float32)
     if pad_end:
-        from .energy import pad  # energy builds on this module
-
-        audio = pad(audio, frame_size, hop_size, "same", axis=audio.ndim - 1)
-    if audio.shape[-1] < frame_size:
-        raise ValueError(f"stft_np: {audio.shape[-1]} samples are fewer than frame_size")
+        audio = np.asarray(pad(audio, frame_size, hop_size, "same", axis=audio.ndim - 1))
+    check_frames_fit(audio.shape[-1], frame_size, False, where)
     view = np.lib.stride_tricks.sliding_window_view(audio, frame_size, axis=-1)
     frames = view[..., ::hop_size, :]
-    window = _hann_window(frame_size).astype(np.float32)
+    window = host_hann(frame_size).astype(np.float32)
     return np.fft.rfft(frames * window, n=frame_size, axis=-1).astype(np.complex64)
 
 
 def _inverse_window_sum(frame_size: int, hop_size: int, n_frames: int) -> np.ndarray:
     """1 / (overlap-added squared Hann window), 0 where no window reaches (Hann(0) = 0)."""
-    w2 = _hann_window(frame_size) ** 2
+    w2 = host_hann(frame_size) ** 2
     total = np.zeros((n_frames - 1) * hop_size + frame_size)
     for i in range(n_frames):  # host-side and cached: paid once per setting
         total[i * hop_size : i * hop_size + frame_size] += w2
@@ -189,45 +135,69 @@ def istft(
 
     Returns:
         Audio [..., n_samples] (default ``(n_frames - 1) * hop + frame_size``), real.
+
+    Raises:
+        TypeError: ``stft_frames`` not a numeric array.
+        ValueError: fewer than 2 axes or no frame, a bin count that does not match
+            ``frame_size``, non-positive sizes, or an overlap leaving no hop.
     """
-    frame_size = int(frame_size)
-    hop_size = _hop_of(frame_size, overlap)
-    if hop_size > frame_size:
-        raise ValueError(f"istft: hop_size {hop_size} > frame_size {frame_size} leaves gaps")
+    where = "istft"
+    stft_frames = _spectrogram_input(stft_frames, where)
+    frame_size = positive_int(frame_size, "frame_size", where)
+    hop_size = hop_of(frame_size, overlap, where)
+    if n_samples is not None:
+        n_samples = positive_int(n_samples, "n_samples", where)
     n_frames, n_bins = int(stft_frames.shape[-2]), int(stft_frames.shape[-1])
-    fft_size = _next_power_of_2(frame_size)
-    if n_bins != fft_size // 2 + 1:
+    fft_size = next_power_of_2(frame_size)
+    if n_bins != fft_size // 2 + 1 or n_frames < 1:
         raise ValueError(
-            f"istft: frame_size={frame_size} needs {fft_size // 2 + 1} frequency bins, "
-            f"got {n_bins} (shape {tuple(stft_frames.shape)})"
+            f"{where}: frame_size={frame_size} needs at least one frame of "
+            f"{fft_size // 2 + 1} frequency bins, got shape {tuple(stft_frames.shape)}"
         )
     xp = array_namespace(stft_frames)
-    dtype = np.float64 if stft_frames.dtype == np.complex128 else np.float32
+    dtype = np.float64 if stft_frames.dtype in (np.complex128, np.float64) else np.float32
     frames = ops.irfft(stft_frames, n=fft_size, axis=-1)[..., :frame_size]
-    window = _constant(xp, dtype, _hann_window, frame_size)
-    audio = ops.overlap_add(frames * window, hop_size)
-    audio = audio * _constant(xp, dtype, _inverse_window_sum, frame_size, hop_size, n_frames)
-    if n_samples is not None:
-        from .energy import pad_or_trim_to_expected_length  # energy builds on this module
+    window = cached_constant(xp, dtype, host_hann, frame_size)
+    audio = overlap_add_signal(frames * window, hop_size)
+    inverse = cached_constant(xp, dtype, _inverse_window_sum, frame_size, hop_size, n_frames)
+    audio = audio * inverse
+    if n_samples is None or n_samples == int(audio.shape[-1]):
+        return audio
+    if n_samples < int(audio.shape[-1]):
+        return audio[..., :n_samples]
+    return ops.pad(audio, [(0, 0)] * (len(audio.shape) - 1) + [(0, n_samples - audio.shape[-1])])
 
-        audio = pad_or_trim_to_expected_length(audio, n_samples, len_tolerance=math.inf)
-    return audio
+
+def _spectrogram_input(stft_frames: Any, where: str) -> Any:
+    """A complex (or real) array [..., n_frames, n_bins]; complex64 unless complex128."""
+    if not hasattr(stft_frames, "dtype"):
+        raise TypeError(f"{where}: stft_frames must be an array, got {type(stft_frames).__name__}")
+    dtype = np.dtype(stft_frames.dtype)
+    if not np.issubdtype(dtype, np.complexfloating):
+        check_real_dtype(stft_frames, "stft_frames", where)
+    if len(stft_frames.shape) < 2:
+        raise ValueError(
+            f"{where}: stft_frames must be [..., n_frames, n_bins], got shape "
+            f"{tuple(stft_frames.shape)}"
+        )
+    return stft_frames
 
 
 # -- magnitudes, mel, MFCC ----------------------------------------------------------------------
 def compute_mag(audio: Any, size: int = 2048, overlap: float = 0.75, pad_end: bool = True) -> Any:
     """Magnitude spectrogram ``|stft(audio, size, overlap, pad_end)|`` [batch, n_frames, bins].
 
-    The gradient of |z| at z = 0 is 0 (TF's ``div_no_nan``), never NaN.
+    The gradient of |z| at z = 0 is 0 (TF's ``div_no_nan``), never NaN, and stays finite for
+    tiny magnitudes (see ``autodiff.fft.complex_abs``).
     """
-    return ops.abs(stft(audio, frame_size=size, overlap=overlap, pad_end=pad_end))
+    return ops.complex_abs(_stft(audio, size, overlap, pad_end, "compute_mag"))
 
 
 def compute_logmag(
     audio: Any, size: int = 2048, overlap: float = 0.75, pad_end: bool = True
 ) -> Any:
     """``safe_log(compute_mag(...))``: natural log, exact zeros replaced by 1e-5 first."""
-    return safe_log(compute_mag(audio, size, overlap, pad_end))
+    return safe_log(ops.complex_abs(_stft(audio, size, overlap, pad_end, "compute_logmag")))
 
 
 def _hz_to_mel_htk(f_hz: np.ndarray) -> np.ndarray:
@@ -247,20 +217,21 @@ def _mel_matrix(
     return np.concatenate([np.zeros((1, num_mel_bins)), weights], axis=0)  # bin 0 (DC) zeroed
 
 
-def _mel_weights(xp: Any, dtype: Any, bins, n_bins, sample_rate, lo_hz, hi_hz) -> Any:
+def _mel_weights(xp: Any, dtype: Any, bins, n_bins, sample_rate, lo_hz, hi_hz, where) -> Any:
     """Checked, cached mel matrix [n_bins, bins] on ``xp`` (TF's argument checks)."""
-    if bins <= 0 or n_bins <= 1 or sample_rate <= 0:
-        raise ValueError(
-            f"mel: bins ({bins}) and sample_rate ({sample_rate}) must be positive and the "
-            f"spectrogram must have at least 2 bins ({n_bins})"
-        )
+    bins = positive_int(bins, "num_mel_bins" if where.startswith("linear") else "bins", where)
+    n_bins = positive_int(n_bins, "num_spectrogram_bins", where)
+    sample_rate = positive_number(sample_rate, "sample_rate", where)
+    lo_hz = finite_number(lo_hz, "lower edge", where)
+    hi_hz = finite_number(hi_hz, "upper edge", where)
+    if n_bins < 2:
+        raise ValueError(f"{where}: the spectrogram must have at least 2 bins, got {n_bins}")
     if not 0.0 <= lo_hz < hi_hz <= sample_rate / 2.0:
         raise ValueError(
-            "mel edges must satisfy 0 <= lower < upper <= sample_rate / 2, got "
+            f"{where}: mel edges must satisfy 0 <= lower < upper <= sample_rate / 2, got "
             f"lower={lo_hz}, upper={hi_hz}, sample_rate={sample_rate}"
         )
-    args = (int(bins), int(n_bins), float(sample_rate), float(lo_hz), float(hi_hz))
-    return _constant(xp, dtype, _mel_matrix, *args)
+    return cached_constant(xp, dtype, _mel_matrix, bins, n_bins, sample_rate, lo_hz, hi_hz)
 
 
 def linear_to_mel_weight_matrix(
@@ -281,8 +252,14 @@ def linear_to_mel_weight_matrix(
         ValueError: non-positive counts or sample rate, a negative lower edge, edges out of
             order, or an upper edge above Nyquist (TF's checks).
     """
-    return _mel_weights(np, dtype, num_mel_bins, num_spectrogram_bins, sample_rate,
-                        lower_edge_hertz, upper_edge_hertz)  # fmt: skip
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(
+            f"linear_to_mel_weight_matrix: dtype must be float32 or float64, got {dtype}"
+        )
+    where = "linear_to_mel_weight_matrix"
+    weights = _mel_weights(np, dtype, num_mel_bins, num_spectrogram_bins, sample_rate,
+                           lower_edge_hertz, upper_edge_hertz, where)  # fmt: skip
+    return np.array(weights)  # a writable copy for the caller
 
 
 def compute_mel(
@@ -299,11 +276,17 @@ def compute_mel(
 
     ``compute_mag(audio, fft_size, ...) @ linear_to_mel_weight_matrix(bins, ..., lo_hz, hi_hz)``.
     """
-    audio = to_float(audio)
-    n_bins = _next_power_of_2(fft_size) // 2 + 1
+    return _mel(audio, lo_hz, hi_hz, bins, fft_size, overlap, pad_end, sample_rate, "compute_mel")
+
+
+def _mel(audio, lo_hz, hi_hz, bins, fft_size, overlap, pad_end, sample_rate, where) -> Any:
+    audio = audio_input(audio, where)
+    fft_size = positive_int(fft_size, "fft_size", where)
+    n_bins = next_power_of_2(fft_size) // 2 + 1
     weights = _mel_weights(array_namespace(audio), audio.dtype, bins, n_bins, sample_rate,
-                           lo_hz, hi_hz)  # fmt: skip
-    return ops.matmul(compute_mag(audio, fft_size, overlap, pad_end), weights)
+                           lo_hz, hi_hz, where)  # fmt: skip
+    mag = ops.complex_abs(_stft(audio, fft_size, overlap, pad_end, where))
+    return ops.matmul(mag, weights)
 
 
 def compute_logmel(
@@ -317,8 +300,9 @@ def compute_logmel(
     sample_rate: int = 16000,
 ) -> Any:
     """``safe_log(compute_mel(...))``; note the defaults lo_hz=80, hi_hz=7600 (as ddsp)."""
-    mel = compute_mel(audio, lo_hz, hi_hz, bins, fft_size, overlap, pad_end, sample_rate)
-    return safe_log(mel)
+    return safe_log(
+        _mel(audio, lo_hz, hi_hz, bins, fft_size, overlap, pad_end, sample_rate, "compute_logmel")
+    )
 
 
 def _dct_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -345,7 +329,10 @@ def compute_mfcc(
     ``mfccs_from_log_mel_spectrograms``, which does not treat k = 0 differently), first
     ``mfcc_bins`` coefficients.
     """
-    logmel = compute_logmel(audio, lo_hz, hi_hz, mel_bins, fft_size, overlap, pad_end, sample_rate)
-    n_out = min(int(mfcc_bins), int(mel_bins))
+    where = "compute_mfcc"
+    mel_bins = positive_int(mel_bins, "mel_bins", where)
+    n_out = min(positive_int(mfcc_bins, "mfcc_bins", where), mel_bins)
+    mel = _mel(audio, lo_hz, hi_hz, mel_bins, fft_size, overlap, pad_end, sample_rate, where)
+    logmel = safe_log(mel)
     xp = array_namespace(logmel)
-    return ops.matmul(logmel, _constant(xp, logmel.dtype, _dct_matrix, int(mel_bins), n_out))
+    return ops.matmul(logmel, cached_constant(xp, logmel.dtype, _dct_matrix, mel_bins, n_out))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import core
-from .autodiff import ops, stop_gradient
-from .backend import array_namespace
-from .core.utils import to_float
-from .gin_support import register
-from .losses import Loss, mean_difference
+from .. import core
+from ..autodiff import ops, stop_gradient
+from ..backend import array_namespace
+from ..core.utils import to_float
+from ..gin_support import register
+from ..validation import check_rank, positive_number
+from .base import Loss, loss_weight, mean_difference, set_checked
 
 __all__ = [
     "amp_loss",
@@ -47,7 +48,10 @@ def amp_loss(
     Note the argument order passed on (amp first), as in ddsp. At ``amp == amin`` the gradient
     goes to the constant, like tf.maximum's.
     """
-    amp, amp_target = to_float(amp), to_float(amp_target)
+    amp, amp_target = (
+        to_float(amp, "amp", "amp_loss"),
+        to_float(amp_target, "amp_target", "amp_loss"),
+    )
     if log:
         amp, amp_target = (
             core.log10(ops.where(stop_gradient(x) > amin, x, amin)) for x in (amp, amp_target)
@@ -65,7 +69,7 @@ class FilteredNoiseConsistencyLoss(Loss):
 
     def __init__(self, weight: float = 1.0, name: str | None = None):
         super().__init__(name=name)
-        self.weight = weight
+        self.weight = loss_weight(weight, "weight", "FilteredNoiseConsistencyLoss")
 
     def call(self, noise_magnitudes: Any, noise_magnitudes_target: Any) -> Any:
         return self.weight * amp_loss(noise_magnitudes, noise_magnitudes_target)
@@ -91,10 +95,11 @@ class HarmonicConsistencyLoss(Loss):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        self.amp_weight = amp_weight
-        self.dist_weight = dist_weight
-        self.f0_weight = f0_weight
-        self.amp_threshold = amp_threshold
+        where = "HarmonicConsistencyLoss"
+        self.amp_weight = loss_weight(amp_weight, "amp_weight", where)
+        self.dist_weight = loss_weight(dist_weight, "dist_weight", where)
+        self.f0_weight = loss_weight(f0_weight, "f0_weight", where)
+        self.amp_threshold = loss_weight(amp_threshold, "amp_threshold", where)
 
     def call(
         self,
@@ -105,7 +110,27 @@ class HarmonicConsistencyLoss(Loss):
         f0_hz: Any,
         f0_hz_target: Any,
     ) -> dict:
-        """Controls ``[batch, n_frames, 1]`` (amps, f0) and ``[batch, n_frames, n_harmonics]``."""
+        """Controls ``[batch, n_frames, 1]`` (amps, f0) and ``[batch, n_frames, n_harmonics]``.
+
+        Raises:
+            ValueError: a control that is not 3-D or has no element (ddsp returns NaN losses).
+        """
+        controls = {
+            "harm_amp": harm_amp,
+            "harm_amp_target": harm_amp_target,
+            "harm_dist": harm_dist,
+            "harm_dist_target": harm_dist_target,
+            "f0_hz": f0_hz,
+            "f0_hz_target": f0_hz_target,
+        }
+        for key, x in controls.items():
+            x = to_float(x, key, "HarmonicConsistencyLoss")
+            layout = "[batch, n_frames, n_harmonics]" if "dist" in key else "[batch, n_frames, 1]"
+            check_rank(x, 3, key, "HarmonicConsistencyLoss", layout)
+            if not all(x.shape):
+                raise ValueError(
+                    f"HarmonicConsistencyLoss: {key} has no element (shape {tuple(x.shape)})"
+                )
         target_raw = stop_gradient(to_float(harm_amp_target))
         weights = (target_raw >= self.amp_threshold).astype(target_raw.dtype)
         return {
@@ -123,10 +148,10 @@ class HarmonicConsistencyLoss(Loss):
 def _check_sinusoids(where: str, **arrays: Any) -> None:
     shapes = {k: tuple(v.shape) for k, v in arrays.items()}
     lead = {s[:2] for s in shapes.values()}
-    if any(len(s) != 3 for s in shapes.values()) or len(lead) != 1:
+    if any(len(s) != 3 or 0 in s for s in shapes.values()) or len(lead) != 1:
         described = ", ".join(f"{k} {s}" for k, s in shapes.items())
         raise ValueError(
-            f"{where}: inputs must be [batch, n_frames, n] with the same batch and "
+            f"{where}: inputs must be non-empty [batch, n_frames, n] with the same batch and "
             f"frames, got {described}"
         )
 
@@ -171,10 +196,14 @@ class WassersteinConsistencyLoss(Loss):
 
     def __init__(self, weight: float = 1.0, midi: bool = True, name: str | None = None):
         super().__init__(name=name)
-        self.weight = weight
+        self.weight = loss_weight(weight, "weight", "WassersteinConsistencyLoss")
         self.midi = midi
 
     def call(self, amps_a: Any, freqs_a: Any, amps_b: Any, freqs_b: Any) -> Any:
+        arrays = dict(amps_a=amps_a, freqs_a=freqs_a, amps_b=amps_b, freqs_b=freqs_b)
+        arrays = {k: to_float(v, k, self.name) for k, v in arrays.items()}
+        _check_sinusoids(self.name, **arrays)
+        amps_a, freqs_a, amps_b, freqs_b = arrays.values()
         if self.weight <= 0.0 or not self.midi:
             return 0.0
         freqs_a, freqs_b = core.hz_to_midi(freqs_a), core.hz_to_midi(freqs_b)
@@ -238,7 +267,19 @@ def wasserstein_distance(
     Raises:
         ValueError: batch shapes that differ, or weights shaped unlike their values.
     """
-    u_values, v_values = to_float(u_values), to_float(v_values)
+    where = "wasserstein_distance"
+    u_values, v_values = (
+        to_float(u_values, "u_values", where),
+        to_float(v_values, "v_values", where),
+    )
+    p = positive_number(p, "p", where)
+    if not (u_values.shape[-1] if len(u_values.shape) else 0) or not (
+        v_values.shape[-1] if len(v_values.shape) else 0
+    ):
+        raise ValueError(
+            f"{where}: u_values {tuple(u_values.shape)} and v_values {tuple(v_values.shape)} "
+            "need at least one sample each on the last axis"
+        )
     for name, w, v in (("u_weights", u_weights, u_values), ("v_weights", v_weights, v_values)):
         if w is not None and tuple(w.shape) != tuple(v.shape):
             raise ValueError(
@@ -286,15 +327,9 @@ class KDEConsistencyLoss(Loss):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        if scale_a <= 0 or scale_b <= 0:
-            raise ValueError(
-                f"KDEConsistencyLoss: scales must be > 0, got scale_a={scale_a}, scale_b={scale_b}"
-            )
-        self.weight_a = weight_a
-        self.weight_b = weight_b
-        self.weight_mean_amp = weight_mean_amp
-        self.scale_a = scale_a
-        self.scale_b = scale_b
+        weights = {"weight_a": weight_a, "weight_b": weight_b, "weight_mean_amp": weight_mean_amp}
+        scales = {"scale_a": scale_a, "scale_b": scale_b}
+        set_checked(self, "KDEConsistencyLoss", weights=weights, positives=scales)
 
     def call(self, amps_a: Any, freqs_a: Any, amps_b: Any, freqs_b: Any) -> Any:
         amps_a, freqs_a, amps_b, freqs_b = map(to_float, (amps_a, freqs_a, amps_b, freqs_b))
@@ -359,24 +394,18 @@ class TWMLoss(Loss):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        if softmin_temperature <= 0 or sinusoids_scale <= 0 or harmonics_scale <= 0:
-            raise ValueError(
-                "TWMLoss: softmin_temperature, sinusoids_scale and harmonics_scale must be > 0, "
-                f"got {softmin_temperature}, {sinusoids_scale}, {harmonics_scale}"
-            )
-        if int(n_harmonic_points) < 1 or int(n_harmonic_gaussians) < 1:
-            raise ValueError(
-                f"TWMLoss: n_harmonic_points ({n_harmonic_points}) and "
-                f"n_harmonic_gaussians ({n_harmonic_gaussians}) must be >= 1"
-            )
-        self.sinusoids_weight = sinusoids_weight
-        self.harmonics_weight = harmonics_weight
-        self.sinusoids_scale = sinusoids_scale
-        self.harmonics_scale = harmonics_scale
-        self.n_harmonic_points = int(n_harmonic_points)
-        self.n_harmonic_gaussians = int(n_harmonic_gaussians)
-        self.softmin_temperature = softmin_temperature
-        self.sample_rate = sample_rate
+        weights = {"sinusoids_weight": sinusoids_weight, "harmonics_weight": harmonics_weight}
+        positives = {
+            "sinusoids_scale": sinusoids_scale,
+            "harmonics_scale": harmonics_scale,
+            "softmin_temperature": softmin_temperature,
+            "sample_rate": sample_rate,
+        }
+        counts = {
+            "n_harmonic_points": n_harmonic_points,
+            "n_harmonic_gaussians": n_harmonic_gaussians,
+        }
+        set_checked(self, "TWMLoss", weights=weights, positives=positives, counts=counts)
 
     def call(self, f0_candidates: Any, freqs: Any, amps: Any) -> Any:
         combined = self._combined_loss(f0_candidates, freqs, amps)

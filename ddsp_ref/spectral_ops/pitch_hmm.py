@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_namespace, as_strided
+from ..backend import array_namespace, as_strided
 
 __all__ = ["banded_viterbi", "voicing_posterior"]
 

@@ -301,8 +301,34 @@ def test_consistency_losses_bad_input():
         losses.TWMLoss()(freqs[..., :1], freqs, amps[:, :2])
     with pytest.raises(ValueError, match="softmin_temperature"):
         losses.TWMLoss(softmin_temperature=0.0)
-    with pytest.raises(ValueError, match="scales must be > 0"):
+    with pytest.raises(ValueError, match="scale_a must be a positive"):
         losses.KDEConsistencyLoss(scale_a=0.0)
+    with pytest.raises(ValueError, match="p must be a positive"):
+        losses.wasserstein_distance(freqs, freqs, p=0)
+    with pytest.raises(ValueError, match="at least one sample"):
+        losses.wasserstein_distance(freqs[..., :0], freqs)
+    empty = amps[:, :0]
+    for loss in (losses.KDEConsistencyLoss(), losses.WassersteinConsistencyLoss()):
+        with pytest.raises(ValueError, match="non-empty"):
+            loss(empty, empty, empty, empty)
+    with pytest.raises(ValueError, match="non-empty"):
+        losses.TWMLoss()(empty[..., :1], empty, empty)
+    bad_weights = [
+        (losses.FilteredNoiseConsistencyLoss, "weight", "x"),
+        (losses.HarmonicConsistencyLoss, "amp_threshold", np.nan),
+        (losses.WassersteinConsistencyLoss, "weight", None),
+        (losses.KDEConsistencyLoss, "weight_b", np.inf),
+        (losses.TWMLoss, "sample_rate", 0),
+        (losses.TWMLoss, "n_harmonic_points", 2.5),
+        (losses.EmbeddingLoss, "weight", "1"),
+        (losses.HmmTranscriber, "n_pitches", 0),
+        (losses.ParamLoss, "weight", np.nan),
+    ]
+    for cls, key, value in bad_weights:
+        with pytest.raises(ValueError, match=f"{cls.__name__}: {key} must be"):
+            cls(**{key: value})
+    with pytest.raises(TypeError, match="amp must be real"):
+        losses.amp_loss(amps + 1j, amps)
     with pytest.raises(ValueError, match="u_weights"):
         losses.wasserstein_distance(freqs, freqs, amps[..., :2], amps)
     with pytest.raises(ValueError, match="batch shapes differ"):
