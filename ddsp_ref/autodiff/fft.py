@@ -49,24 +49,6 @@ def _angle_vjp(xp, z, g):
 angle = Primitive("angle", _angle_fwd, _angle_vjp)
 
 
-def _complex_abs_fwd(xp, z):
-    z = xp.asarray(z)
-    out = xp.abs(z)
-    return out, (z, out)
-
-
-def _complex_abs_vjp(xp, saved, g):
-    z, out = saved
-    # g * z / |z| (0 at z = 0) as g times the unit phasor z / |z|: dividing g by a tiny |z| first
-    # would overflow float32 (|z| ~ 1e-25 -> 1/|z|^2) although the result is finite.
-    unit = xp.divide(z, out, out=xp.zeros_like(z), where=out != 0)
-    return (unit * g,)
-
-
-# |z| of a complex array, with the overflow-free VJP above (magnitude spectrograms use it).
-complex_abs = Primitive("complex_abs", _complex_abs_fwd, _complex_abs_vjp)
-
-
 def _complex_fwd(xp, re, im):
     return xp.asarray(re) + 1j * xp.asarray(im), None
 
@@ -161,7 +143,6 @@ __all__ = [
     "imag",
     "conj",
     "angle",
-    "complex_abs",
     "make_complex",
     "fft",
     "ifft",

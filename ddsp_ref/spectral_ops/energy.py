@@ -170,7 +170,7 @@ def compute_loudness(
     is_1d = len(audio.shape) == 1
     audio = audio[None, :] if is_1d else audio
     overlap = 1 - hop_size / n_fft  # ddsp's round trip through overlap, truncation included
-    power = ops.square(ops.complex_abs(_stft(audio, n_fft, overlap, False, where)))
+    power = ops.square(ops.abs(_stft(audio, n_fft, overlap, False, where)))
     xp = array_namespace(power)
     weights = cached_constant(xp, power.dtype, _loudness_weights, float(sample_rate), n_fft)
     loudness = power_to_db(ops.matmul(power, weights), ref_db=ref_db, range_db=range_db)

@@ -188,16 +188,16 @@ def compute_mag(audio: Any, size: int = 2048, overlap: float = 0.75, pad_end: bo
     """Magnitude spectrogram ``|stft(audio, size, overlap, pad_end)|`` [batch, n_frames, bins].
 
     The gradient of |z| at z = 0 is 0 (TF's ``div_no_nan``), never NaN, and stays finite for
-    tiny magnitudes (see ``autodiff.fft.complex_abs``).
+    tiny magnitudes (see the ``abs`` VJP in ``autodiff/elementwise.py``).
     """
-    return ops.complex_abs(_stft(audio, size, overlap, pad_end, "compute_mag"))
+    return ops.abs(_stft(audio, size, overlap, pad_end, "compute_mag"))
 
 
 def compute_logmag(
     audio: Any, size: int = 2048, overlap: float = 0.75, pad_end: bool = True
 ) -> Any:
     """``safe_log(compute_mag(...))``: natural log, exact zeros replaced by 1e-5 first."""
-    return safe_log(ops.complex_abs(_stft(audio, size, overlap, pad_end, "compute_logmag")))
+    return safe_log(ops.abs(_stft(audio, size, overlap, pad_end, "compute_logmag")))
 
 
 def _hz_to_mel_htk(f_hz: np.ndarray) -> np.ndarray:
@@ -285,7 +285,7 @@ def _mel(audio, lo_hz, hi_hz, bins, fft_size, overlap, pad_end, sample_rate, whe
     n_bins = next_power_of_2(fft_size) // 2 + 1
     weights = _mel_weights(array_namespace(audio), audio.dtype, bins, n_bins, sample_rate,
                            lo_hz, hi_hz, where)  # fmt: skip
-    mag = ops.complex_abs(_stft(audio, fft_size, overlap, pad_end, where))
+    mag = ops.abs(_stft(audio, fft_size, overlap, pad_end, where))
     return ops.matmul(mag, weights)
 
 

@@ -396,7 +396,6 @@ def _fft_cases() -> dict[str, list[Case]]:
         # real part > 0 keeps the points away from the branch cut on the negative real axis
         "angle": [K("right half plane", ops.angle, u(0.3, 2, 5) + 1j * r(5), ref=np.angle),
                   K("upper half plane", ops.angle, r(4) + 1j * u(0.3, 2, 4), ref=np.angle)],
-        "complex_abs": [K("complex", ops.complex_abs, c(3, 4), ref=np.abs)],
         "complex": [K("re, im", ops.make_complex, r(3), r(3), ref=lambda a, b: a + 1j * b),
                     K("broadcast", ops.make_complex, r(2, 3), r(3),
                       ref=lambda a, b: a + 1j * b)],
