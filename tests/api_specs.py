@@ -35,10 +35,11 @@ class Arg:
     time: int | None = None
     options: tuple = ()
     names: tuple = ()  # other words an error message may use for this argument
+    complex_ok: bool = False  # complex input is valid (STFT frames)
 
 
-def A(value, rank=None, batch=False, time=None, names=()):  # noqa: N802 - a spec shorthand
-    return Arg(np.asarray(value), "array", rank, batch, time, names=names)
+def A(value, rank=None, batch=False, time=None, names=(), complex_ok=False):  # noqa: N802
+    return Arg(np.asarray(value), "array", rank, batch, time, names=names, complex_ok=complex_ok)
 
 
 def size(v):
@@ -57,8 +58,8 @@ def number(v):
     return Arg(v, "number")
 
 
-def choice(v, *options):
-    return Arg(v, "choice", options=options)
+def choice(v, *options, names=()):
+    return Arg(v, "choice", options=options, names=names)
 
 
 def fixed(v):
@@ -67,13 +68,14 @@ def fixed(v):
 
 @dataclass
 class Spec:
-    """``target`` is 'module.name'. Functions get ``args`` (positional first ``n_pos``, then
-    keywords). Classes get ``init`` keywords, then are called with ``args`` positionally."""
+    """``target`` is 'module.name'. Functions get ``args`` (the first ``n_pos`` positionally, in
+    the order written, the rest as keywords). Classes get ``init`` keywords, then are called with
+    ``args`` positionally (in the order of their ``get_controls``)."""
 
     target: str
     args: dict[str, Arg]
     init: dict[str, Arg] = field(default_factory=dict)
-    n_pos: int | None = None
+    n_pos: int = 1
     label: str = ""
 
     @property
@@ -216,7 +218,8 @@ SPECS: list[Spec] = [
     # -- spectral ops --------------------------------------------------------------------------
     Spec("spectral_ops.stft", {"audio": A(AUDIO, time=1), "frame_size": size(16),
                                "overlap": number(0.75)}),
-    Spec("spectral_ops.istft", {"stft_frames": A(n(B, 5, 9)), "frame_size": size(16),
+    Spec("spectral_ops.istft", {"stft_frames": A(n(B, 5, 9) + 1j * n(B, 5, 9), complex_ok=True),
+                                "frame_size": size(16),
                                 "overlap": number(0.75), "n_samples": size(N)}),
     Spec("spectral_ops.compute_mag", {"audio": A(AUDIO, time=1), "size": size(16)}),
     Spec("spectral_ops.compute_logmag", {"audio": A(AUDIO, time=1), "size": size(16)}),
@@ -228,33 +231,33 @@ SPECS: list[Spec] = [
                                        "mel_bins": size(8), "mfcc_bins": size(4),
                                        "sample_rate": rate(16000)}),
     Spec("spectral_ops.compute_rms_energy",
-         {"audio": A(n(B, 256), rank=2, time=1), "sample_rate": rate(16000),
+         {"audio": A(n(B, 256), time=1), "sample_rate": rate(16000),
           "frame_rate": rate(250), "frame_size": size(64),
           "padding": choice("center", "center", "same", "valid")}),
     Spec("spectral_ops.compute_power",
-         {"audio": A(n(B, 256), rank=2, time=1), "sample_rate": rate(16000),
+         {"audio": A(n(B, 256), time=1), "sample_rate": rate(16000),
           "frame_rate": rate(250), "frame_size": size(64)}),
     Spec("spectral_ops.compute_loudness",
-         {"audio": A(n(B, 256), rank=2, time=1), "sample_rate": rate(16000),
+         {"audio": A(n(B, 256), time=1), "sample_rate": rate(16000),
           "frame_rate": rate(250), "n_fft": size(64),
           "padding": choice("center", "center", "same", "valid")}),
     Spec("spectral_ops.get_framed_lengths", {"input_length": count(256), "frame_size": size(64),
                                              "hop_size": size(16)}),
     Spec("spectral_ops.pad", {"x": A(n(B, 256)), "frame_size": size(64), "hop_size": size(16),
                               "padding": choice("center", "center", "same", "valid")}),
-    Spec("spectral_ops.pad_or_trim_to_expected_length", {"vector": A(n(B, 50)),
-                                                         "expected_len": size(60)}),
-    Spec("spectral_ops.compute_f0", {"audio": A(n(1, 4096) * 0.1, rank=2, time=1),
+    Spec("spectral_ops.pad_or_trim_to_expected_length",
+         {"vector": A(n(B, 50)), "expected_len": Arg(60, "size", names=("expected length",))}),
+    Spec("spectral_ops.compute_f0", {"audio": A(n(1, 4096) * 0.1, time=1),
                                      "frame_rate": rate(250), "sample_rate": rate(16000)},
          n_pos=1),
     Spec("spectral_ops.a_weighting", {"frequencies": A(u(20, 8000, 8))}),
     # -- losses ----------------------------------------------------------------------------------
     Spec("losses.mean_difference", {"target": A(n(B, F)), "value": A(n(B, F)),
-                                    "loss_type": choice("L1", "L1", "L2", "COSINE")}),
+                                    "loss_type": choice("L1", "L1", "L2", "COSINE", names=("loss type",))}),
     Spec("losses.SpectralLoss", {"target_audio": A(n(B, 256), batch=True, time=1),
                                  "audio": A(n(B, 256), batch=True, time=1)},
          init={"fft_sizes": fixed((64, 32)), "logmag_weight": number(1.0),
-               "loss_type": choice("L1", "L1", "L2", "COSINE")}),
+               "loss_type": choice("L1", "L1", "L2", "COSINE", names=("loss type",))}),
     Spec("losses.MelSpectralLoss", {"target_audio": A(n(B, 256), batch=True, time=1),
                                     "audio": A(n(B, 256), batch=True, time=1)},
          init={"fft_sizes": fixed((64, 32)), "sample_rate": rate(16000)}),

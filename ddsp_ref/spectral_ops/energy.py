@@ -9,7 +9,7 @@ import numpy as np
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
 from ..core.units import DB_RANGE, amplitude_to_db, power_to_db
-from ..validation import finite_number, nonnegative_int, positive_int
+from ..validation import check_real_dtype, finite_number, nonnegative_int, positive_int
 from .framing import (
     audio_input,
     cached_constant,
@@ -203,6 +203,7 @@ def pad_or_trim_to_expected_length(
     tolerance = _scalar_or_inf(len_tolerance, where)
     if not hasattr(vector, "shape"):
         vector = np.asarray(vector)
+    check_real_dtype(vector, "vector", where)  # dtype kept otherwise (ints stay ints)
     if len(vector.shape) not in (1, 2):
         raise ValueError(
             f"{where}: vector must be [n] or [batch, n], got shape {tuple(vector.shape)}"

@@ -170,6 +170,8 @@ def istft(
 
 def _spectrogram_input(stft_frames: Any, where: str) -> Any:
     """A complex (or real) array [..., n_frames, n_bins]; complex64 unless complex128."""
+    if isinstance(stft_frames, (list, tuple)):  # nested lists of (complex) numbers
+        stft_frames = np.asarray(stft_frames)
     if not hasattr(stft_frames, "dtype"):
         raise TypeError(f"{where}: stft_frames must be an array, got {type(stft_frames).__name__}")
     dtype = np.dtype(stft_frames.dtype)
