@@ -126,7 +126,9 @@ def judge(spec: Spec, name: str, value: Any, expect: str) -> str:
     if not is_finite(result):
         return "non-finite result"
     if expect == "same":
-        valid = list(_arrays(call(spec, {name: np.asarray(_arg(spec, name).value, np.float32)})))
+        original = np.asarray(_arg(spec, name).value)
+        single = np.complex64 if original.dtype.kind == "c" else np.float32
+        valid = list(_arrays(call(spec, {name: original.astype(single)})))
         got = list(_arrays(result))
         if len(valid) != len(got) or not all(
             a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6)
