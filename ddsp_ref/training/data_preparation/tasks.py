@@ -1,0 +1,75 @@
+"""The unit of work of a preparation run: one input file to its shards and done marker.
+
+Runs in a worker process (a local pool or a Dask worker), so it only takes and returns plain,
+picklable values, and writes its results straight into the output directory.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .audio import AudioError, load_audio
+from .examples import FEATURE_KEYS, PrepareConfig, feature_lengths, file_to_examples
+from .storage import atomic_write_json, write_shard
+
+SPLITS = ("train", "eval")
+
+
+def shard_name(split: str, key: str) -> str:
+    return f"shards/{split}-{key}.npy"
+
+
+def done_path(output_dir: str, key: str) -> str:
+    return os.path.join(output_dir, "done", f"{key}.json")
+
+
+def skipped_path(output_dir: str, key: str) -> str:
+    return os.path.join(output_dir, "skipped", f"{key}.json")
+
+
+def process_file(path: str, key: str, config: dict, output_dir: str) -> dict:
+    """Prepare one file; returns its done record, or a skip record ``{'skipped': reason}``.
+
+    A file that cannot be used (unreadable, not audio, empty, shorter than one example) is
+    recorded under ``skipped/`` with the reason; nothing raises for a bad input, so one file
+    never stops a run. Shards are written before the done marker, which commits the file.
+    """
+    cfg = PrepareConfig(**config)
+    try:
+        record = _prepare(path, key, cfg, output_dir)
+    except AudioError as e:
+        record = {"path": path, "key": key, "skipped": str(e)}
+    except Exception as e:  # noqa: BLE001  (a bad input must not stop the run; say what broke)
+        reason = f"failed while preparing: {type(e).__name__}: {e}"
+        record = {"path": path, "key": key, "skipped": reason}
+    if "skipped" in record:
+        atomic_write_json(skipped_path(output_dir, key), record)
+    else:
+        atomic_write_json(done_path(output_dir, key), record)
+    return record
+
+
+def _prepare(path: str, key: str, cfg: PrepareConfig, output_dir: str) -> dict:
+    audio, sample_rate, meta = load_audio(path)
+    duration_s = audio.shape[0] / sample_rate
+    if duration_s < cfg.example_secs:
+        raise AudioError(
+            f"too short: {duration_s:.3f} s is less than one example ({cfg.example_secs} s)"
+        )
+    examples = file_to_examples(audio, sample_rate, cfg, key)
+    lengths = feature_lengths(cfg)
+    counts, shards = {}, {}
+    for split in SPLITS:
+        counts[split] = int(examples[split][FEATURE_KEYS[0]].shape[0])
+        if counts[split]:
+            shards[split] = shard_name(split, key)
+            write_shard(os.path.join(output_dir, shards[split]), examples[split], lengths)
+    return {
+        "path": path,
+        "key": key,
+        "sample_rate": int(sample_rate),
+        "duration_s": float(duration_s),
+        **meta,
+        "n_examples": counts,
+        "shards": shards,
+    }
