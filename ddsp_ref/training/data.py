@@ -322,7 +322,8 @@ class SyntheticNotes(DataProvider):
             1, self.n_timesteps, self.n_harmonics, self.n_mags, seed=[self.seed, index]
         )
         harmonic = synths.Harmonic(self.n_samples, self.sample_rate, scale_fn=None)
-        noise = synths.FilteredNoise(self.n_samples, scale_fn=None)
+        noise_seed = np.random.default_rng([self.seed, index, 1])  # example i is reproducible
+        noise = synths.FilteredNoise(self.n_samples, scale_fn=None, seed=noise_seed)
         audio = harmonic(c["harm_amp"], c["harm_dist"], c["f0_hz"]) + noise(c["noise_magnitudes"])
         audio = np.asarray(audio, np.float32)[0]
         loudness = compute_loudness(audio, self.sample_rate, self.frame_rate, padding="same")
