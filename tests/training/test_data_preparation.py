@@ -238,3 +238,42 @@ def test_command_line(tmp_path):
         cmd[:-2] + ["--viterbi", "false"], capture_output=True, text=True, timeout=300
     )
     assert bad.returncode == 2 and "other flags" in bad.stderr
+
+
+def test_batched_chunks_equal_each_chunk_alone(tmp_path):
+    """f0/loudness run on batches of 8 chunks; each row must equal that chunk computed alone
+    (9 chunks of 2 s: a batch of 8 and a batch of 1)."""
+    from ddsp_ref.spectral_ops import compute_f0, compute_loudness
+
+    sr = 16000
+    t = np.arange(17 * sr) / sr
+    audio = 0.3 * np.sin(2 * np.pi * (200 * t + 15 * t**2))  # a rising glide
+    sf.write(str(tmp_path / "glide.wav"), audio, sr, subtype="FLOAT")
+    prepare_dataset(
+        [str(tmp_path / "glide.wav")], str(tmp_path / "out"), num_workers=1, progress=None, **FLAGS
+    )
+    provider = DatasetProvider(str(tmp_path / "out"))
+    assert provider.n_examples == 27
+    source = np.pad(audio.astype(np.float32), (0, 18 * sr - audio.size))
+    for chunk in (0, 7, 8):
+        piece = source[chunk * 2 * sr : (chunk + 1) * 2 * sr]
+        f0, confidence = compute_f0(
+            piece, frame_rate=250, sample_rate=sr, viterbi=True, padding="same"
+        )
+        loudness = compute_loudness(piece, sample_rate=sr, frame_rate=250, padding="same")
+        for window in range(3):
+            example = provider.example(3 * chunk + window)
+            frames = slice(125 * window, 125 * window + 250)
+            np.testing.assert_array_equal(example["f0_hz"], f0[frames])
+            np.testing.assert_array_equal(example["f0_confidence"], confidence[frames])
+            np.testing.assert_allclose(example["loudness_db"], loudness[frames], atol=1e-4)
+
+
+def test_dataset_provider_errors(prepared):
+    root, _, _ = prepared
+    with pytest.raises(ValueError, match="split must be one of"):
+        DatasetProvider(str(root / "out"), split="test")
+    with pytest.raises(IndexError, match="not in"):
+        DatasetProvider(str(root / "out")).example(12)
+    with pytest.raises(ValueError, match="not a prepared dataset"):
+        DatasetProvider(str(root / "in"))

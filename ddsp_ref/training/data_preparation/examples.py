@@ -76,29 +76,44 @@ def split_of(content_key: str, chunk_index: int, eval_split_fraction: float) -> 
     return "eval" if int.from_bytes(digest[:8], "big") / 2.0**64 < eval_split_fraction else "train"
 
 
-def _chunk_features(audio_16k: np.ndarray, config: PrepareConfig) -> dict[str, np.ndarray]:
-    """f0 (our pitch tracker) and loudness of one 16 kHz chunk, as ddsp's prepare_tfrecord."""
+# Chunks per compute_f0 call: the pitch HMM steps through frames in Python, so a batch of chunks
+# costs little more than one (measured: 2 chunks of 20 s in 1.1x the time of one).
+_F0_BATCH = 8
+
+
+def _chunk_features(chunks_16k: list[np.ndarray], config: PrepareConfig) -> list[dict]:
+    """f0 (our pitch tracker) and loudness of each 16 kHz chunk, as ddsp's prepare_tfrecord.
+
+    Chunks are equally long and computed as rows of one batch (each row alone, as ddsp does).
+    """
     from ddsp_ref.spectral_ops import compute_f0, compute_loudness
 
-    f0_hz, f0_confidence = compute_f0(
-        audio_16k,
-        frame_rate=config.frame_rate,
-        sample_rate=CREPE_SAMPLE_RATE,
-        viterbi=config.viterbi,
-        padding=config.padding,
-    )
-    loudness_db = compute_loudness(
-        audio_16k,
-        sample_rate=CREPE_SAMPLE_RATE,
-        frame_rate=config.frame_rate,
-        n_fft=512,
-        padding=config.padding,
-    )
-    return {
-        "f0_hz": np.asarray(f0_hz, np.float32),
-        "f0_confidence": np.asarray(f0_confidence, np.float32),
-        "loudness_db": np.asarray(loudness_db, np.float32),
-    }
+    out = []
+    for first in range(0, len(chunks_16k), _F0_BATCH):
+        batch = np.stack(chunks_16k[first : first + _F0_BATCH])
+        f0_hz, f0_confidence = compute_f0(
+            batch,
+            frame_rate=config.frame_rate,
+            sample_rate=CREPE_SAMPLE_RATE,
+            viterbi=config.viterbi,
+            padding=config.padding,
+        )
+        loudness_db = compute_loudness(
+            batch,
+            sample_rate=CREPE_SAMPLE_RATE,
+            frame_rate=config.frame_rate,
+            n_fft=512,
+            padding=config.padding,
+        )
+        for row in range(batch.shape[0]):
+            out.append(
+                {
+                    "f0_hz": np.asarray(f0_hz[row], np.float32),
+                    "f0_confidence": np.asarray(f0_confidence[row], np.float32),
+                    "loudness_db": np.asarray(loudness_db[row], np.float32),
+                }
+            )
+    return out
 
 
 def file_to_examples(
@@ -131,8 +146,9 @@ def file_to_examples(
     chunks = _chunks(full.astype(np.float32), int(config.chunk_secs * config.sample_rate))
     chunks_16k = _chunks(full_16k.astype(np.float32), int(config.chunk_secs * CREPE_SAMPLE_RATE))
     out: dict[str, dict[str, list]] = {s: {k: [] for k in FEATURE_KEYS} for s in ("train", "eval")}
+    features = _chunk_features(chunks_16k, config)
     for index, (chunk, chunk_16k) in enumerate(zip(chunks, chunks_16k)):
-        sequences = {"audio": chunk, "audio_16k": chunk_16k, **_chunk_features(chunk_16k, config)}
+        sequences = {"audio": chunk, "audio_16k": chunk_16k, **features[index]}
         windows = {k: _windows(v, lengths[k], hops.get(k, frame_hop)) for k, v in sequences.items()}
         n = min(w.shape[0] for w in windows.values())  # ddsp zips the per-feature windows
         split = split_of(content_key, index, config.eval_split_fraction)
