@@ -1,4 +1,4 @@
-"""Data providers: ddsp's TFRecords read without TensorFlow, batching, shuffling, synthetic notes."""
+"""Data providers: ddsp's TFRecords without TensorFlow, batching, shuffling, synthetic notes."""
 
 from __future__ import annotations
 

@@ -14,8 +14,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from ddsp_ref.training.data import DatasetProvider
-from ddsp_ref.training.data_preparation import prepare_dataset, read_manifest
-from ddsp_ref.training.data_preparation import runners
+from ddsp_ref.training.data_preparation import prepare_dataset, read_manifest, runners
 
 from .prep_fixtures import FLAGS, make_folder, make_tones, read_tree
 

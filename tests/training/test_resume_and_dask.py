@@ -9,6 +9,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from ddsp_ref.training.data_preparation import prepare_dataset
 
 from .prep_fixtures import FLAGS, make_tones, read_tree
@@ -16,12 +18,13 @@ from .prep_fixtures import FLAGS, make_tones, read_tree
 N_FILES = 10
 
 
-def _run_and_kill(inputs: list[str], out: str) -> set[str]:
-    """Start a preparation in a subprocess, SIGKILL it once some files are done; the done set."""
+def _run_and_kill(inputs: list[str], out: str, sig: int, num_workers: int) -> set[str]:
+    """Start a preparation in a subprocess, signal it once some files are done; the done set."""
     script = textwrap.dedent(
         f"""
         from ddsp_ref.training.data_preparation import prepare_dataset
-        prepare_dataset({inputs!r}, {out!r}, num_workers=1, progress=None, **{FLAGS!r})
+        prepare_dataset({inputs!r}, {out!r}, num_workers={num_workers}, progress=None,
+                        **{FLAGS!r})
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
@@ -33,18 +36,21 @@ def _run_and_kill(inputs: list[str], out: str) -> set[str]:
                 break
             time.sleep(0.005)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
     return set(os.listdir(done_dir))
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tmp_path):
+@pytest.mark.parametrize(
+    "sig, num_workers", [(signal.SIGKILL, 1), (signal.SIGINT, 2)], ids=["SIGKILL", "Ctrl-C"]
+)
+def test_interrupted_run_resumes_to_the_uninterrupted_dataset(tmp_path, sig, num_workers):
     inputs = make_tones(str(tmp_path / "in"), N_FILES, seconds=4.0)
     reference = prepare_dataset(
         inputs, str(tmp_path / "ref"), num_workers=1, progress=None, **FLAGS
     )
     out = str(tmp_path / "out")
-    done_before = _run_and_kill(inputs, out)
+    done_before = _run_and_kill(inputs, out, sig, num_workers)
     assert 3 <= len(done_before) < N_FILES, "the run was not interrupted mid-way"
     stamps = {n: os.stat(os.path.join(out, "done", n)).st_mtime_ns for n in done_before}
     # What a killed run leaves is never a dataset a reader accepts: the manifest says so.

@@ -59,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError, ImportError) as e:
         print(f"ddsp_ref prepare: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\nddsp_ref prepare: interrupted; finished files are kept, run the same command "
+            "again to resume",
+            file=sys.stderr,
+        )
+        return 130
     for item in manifest["skipped"]:
         print(f"skipped {item['path']}: {item['reason']}")
     splits = manifest["splits"]
