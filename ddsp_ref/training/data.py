@@ -176,6 +176,11 @@ class DatasetProvider(DataProvider):
         from .data_preparation.storage import read_manifest, read_shard
 
         manifest = read_manifest(path)
+        if manifest.get("status") != "complete":
+            raise ValueError(
+                f"DatasetProvider: {path!r} is an unfinished preparation (interrupted?); run "
+                "the same prepare command again to finish it"
+            )
         if split not in manifest["splits"]:
             raise ValueError(f"DatasetProvider: split must be one of {list(manifest['splits'])}")
         flags = manifest["flags"]

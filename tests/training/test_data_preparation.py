@@ -276,3 +276,25 @@ def test_dataset_provider_errors(prepared):
         DatasetProvider(str(root / "out")).example(12)
     with pytest.raises(ValueError, match="not a prepared dataset"):
         DatasetProvider(str(root / "in"))
+
+
+def test_packed_dataset_rerun_and_extension(tmp_path):
+    paths = make_tones(str(tmp_path / "in"), 3)
+    out = str(tmp_path / "out")
+    first = prepare_dataset(paths[:2], out, num_shards=2, num_workers=1, progress=None, **FLAGS)
+    assert [s["n_examples"] for s in first["splits"]["train"]["shards"]] == [3, 3]
+    stamps = {p: os.stat(os.path.join(out, p)).st_mtime_ns for p in read_tree(out)}
+    assert (
+        prepare_dataset(paths[:2], out, num_shards=2, num_workers=1, progress=None, **FLAGS)
+        == first
+    )
+    assert {p: os.stat(os.path.join(out, p)).st_mtime_ns for p in read_tree(out)} == stamps
+    grown = prepare_dataset(paths, out, num_shards=2, num_workers=1, progress=None, **FLAGS)
+    assert [s["n_examples"] for s in grown["splits"]["train"]["shards"]] == [4, 5]
+    separate = prepare_dataset(
+        paths[2:], str(tmp_path / "third"), num_workers=1, progress=None, **FLAGS
+    )
+    third = DatasetProvider(str(tmp_path / "third")).examples(range(3))
+    packed = DatasetProvider(out).examples(range(9))
+    assert separate["n_files"] == 1
+    np.testing.assert_array_equal(packed["audio"][6:], third["audio"])

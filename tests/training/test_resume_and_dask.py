@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ddsp_ref.training.data import DatasetProvider
 from ddsp_ref.training.data_preparation import prepare_dataset
 
 from .prep_fixtures import FLAGS, make_tones, read_tree
@@ -57,6 +58,8 @@ def test_interrupted_run_resumes_to_the_uninterrupted_dataset(tmp_path, sig, num
     from ddsp_ref.training.data_preparation.storage import read_json
 
     assert read_json(os.path.join(out, "manifest.json"))["status"] == "incomplete"
+    with pytest.raises(ValueError, match="unfinished preparation"):
+        DatasetProvider(out)
     resumed = prepare_dataset(inputs, out, num_workers=1, progress=None, **FLAGS)
     assert resumed == reference
     assert {n: os.stat(os.path.join(out, "done", n)).st_mtime_ns for n in done_before} == stamps

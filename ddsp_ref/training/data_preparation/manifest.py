@@ -88,6 +88,9 @@ def commit(output_dir: str, manifest: dict, parts: dict) -> bool:
     if os.path.exists(path) and storage.read_json(path) == manifest:
         return False
     if manifest["num_shards"] is not None:
+        # Packed shards keep their names across runs: mark the dataset unfinished while they
+        # are rewritten, so a run killed here leaves no manifest that lists a mix of old and new.
+        storage.atomic_write_json(path, {**manifest, "status": "incomplete"})
         for split in SPLITS:
             _repack(output_dir, parts[split], manifest["splits"][split]["shards"])
     storage.atomic_write_json(path, manifest)
