@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -34,19 +35,24 @@ def record_dtype(lengths: dict[str, int]) -> np.dtype:
     return np.dtype([(k, "<f4", (n,)) for k, n in lengths.items()])
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+def _atomic_write(path: str, write: Callable[[BinaryIO], Any]) -> None:
+    """Run ``write(file)`` on a temporary file beside ``path``, sync it, rename it to ``path``."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    _atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
@@ -72,17 +78,7 @@ def write_shard(path: str, features: dict[str, np.ndarray], lengths: dict[str, i
 
 def write_records(path: str, records: np.ndarray) -> None:
     """Write a structured array as a ``.npy`` file, atomically (temporary file, then rename)."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, records, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
+    _atomic_write(path, lambda f: np.save(f, records, allow_pickle=False))
 
 
 def read_shard(path: str) -> np.ndarray:
