@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 
@@ -45,10 +46,41 @@ def make_inputs(folder: str, copies: int) -> float:
     return total
 
 
-def timed_prepare(inputs: str, out: str, **kwargs) -> tuple[float, dict]:
+def _cpu_s(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _dask_cpu_s(client) -> float:
+    """CPU seconds used so far by the Dask worker processes."""
+    return sum(client.run(lambda: _cpu_s(resource.RUSAGE_SELF)).values())
+
+
+def timed_prepare(inputs: str, out: str, client=None, **kwargs) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds of this process, its children and the Dask workers, manifest).
+
+    CPU time is what the machine's other load does not inflate much: with the machine shared,
+    audio seconds per CPU second x cores is the throughput the cores would give undisturbed.
+    """
+    cpu0 = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN)
+    cpu0 += _dask_cpu_s(client) if client is not None else 0.0
     start = time.perf_counter()
-    manifest = prepare_dataset([inputs], out, progress=None, **kwargs)
-    return time.perf_counter() - start, manifest
+    manifest = prepare_dataset([inputs], out, progress=None, scheduler=client, **kwargs)
+    wall = time.perf_counter() - start
+    cpu = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
+    cpu += _dask_cpu_s(client) if client is not None else 0.0
+    return wall, cpu, manifest
+
+
+def _row(label: str, seconds: float, wall: float, cpu: float, cores: int) -> tuple:
+    return (
+        label,
+        f"{wall:.1f}",
+        f"{seconds / wall:.1f}x",
+        f"{cpu:.1f}",
+        f"{seconds / cpu:.1f}x",
+        f"{cores * seconds / cpu:.1f}x",
+    )
 
 
 def pitch_accuracy(out: str, manifest: dict) -> dict[str, float]:

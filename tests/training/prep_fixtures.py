@@ -36,7 +36,28 @@ def make_folder(folder: str) -> dict:
     with open(os.path.join(folder, "g_notes.txt"), "w") as f:
         f.write("not audio\n")
     open(os.path.join(folder, "h_zero_bytes.flac"), "wb").close()
-    return {"a_stereo_44k_int16.wav": 3.3, "b_22k.flac": 2.0, "c_16k_float.wav": 1.5}
+    sf.write(
+        os.path.join(folder, "i_48k.ogg"),
+        tone(48000, 2.0, 494.0),
+        48000,
+        format="OGG",
+        subtype="VORBIS",
+    )
+    y = tone(24000, 2.0, 262.0)
+    sf.write(
+        os.path.join(folder, "j_24k_stereo.mp3"),
+        np.stack([y, y], axis=1),
+        24000,
+        format="MP3",
+        subtype="MPEG_LAYER_III",
+    )
+    return {
+        "a_stereo_44k_int16.wav": 3.3,
+        "b_22k.flac": 2.0,
+        "c_16k_float.wav": 1.5,
+        "i_48k.ogg": 2.0,
+        "j_24k_stereo.mp3": 2.0,
+    }
 
 
 def make_tones(folder: str, n_files: int, seconds: float = 2.0) -> list[str]:

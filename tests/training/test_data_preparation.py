@@ -42,10 +42,21 @@ def test_frame_counts_and_example_counts(prepared):
     }
     # 2 s chunks (last zero-padded), 1 s windows every 0.5 s: 3 examples per chunk.
     counts = {os.path.basename(f["path"]): f["n_examples"]["train"] for f in manifest["files"]}
-    assert counts == {"a_stereo_44k_int16.wav": 6, "b_22k.flac": 3, "c_16k_float.wav": 3}
+    assert counts == {
+        "a_stereo_44k_int16.wav": 6,
+        "b_22k.flac": 3,
+        "c_16k_float.wav": 3,
+        "i_48k.ogg": 3,
+        "j_24k_stereo.mp3": 3,
+    }
+    rates = {
+        os.path.basename(f["path"]): (f["sample_rate"], f["channels"]) for f in manifest["files"]
+    }
+    assert rates["a_stereo_44k_int16.wav"] == (44100, 2) and rates["i_48k.ogg"] == (48000, 1)
+    assert rates["j_24k_stereo.mp3"] == (24000, 2)
     provider = DatasetProvider(str(root / "out"))
-    assert provider.n_examples == 12 == manifest["splits"]["train"]["n_examples"]
-    example = provider.example(11)
+    assert provider.n_examples == 18 == manifest["splits"]["train"]["n_examples"]
+    example = provider.example(17)
     assert {k: v.shape for k, v in example.items()} == {k: (manifest["features"][k],) for k in KEYS}
     assert all(v.dtype == np.float32 for v in example.values())
 
@@ -85,8 +96,8 @@ def test_audio_is_the_source_resampled_and_downmixed(prepared):
 
 def test_f0_and_loudness_follow_the_tones(prepared):
     root, _, _ = prepared
-    batch = DatasetProvider(str(root / "out")).examples([0, 6, 9, 11])
-    for row, hz in zip(range(3), (220.0, 330.0, 440.0)):
+    batch = DatasetProvider(str(root / "out")).examples([0, 6, 9, 11, 12, 15])
+    for row, hz in zip((0, 1, 2, 4, 5), (220.0, 330.0, 440.0, 494.0, 262.0)):
         cents = 1200 * np.log2(np.median(batch["f0_hz"][row]) / hz)
         assert abs(cents) < 10, (hz, cents)
         assert np.median(batch["f0_confidence"][row]) > 0.9
@@ -178,10 +189,10 @@ def test_num_shards_repacks_the_same_examples_in_order(prepared, tmp_path):
         **FLAGS,
     )
     shards = packed["splits"]["train"]["shards"]
-    assert [s["n_examples"] for s in shards] == [2, 3, 2, 3, 2]
+    assert [s["n_examples"] for s in shards] == [4, 3, 4, 3, 4]
     assert all(s["path"].startswith("packed/train-") for s in shards)
-    a = DatasetProvider(str(root / "out")).examples(list(range(12)))
-    b = DatasetProvider(str(tmp_path / "packed")).examples(list(range(12)))
+    a = DatasetProvider(str(root / "out")).examples(list(range(18)))
+    b = DatasetProvider(str(tmp_path / "packed")).examples(list(range(18)))
     for k in KEYS:
         np.testing.assert_array_equal(a[k], b[k])
 
@@ -227,8 +238,8 @@ def test_command_line(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "skipped " + str(tmp_path / "in" / "g_notes.txt") + ": not readable" in result.stdout
-    assert "3 files" in result.stdout and "12 train / 0 eval examples" in result.stdout
-    assert "files 8/8" in result.stderr  # the progress bar's last line
+    assert "5 files" in result.stdout and "18 train / 0 eval examples" in result.stdout
+    assert "files 10/10" in result.stderr  # the progress bar's last line
     manifest = read_manifest(out)
     assert manifest["flags"]["example_secs"] == 1.0 and manifest["flags"]["center"] is False
     with open(os.path.join(out, "manifest.json")) as f:
@@ -273,7 +284,7 @@ def test_dataset_provider_errors(prepared):
     with pytest.raises(ValueError, match="split must be one of"):
         DatasetProvider(str(root / "out"), split="test")
     with pytest.raises(IndexError, match="not in"):
-        DatasetProvider(str(root / "out")).example(12)
+        DatasetProvider(str(root / "out")).example(18)
     with pytest.raises(ValueError, match="not a prepared dataset"):
         DatasetProvider(str(root / "in"))
 
