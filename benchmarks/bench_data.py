@@ -126,35 +126,36 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="ddsp_ref_bench_data_")
     seconds = make_inputs(os.path.join(tmp, "in"), args.copies)
     cores = len(os.sched_getaffinity(0))
-    rows = []
-    wall, _ = timed_prepare(os.path.join(tmp, "in"), os.path.join(tmp, "one"), num_workers=1)
-    rows.append(("local, 1 process", f"{wall:.1f}", f"{seconds / wall:.1f}x"))
-    wall, manifest = timed_prepare(os.path.join(tmp, "in"), os.path.join(tmp, "all"))
-    rows.append((f"local, all cores ({cores})", f"{wall:.1f}", f"{seconds / wall:.1f}x"))
+    inputs = os.path.join(tmp, "in")
+    print(f"load average before: {os.getloadavg()} on {cores} cores")
+    wall, cpu, _ = timed_prepare(inputs, os.path.join(tmp, "one"), num_workers=1)
+    rows = [_row("local, 1 process", seconds, wall, cpu, 1)]
+    wall, cpu, manifest = timed_prepare(inputs, os.path.join(tmp, "all"))
+    rows.append(_row(f"local, all cores ({cores})", seconds, wall, cpu, cores))
     if not args.skip_dask:
-        from distributed import LocalCluster
+        from distributed import Client, LocalCluster
 
         start = time.perf_counter()
         with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-            up = time.perf_counter() - start
-            wall, _ = timed_prepare(
-                os.path.join(tmp, "in"),
-                os.path.join(tmp, "dask"),
-                scheduler=cluster.scheduler_address,
-            )
-        rows.append(
-            (
-                f"Dask LocalCluster, 2 workers (+{up:.1f} s start-up)",
-                f"{wall:.1f}",
-                f"{seconds / wall:.1f}x",
-            )
-        )
-    print_table(
-        f"Preparation of {seconds / 60:.1f} min of audio ({len(manifest['files'])} files, "
-        f"ddsp's default flags, pYIN + Viterbi)",
-        rows,
-        ("runner", "wall [s]", "x real time"),
+            with Client(cluster) as client:
+                up = time.perf_counter() - start
+                wall, cpu, _ = timed_prepare(inputs, os.path.join(tmp, "dask"), client=client)
+        label = f"Dask LocalCluster, 2 workers (+{up:.1f} s start-up)"
+        rows.append(_row(label, seconds, wall, cpu, 2))
+    print(f"load average after: {os.getloadavg()}")
+    header = (
+        "runner",
+        "wall [s]",
+        "x real time",
+        "CPU [s]",
+        "audio s / CPU s",
+        "x real time on its cores if undisturbed",
     )
+    title = (
+        f"Preparation of {seconds / 60:.1f} min of audio ({len(manifest['files'])} files, "
+        "ddsp's default flags, pYIN + Viterbi)"
+    )
+    print_table(title, rows, header)
     accuracy = pitch_accuracy(os.path.join(tmp, "all"), manifest)
     print_table(
         "f0 raw pitch accuracy (50 cents) on note frames of the prepared corpus",
