@@ -309,3 +309,34 @@ def test_packed_dataset_rerun_and_extension(tmp_path):
     packed = DatasetProvider(out).examples(range(9))
     assert separate["n_files"] == 1
     np.testing.assert_array_equal(packed["audio"][6:], third["audio"])
+
+
+def test_output_inside_the_input_folder_is_not_read_as_input(tmp_path):
+    make_tones(str(tmp_path), 2)
+    first = prepare_dataset(
+        [str(tmp_path)], str(tmp_path / "out"), num_workers=1, progress=None, **FLAGS
+    )
+    again = prepare_dataset(
+        [str(tmp_path)], str(tmp_path / "out"), num_workers=1, progress=None, **FLAGS
+    )
+    assert first == again and first["skipped"] == [] and first["n_files"] == 2
+
+
+def test_shard_writer_leaves_nothing_on_error(tmp_path):
+    from ddsp_ref.training.data_preparation.storage import ShardWriter, read_shard
+
+    lengths = {"a": 3, "b": 2}
+    path = str(tmp_path / "s.npy")
+    with pytest.raises(RuntimeError, match="1 of 2 examples written"):
+        with ShardWriter({"train": path}, {"train": 2}, lengths) as writer:
+            writer.append("train", {"a": np.ones((1, 3)), "b": np.zeros((1, 2))})
+            writer.commit()
+    assert os.listdir(tmp_path) == []
+    with ShardWriter({"train": path}, {"train": 2}, lengths) as writer:
+        writer.append("train", {"a": np.ones((1, 3)), "b": np.zeros((1, 2))})
+        writer.append("train", {"a": 2 * np.ones((1, 3)), "b": np.ones((1, 2))})
+        writer.commit()
+    assert os.listdir(tmp_path) == ["s.npy"]
+    records = read_shard(path)
+    np.testing.assert_array_equal(records["a"][:, 0], [1.0, 2.0])
+    np.testing.assert_array_equal(records["b"][1], [1.0, 1.0])

@@ -1,15 +1,23 @@
-"""One audio file to ddsp's training examples: resample, chunk, f0, loudness, split, windows."""
+"""One audio file to ddsp's training examples: resample, chunk, f0, loudness, windows, split."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterator
 
 import numpy as np
 
 from .audio import fit_length, resample
 
-__all__ = ["PrepareConfig", "FEATURE_KEYS", "feature_lengths", "file_to_examples"]
+__all__ = [
+    "PrepareConfig",
+    "FEATURE_KEYS",
+    "feature_lengths",
+    "file_chunks",
+    "chunk_examples",
+    "split_of",
+]
 
 FEATURE_KEYS = ("audio", "audio_16k", "f0_hz", "f0_confidence", "loudness_db")
 CREPE_SAMPLE_RATE = 16000  # f0 and loudness are computed at 16 kHz, as in ddsp
@@ -81,83 +89,69 @@ def split_of(content_key: str, chunk_index: int, eval_split_fraction: float) -> 
 _F0_BATCH = 8
 
 
-def _chunk_features(chunks_16k: list[np.ndarray], config: PrepareConfig) -> list[dict]:
-    """f0 (our pitch tracker) and loudness of each 16 kHz chunk, as ddsp's prepare_tfrecord.
-
-    Chunks are equally long and computed as rows of one batch (each row alone, as ddsp does).
-    """
+def _chunk_features(batch_16k: np.ndarray, config: PrepareConfig) -> list[dict]:
+    """f0 (our pitch tracker) and loudness of each 16 kHz chunk ``[n_chunks, n]``, as ddsp's
+    prepare_tfrecord; the chunks are rows of one batch, each computed alone."""
     from ddsp_ref.spectral_ops import compute_f0, compute_loudness
 
-    out = []
-    for first in range(0, len(chunks_16k), _F0_BATCH):
-        batch = np.stack(chunks_16k[first : first + _F0_BATCH])
-        f0_hz, f0_confidence = compute_f0(
-            batch,
-            frame_rate=config.frame_rate,
-            sample_rate=CREPE_SAMPLE_RATE,
-            viterbi=config.viterbi,
-            padding=config.padding,
-        )
-        loudness_db = compute_loudness(
-            batch,
-            sample_rate=CREPE_SAMPLE_RATE,
-            frame_rate=config.frame_rate,
-            n_fft=512,
-            padding=config.padding,
-        )
-        for row in range(batch.shape[0]):
-            out.append(
-                {
-                    "f0_hz": np.asarray(f0_hz[row], np.float32),
-                    "f0_confidence": np.asarray(f0_confidence[row], np.float32),
-                    "loudness_db": np.asarray(loudness_db[row], np.float32),
-                }
-            )
-    return out
+    f0_hz, f0_confidence = compute_f0(
+        batch_16k,
+        frame_rate=config.frame_rate,
+        sample_rate=CREPE_SAMPLE_RATE,
+        viterbi=config.viterbi,
+        padding=config.padding,
+    )
+    loudness_db = compute_loudness(
+        batch_16k,
+        sample_rate=CREPE_SAMPLE_RATE,
+        frame_rate=config.frame_rate,
+        n_fft=512,
+        padding=config.padding,
+    )
+    return [
+        {
+            "f0_hz": np.asarray(f0_hz[row], np.float32),
+            "f0_confidence": np.asarray(f0_confidence[row], np.float32),
+            "loudness_db": np.asarray(loudness_db[row], np.float32),
+        }
+        for row in range(batch_16k.shape[0])
+    ]
 
 
-def file_to_examples(
-    audio: np.ndarray, sample_rate_in: int, config: PrepareConfig, content_key: str
-) -> dict[str, dict[str, np.ndarray]]:
-    """Examples of one decoded file, by split.
-
-    Args:
-        audio: mono audio [n_samples] at ``sample_rate_in`` [Hz], float.
-        sample_rate_in: the file's sample rate [Hz].
-        config: preparation flags.
-        content_key: the file's content hash (keys the train/eval split).
-
-    Returns:
-        {'train': {key: [n_examples, n]}, 'eval': {...}}, float32, keys ``FEATURE_KEYS``.
-    """
+def file_chunks(
+    audio: np.ndarray, sample_rate_in: int, config: PrepareConfig
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A decoded file [n_samples] at ``sample_rate_in`` [Hz] resampled to ``sample_rate`` and
+    to 16 kHz (``int(duration * rate)`` samples) and cut into equal float32 chunks."""
     duration = audio.shape[0] / sample_rate_in
-    full = fit_length(
-        resample(audio, sample_rate_in, config.sample_rate), int(duration * config.sample_rate)
-    )
-    full_16k = fit_length(
-        resample(audio, sample_rate_in, CREPE_SAMPLE_RATE), int(duration * CREPE_SAMPLE_RATE)
-    )
+    out = []
+    for rate in (config.sample_rate, CREPE_SAMPLE_RATE):
+        full = fit_length(resample(audio, sample_rate_in, rate), int(duration * rate))
+        out.append(_chunks(full.astype(np.float32), int(config.chunk_secs * rate)))
+    return out[0], out[1]
+
+
+def chunk_examples(
+    chunks: list[np.ndarray], chunks_16k: list[np.ndarray], config: PrepareConfig
+) -> Iterator[dict[str, np.ndarray]]:
+    """The examples of each chunk in turn, ``{key: [n_windows, n]}`` (``FEATURE_KEYS``).
+
+    f0 and loudness run on up to ``_F0_BATCH`` chunks at a time, so memory stays bounded by a
+    batch of chunks whatever the file's length.
+    """
     lengths = feature_lengths(config)
     hops = {
         "audio": int(config.hop_secs * config.sample_rate),
         "audio_16k": int(config.hop_secs * CREPE_SAMPLE_RATE),
     }
     frame_hop = int(config.hop_secs * config.frame_rate)
-    chunks = _chunks(full.astype(np.float32), int(config.chunk_secs * config.sample_rate))
-    chunks_16k = _chunks(full_16k.astype(np.float32), int(config.chunk_secs * CREPE_SAMPLE_RATE))
-    out: dict[str, dict[str, list]] = {s: {k: [] for k in FEATURE_KEYS} for s in ("train", "eval")}
-    features = _chunk_features(chunks_16k, config)
-    for index, (chunk, chunk_16k) in enumerate(zip(chunks, chunks_16k)):
-        sequences = {"audio": chunk, "audio_16k": chunk_16k, **features[index]}
-        windows = {k: _windows(v, lengths[k], hops.get(k, frame_hop)) for k, v in sequences.items()}
-        n = min(w.shape[0] for w in windows.values())  # ddsp zips the per-feature windows
-        split = split_of(content_key, index, config.eval_split_fraction)
-        for k in FEATURE_KEYS:
-            out[split][k].append(windows[k][:n])
-    return {
-        split: {
-            k: np.concatenate(v) if v else np.zeros((0, lengths[k]), np.float32)
-            for k, v in features.items()
-        }
-        for split, features in out.items()
-    }
+    for first in range(0, len(chunks), _F0_BATCH):
+        features = _chunk_features(np.stack(chunks_16k[first : first + _F0_BATCH]), config)
+        for offset, feature in enumerate(features):
+            index = first + offset
+            sequences = {"audio": chunks[index], "audio_16k": chunks_16k[index], **feature}
+            windows = {
+                k: _windows(v, lengths[k], hops.get(k, frame_hop)) for k, v in sequences.items()
+            }
+            n = min(w.shape[0] for w in windows.values())  # ddsp zips the per-feature windows
+            yield {k: windows[k][:n] for k in FEATURE_KEYS}

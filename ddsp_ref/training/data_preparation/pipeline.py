@@ -207,6 +207,8 @@ def prepare_dataset(
     output_dir = os.fspath(output_dir)
     _open_output(output_dir, flags)
     files, missing = expand_inputs(inputs)
+    inside = os.path.join(os.path.abspath(output_dir), "")
+    files = [f for f in files if not os.path.abspath(f).startswith(inside)]  # our own shards
     jobs, skipped = _plan(files, output_dir)
     todo = [job for job in jobs if _finished(output_dir, job["key"]) is None]
     if todo:

@@ -66,14 +66,62 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def write_shard(path: str, features: dict[str, np.ndarray], lengths: dict[str, int]) -> int:
-    """Write examples ``{key: [n_examples, n]}`` as one structured ``.npy`` shard, atomically."""
-    n_examples = next(iter(features.values())).shape[0]
-    records = np.zeros(n_examples, record_dtype(lengths))
-    for k in lengths:
-        records[k] = features[k]
-    write_records(path, records)
-    return n_examples
+class ShardWriter:
+    """Fill ``.npy`` shards of known sizes example by example, then rename them into place.
+
+    Each shard is a memory-mapped temporary file beside its final path, so a file's examples
+    never need to fit in memory at once. ``commit`` checks every row was written, syncs and
+    renames; leaving the ``with`` block without ``commit`` (an error) removes the temporaries.
+
+    Args:
+        paths: {split: final path}.
+        counts: {split: number of examples}.
+        lengths: {feature: length} of one example.
+    """
+
+    def __init__(self, paths: dict[str, str], counts: dict[str, int], lengths: dict[str, int]):
+        self._paths, self._counts = paths, counts
+        self._tmps: dict[str, str] = {}
+        self._maps: dict[str, np.ndarray] = {}
+        self._rows = dict.fromkeys(paths, 0)
+        for split, path in paths.items():
+            fd, tmp = tempfile.mkstemp(
+                dir=os.path.dirname(path), prefix=".tmp-", suffix=os.path.basename(path)
+            )
+            os.close(fd)
+            self._tmps[split] = tmp
+            self._maps[split] = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=record_dtype(lengths), shape=(counts[split],)
+            )
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def append(self, split: str, features: dict[str, np.ndarray]) -> None:
+        """Write ``{feature: [n, length]}`` as the next ``n`` examples of ``split``."""
+        start = self._rows[split]
+        n = next(iter(features.values())).shape[0]
+        records = self._maps[split][start : start + n]
+        for k in records.dtype.names:
+            records[k] = features[k]
+        self._rows[split] = start + n
+
+    def commit(self) -> None:
+        for split, path in self._paths.items():
+            if self._rows[split] != self._counts[split]:
+                raise RuntimeError(
+                    f"ShardWriter: {self._rows[split]} of {self._counts[split]} examples written"
+                )
+            self._maps[split].flush()
+            del self._maps[split]
+            with open(self._tmps[split], "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(self._tmps.pop(split), path)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._maps.clear()
+        for tmp in self._tmps.values():
+            _remove_quietly(tmp)
 
 
 def write_records(path: str, records: np.ndarray) -> None:

@@ -6,11 +6,19 @@ picklable values, and writes its results straight into the output directory.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 from .audio import AudioError, load_audio
-from .examples import FEATURE_KEYS, PrepareConfig, feature_lengths, file_to_examples
-from .storage import atomic_write_json, write_shard
+from .examples import (
+    FEATURE_KEYS,
+    PrepareConfig,
+    chunk_examples,
+    feature_lengths,
+    file_chunks,
+    split_of,
+)
+from .storage import ShardWriter, atomic_write_json
 
 SPLITS = ("train", "eval")
 
@@ -56,14 +64,20 @@ def _prepare(path: str, key: str, cfg: PrepareConfig, output_dir: str) -> dict:
         raise AudioError(
             f"too short: {duration_s:.3f} s is less than one example ({cfg.example_secs} s)"
         )
-    examples = file_to_examples(audio, sample_rate, cfg, key)
-    lengths = feature_lengths(cfg)
-    counts, shards = {}, {}
-    for split in SPLITS:
-        counts[split] = int(examples[split][FEATURE_KEYS[0]].shape[0])
-        if counts[split]:
-            shards[split] = shard_name(split, key)
-            write_shard(os.path.join(output_dir, shards[split]), examples[split], lengths)
+    chunks, chunks_16k = file_chunks(audio, sample_rate, cfg)
+    del audio
+    splits = [split_of(key, i, cfg.eval_split_fraction) for i in range(len(chunks))]
+    examples = chunk_examples(chunks, chunks_16k, cfg)
+    first = next(examples)
+    per_chunk = first[FEATURE_KEYS[0]].shape[0]  # every chunk has the same length
+    counts = {split: per_chunk * splits.count(split) for split in SPLITS}
+    shards = {split: shard_name(split, key) for split in SPLITS if counts[split]}
+    paths = {split: os.path.join(output_dir, name) for split, name in shards.items()}
+    with ShardWriter(paths, {s: counts[s] for s in paths}, feature_lengths(cfg)) as writer:
+        for split, chunk in zip(splits, itertools.chain([first], examples)):
+            if counts[split]:
+                writer.append(split, chunk)
+        writer.commit()
     return {
         "path": path,
         "key": key,
