@@ -251,8 +251,8 @@ def test_command_line(tmp_path):
 
 
 def test_batched_chunks_equal_each_chunk_alone(tmp_path):
-    """f0/loudness run on batches of 8 chunks; each row must equal that chunk computed alone
-    (9 chunks of 2 s: a batch of 8 and a batch of 1)."""
+    """f0/loudness run on batches of chunks; each row must equal that chunk computed alone
+    (9 chunks of 2 s: full batches and a last batch of 1)."""
     from ddsp_ref.spectral_ops import compute_f0, compute_loudness
 
     sr = 16000

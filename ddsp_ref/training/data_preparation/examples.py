@@ -84,9 +84,10 @@ def split_of(content_key: str, chunk_index: int, eval_split_fraction: float) -> 
     return "eval" if int.from_bytes(digest[:8], "big") / 2.0**64 < eval_split_fraction else "train"
 
 
-# Chunks per compute_f0 call: the pitch HMM steps through frames in Python, so a batch of chunks
-# costs little more than one (measured: 2 chunks of 20 s in 1.1x the time of one).
-_F0_BATCH = 8
+# Chunks per compute_f0 call: the pitch HMM steps through frames in Python, so two chunks cost
+# little more than one (measured: 1.23 s per 20 s chunk in pairs, 2.3 s alone, 1.14 s in eights);
+# pYIN's working memory grows with the batch (about 200 MB per 20 s chunk), so pairs it is.
+_F0_BATCH = 2
 
 
 def _chunk_features(batch_16k: np.ndarray, config: PrepareConfig) -> list[dict]:
@@ -137,7 +138,7 @@ def chunk_examples(
     """The examples of each chunk in turn, ``{key: [n_windows, n]}`` (``FEATURE_KEYS``).
 
     f0 and loudness run on up to ``_F0_BATCH`` chunks at a time, so memory stays bounded by a
-    batch of chunks whatever the file's length.
+    batch of chunks, not the file's length.
     """
     lengths = feature_lengths(config)
     hops = {
