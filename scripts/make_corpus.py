@@ -1,4 +1,4 @@
-"""Regenerate the bundled corpus in ddsp_ref/data/corpus/ (needs fluidsynth, a GM soundfont, espeak-ng).
+"""Regenerate the bundled corpus in ddsp_ref/data/corpus/ (needs fluidsynth and espeak-ng).
 
     apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng
     python scripts/make_corpus.py
@@ -20,8 +20,9 @@ import tempfile
 import numpy as np
 import soundfile as sf
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ddsp_ref",
-                   "data", "corpus")
+OUT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ddsp_ref", "data", "corpus"
+)
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 SAMPLE_RATE = 16000
 NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -87,8 +88,10 @@ PIECES = {
     "flute_frere_jacques.flac": (73, 110, FRERE_JACQUES),
     "flute_amazing_grace.flac": (73, 96, AMAZING_GRACE),
 }
-SPEECH = ("speech_en.flac", "A quiet voice reads one short sentence, for timbre transfer "
-          "from speech to an instrument.")
+SPEECH = (
+    "speech_en.flac",
+    "A quiet voice reads one short sentence, for timbre transfer from speech to an instrument.",
+)
 LEAD_IN_S = 0.5  # silence before the first note
 LEGATO = 0.92  # a note sounds for this fraction of its beat length
 
@@ -114,8 +117,13 @@ def midi_file(program: int, notes: list[tuple[float, float, int]]) -> bytes:
         track += _varlen(tick - now) + data
         now = tick
     track += b"\x00\xff\x2f\x00"
-    return (b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
-            + struct.pack(">I", len(track)) + track)
+    return (
+        b"MThd"
+        + struct.pack(">IHHH", 6, 0, 1, 480)
+        + b"MTrk"
+        + struct.pack(">I", len(track))
+        + track
+    )
 
 
 def note_times(melody, tempo_bpm: float) -> list[tuple[float, float, int]]:
@@ -132,8 +140,26 @@ def render(name: str, program: int, notes, tmp: str) -> float:
     mid, wav = os.path.join(tmp, "piece.mid"), os.path.join(tmp, "piece.wav")
     with open(mid, "wb") as f:
         f.write(midi_file(program, notes))
-    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r",
-                    str(SAMPLE_RATE), "-F", wav, SOUNDFONT, mid], check=True)
+    subprocess.run(
+        [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-R",
+            "0",
+            "-C",
+            "0",
+            "-g",
+            "0.6",
+            "-r",
+            str(SAMPLE_RATE),
+            "-F",
+            wav,
+            SOUNDFONT,
+            mid,
+        ],
+        check=True,
+    )
     audio, sr = sf.read(wav)
     assert sr == SAMPLE_RATE, sr
     audio = audio.mean(axis=1) if audio.ndim == 2 else audio
@@ -150,14 +176,20 @@ def main() -> None:
         for name, (program, tempo, melody) in PIECES.items():
             notes = note_times(melody, tempo)
             seconds = render(name, program, notes, tmp)
-            index[name] = {"gm_program": program, "duration_s": round(seconds, 3),
-                           "notes": [list(n) for n in notes]}
+            index[name] = {
+                "gm_program": program,
+                "duration_s": round(seconds, 3),
+                "notes": [list(n) for n in notes],
+            }
         wav = os.path.join(tmp, "speech.wav")
         subprocess.run(["espeak-ng", "-v", "en", "-s", "150", "-w", wav, SPEECH[1]], check=True)
         audio, sr = sf.read(wav)
         sf.write(os.path.join(OUT, SPEECH[0]), audio, sr, subtype="PCM_16")
-        index[SPEECH[0]] = {"text": SPEECH[1], "duration_s": round(audio.size / sr, 3),
-                            "sample_rate": sr}
+        index[SPEECH[0]] = {
+            "text": SPEECH[1],
+            "duration_s": round(audio.size / sr, 3),
+            "sample_rate": sr,
+        }
     with open(os.path.join(OUT, "notes.json"), "w") as f:
         json.dump(index, f, indent=1)
         f.write("\n")
