@@ -340,3 +340,27 @@ def test_shard_writer_leaves_nothing_on_error(tmp_path):
     records = read_shard(path)
     np.testing.assert_array_equal(records["a"][:, 0], [1.0, 2.0])
     np.testing.assert_array_equal(records["b"][1], [1.0, 1.0])
+
+
+def test_unexpected_failure_is_reported_and_retried_next_run(tmp_path, monkeypatch):
+    from ddsp_ref.training.data_preparation import tasks
+
+    paths = make_tones(str(tmp_path / "in"), 2)
+    real = tasks.file_chunks
+
+    def flaky(audio, sample_rate, cfg):
+        if audio.size and abs(audio[1600] - real_tone1_sample) < 1e-4:
+            raise RuntimeError("disk full")
+        return real(audio, sample_rate, cfg)
+
+    real_tone1_sample = sf.read(paths[1])[0][1600]
+    monkeypatch.setattr(tasks, "file_chunks", flaky)
+    out = str(tmp_path / "out")
+    first = prepare_dataset(paths, out, num_workers=1, progress=None, **FLAGS)
+    assert first["n_files"] == 1
+    assert first["skipped"] == [
+        {"path": paths[1], "reason": "failed while preparing: RuntimeError: disk full"}
+    ]
+    monkeypatch.setattr(tasks, "file_chunks", real)
+    second = prepare_dataset(paths, out, num_workers=1, progress=None, **FLAGS)
+    assert second["n_files"] == 2 and second["skipped"] == []

@@ -211,9 +211,8 @@ def prepare_dataset(
     files = [f for f in files if not os.path.abspath(f).startswith(inside)]  # our own shards
     jobs, skipped = _plan(files, output_dir)
     todo = [job for job in jobs if _finished(output_dir, job["key"]) is None]
-    if todo:
-        _run(todo, flags, output_dir, scheduler, num_workers, progress)
-    records = [_finished(output_dir, job["key"]) for job in jobs]
+    failed = _run(todo, flags, output_dir, scheduler, num_workers, progress) if todo else {}
+    records = [failed.get(job["key"]) or _finished(output_dir, job["key"]) for job in jobs]
     manifest, parts = build_manifest(
         _manifest_head(flags, "complete"), jobs, records, missing + skipped, num_shards
     )
@@ -221,13 +220,19 @@ def prepare_dataset(
     return manifest
 
 
-def _run(todo, flags, output_dir, scheduler, num_workers, stream) -> None:
+def _run(todo, flags, output_dir, scheduler, num_workers, stream) -> dict[str, dict]:
+    """Prepare ``todo`` with a progress bar; returns the records of files that failed (those
+    are not remembered on disk, so the next run retries them)."""
     bar = Progress(len(todo), sum(_duration_s(j["path"]) for j in todo) / 3600.0, stream=stream)
+    failed = {}
     for record in _iterate(todo, flags, output_dir, scheduler, num_workers):
         if "skipped" in record:
             bar.write(f"skipped {record['path']}: {record['skipped']}")
+            if not os.path.exists(skipped_path(output_dir, record["key"])):
+                failed[record["key"]] = record
         bar.update(1, record.get("duration_s", 0.0) / 3600.0)
     bar.close()
+    return failed
 
 
 def _iterate(todo, flags, output_dir, scheduler, num_workers) -> Iterator[dict]:

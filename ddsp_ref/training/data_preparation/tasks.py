@@ -45,15 +45,15 @@ def process_file(path: str, key: str, config: dict, output_dir: str) -> dict:
     cfg = PrepareConfig(**config)
     try:
         record = _prepare(path, key, cfg, output_dir)
-    except AudioError as e:
+    except AudioError as e:  # a property of the file: remembered, so a re-run skips it at once
         record = {"path": path, "key": key, "skipped": str(e)}
-    except Exception as e:  # noqa: BLE001  (a bad input must not stop the run; say what broke)
-        reason = f"failed while preparing: {type(e).__name__}: {e}"
-        record = {"path": path, "key": key, "skipped": reason}
-    if "skipped" in record:
         atomic_write_json(skipped_path(output_dir, key), record)
-    else:
-        atomic_write_json(done_path(output_dir, key), record)
+        return record
+    except Exception as e:  # noqa: BLE001  (a bad input must not stop the run; say what broke)
+        # Not remembered: the next run tries this file again (it may be a passing condition).
+        reason = f"failed while preparing: {type(e).__name__}: {e}"
+        return {"path": path, "key": key, "skipped": reason}
+    atomic_write_json(done_path(output_dir, key), record)
     return record
 
 
