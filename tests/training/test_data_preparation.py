@@ -143,7 +143,7 @@ def test_rerun_on_unchanged_inputs_does_nothing(prepared, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished file was prepared again")
 
-    monkeypatch.setattr(runners, "process_file", must_not_run)
+    monkeypatch.setattr(runners, "process_files", must_not_run)
     again = prepare_dataset(
         [str(root / "in")], str(root / "out"), num_workers=1, progress=None, **FLAGS
     )
@@ -364,3 +364,25 @@ def test_unexpected_failure_is_reported_and_retried_next_run(tmp_path, monkeypat
     monkeypatch.setattr(tasks, "file_chunks", real)
     second = prepare_dataset(paths, out, num_workers=1, progress=None, **FLAGS)
     assert second["n_files"] == 2 and second["skipped"] == []
+
+
+def test_short_files_share_f0_batches_without_changing_numbers(tmp_path):
+    from ddsp_ref.training.data_preparation.tasks import plan_groups
+
+    jobs = [{"key": str(i)} for i in range(5)]
+    groups = plan_groups(jobs, [1.5, 1.9, 5.0, 0.0, 2.0], {"chunk_secs": 2})
+    assert [[j["key"] for j in g] for g in groups] == [["0", "1"], ["2"], ["3", "4"]]
+    assert len(plan_groups(jobs, [1.0] * 5, {"chunk_secs": 0})) == 5  # unequal lengths
+    paths = make_tones(str(tmp_path / "in"), 3)  # 2 s each: one 2 s chunk each
+    together = prepare_dataset(paths, str(tmp_path / "all"), num_workers=1, progress=None, **FLAGS)
+    for i, path in enumerate(paths):
+        alone = prepare_dataset(
+            [path], str(tmp_path / f"alone{i}"), num_workers=1, progress=None, **FLAGS
+        )
+        shard = alone["files"][0]["shards"]["train"]
+        assert shard == together["files"][i]["shards"]["train"]
+        with (
+            open(tmp_path / f"alone{i}" / shard, "rb") as a,
+            open(tmp_path / "all" / shard, "rb") as b,
+        ):
+            assert a.read() == b.read()

@@ -16,6 +16,7 @@ __all__ = [
     "feature_lengths",
     "file_chunks",
     "chunk_examples",
+    "chunk_features",
     "split_of",
 ]
 
@@ -90,7 +91,7 @@ def split_of(content_key: str, chunk_index: int, eval_split_fraction: float) -> 
 _F0_BATCH = 2
 
 
-def _chunk_features(batch_16k: np.ndarray, config: PrepareConfig) -> list[dict]:
+def _batch_features(batch_16k: np.ndarray, config: PrepareConfig) -> list[dict]:
     """f0 (our pitch tracker) and loudness of each 16 kHz chunk ``[n_chunks, n]``, as ddsp's
     prepare_tfrecord; the chunks are rows of one batch, each computed alone."""
     from ddsp_ref.spectral_ops import compute_f0, compute_loudness
@@ -119,6 +120,15 @@ def _chunk_features(batch_16k: np.ndarray, config: PrepareConfig) -> list[dict]:
     ]
 
 
+def chunk_features(chunks_16k: list[np.ndarray], config: PrepareConfig) -> list[dict]:
+    """f0, confidence and loudness of equally long 16 kHz chunks (of one file or several),
+    ``_F0_BATCH`` chunks per call; each chunk's numbers are those of the chunk alone."""
+    out = []
+    for first in range(0, len(chunks_16k), _F0_BATCH):
+        out.extend(_batch_features(np.stack(chunks_16k[first : first + _F0_BATCH]), config))
+    return out
+
+
 def file_chunks(
     audio: np.ndarray, sample_rate_in: int, config: PrepareConfig
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -133,12 +143,16 @@ def file_chunks(
 
 
 def chunk_examples(
-    chunks: list[np.ndarray], chunks_16k: list[np.ndarray], config: PrepareConfig
+    chunks: list[np.ndarray],
+    chunks_16k: list[np.ndarray],
+    config: PrepareConfig,
+    features: list[dict] | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The examples of each chunk in turn, ``{key: [n_windows, n]}`` (``FEATURE_KEYS``).
 
     f0 and loudness run on up to ``_F0_BATCH`` chunks at a time, so memory stays bounded by a
-    batch of chunks, not the file's length.
+    batch of chunks, not the file's length; ``features`` passes them in when already computed
+    (for short files batched together).
     """
     lengths = feature_lengths(config)
     hops = {
@@ -147,8 +161,11 @@ def chunk_examples(
     }
     frame_hop = int(config.hop_secs * config.frame_rate)
     for first in range(0, len(chunks), _F0_BATCH):
-        features = _chunk_features(np.stack(chunks_16k[first : first + _F0_BATCH]), config)
-        for offset, feature in enumerate(features):
+        if features is None:
+            batch = chunk_features(chunks_16k[first : first + _F0_BATCH], config)
+        else:
+            batch = features[first : first + _F0_BATCH]
+        for offset, feature in enumerate(batch):
             index = first + offset
             sequences = {"audio": chunks[index], "audio_16k": chunks_16k[index], **feature}
             windows = {

@@ -16,7 +16,7 @@ from . import storage
 from .examples import PrepareConfig, feature_lengths
 from .manifest import build_manifest, commit
 from .runners import run_dask, run_local
-from .tasks import done_path, skipped_path
+from .tasks import done_path, plan_groups, skipped_path
 
 __all__ = ["prepare_dataset", "expand_inputs"]
 
@@ -223,9 +223,11 @@ def prepare_dataset(
 def _run(todo, flags, output_dir, scheduler, num_workers, stream) -> dict[str, dict]:
     """Prepare ``todo`` with a progress bar; returns the records of files that failed (those
     are not remembered on disk, so the next run retries them)."""
-    bar = Progress(len(todo), sum(_duration_s(j["path"]) for j in todo) / 3600.0, stream=stream)
+    durations = [_duration_s(j["path"]) for j in todo]
+    groups = plan_groups(todo, durations, flags)
+    bar = Progress(len(todo), sum(durations) / 3600.0, stream=stream)
     failed = {}
-    for record in _iterate(todo, flags, output_dir, scheduler, num_workers):
+    for record in _iterate(groups, flags, output_dir, scheduler, num_workers):
         if "skipped" in record:
             bar.write(f"skipped {record['path']}: {record['skipped']}")
             if not os.path.exists(skipped_path(output_dir, record["key"])):
@@ -235,7 +237,7 @@ def _run(todo, flags, output_dir, scheduler, num_workers, stream) -> dict[str, d
     return failed
 
 
-def _iterate(todo, flags, output_dir, scheduler, num_workers) -> Iterator[dict]:
+def _iterate(groups, flags, output_dir, scheduler, num_workers) -> Iterator[dict]:
     if scheduler is None:
-        return run_local(todo, flags, output_dir, num_workers)
-    return run_dask(todo, flags, output_dir, scheduler)
+        return run_local(groups, flags, output_dir, num_workers)
+    return run_dask(groups, flags, output_dir, scheduler)

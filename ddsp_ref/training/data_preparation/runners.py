@@ -1,4 +1,4 @@
-"""Run preparation tasks on local processes or on a Dask distributed cluster, yielding results."""
+"""Run groups of preparation tasks on local processes or a Dask distributed cluster."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from .tasks import process_file
+from .tasks import process_files
 
 __all__ = ["run_local", "run_dask", "default_num_workers"]
 
@@ -22,31 +22,33 @@ def default_num_workers() -> int:
 
 
 def run_local(
-    todo: list[dict], flags: dict, output_dir: str, num_workers: int | None
+    groups: list[list[dict]], flags: dict, output_dir: str, num_workers: int | None
 ) -> Iterator[dict]:
-    """Process ``todo`` on ``num_workers`` processes (in this process when 1), as they finish."""
-    num_workers = min(num_workers or default_num_workers(), len(todo))
+    """Process groups of files on ``num_workers`` processes (in this process when 1); yields
+    each file's record as its group finishes."""
+    num_workers = min(num_workers or default_num_workers(), len(groups))
     if num_workers <= 1:
-        for job in todo:
-            yield process_file(job["path"], job["key"], flags, output_dir)
+        for group in groups:
+            yield from process_files(group, flags, output_dir)
         return
     # fork starts workers in milliseconds and needs no __main__ guard in the caller's script;
     # spawn where fork is unavailable or unsafe (macOS, Windows).
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     pool = ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context(method))
     try:
-        futures = [
-            pool.submit(process_file, job["path"], job["key"], flags, output_dir) for job in todo
-        ]
+        futures = [pool.submit(process_files, group, flags, output_dir) for group in groups]
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
     finally:
         # On Ctrl-C or an error, drop queued files; finished ones are already committed.
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(todo: list[dict], flags: dict, output_dir: str, scheduler: Any) -> Iterator[dict]:
-    """Process ``todo`` on a Dask cluster (``scheduler``: address or ``distributed.Client``)."""
+def run_dask(
+    groups: list[list[dict]], flags: dict, output_dir: str, scheduler: Any
+) -> Iterator[dict]:
+    """Process groups of files on a Dask cluster (``scheduler``: an address or a
+    ``distributed.Client``); yields each file's record as its group finishes."""
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -57,11 +59,10 @@ def run_dask(todo: list[dict], flags: dict, output_dir: str, scheduler: Any) -> 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         futures = [
-            client.submit(process_file, job["path"], job["key"], flags, output_dir, pure=False)
-            for job in todo
+            client.submit(process_files, group, flags, output_dir, pure=False) for group in groups
         ]
         for future in dask_completed(futures):
-            yield future.result()
+            yield from future.result()
     finally:
         if client is not scheduler:
             client.close()
