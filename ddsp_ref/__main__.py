@@ -1,4 +1,5 @@
-"""Command line: ``python -m ddsp_ref demo`` renders a phrase to a WAV file."""
+"""Command line: ``python -m ddsp_ref demo`` renders a phrase to a WAV file; ``prepare`` turns
+audio files into a training dataset."""
 
 from __future__ import annotations
 
@@ -25,7 +26,18 @@ def main(argv: list[str] | None = None) -> int:
         help="also save a PNG of the waveform, spectrogram and f0 "
         "(default path outputs/demo.png; needs the plot extra)",
     )
+    prepare = sub.add_parser(
+        "prepare",
+        help="audio files, folders or patterns to a training dataset (f0, confidence, "
+        "loudness; ddsp_prepare_tfrecord's flags), on all cores or a Dask cluster",
+    )
+    from .training.data_preparation.cli import add_arguments
+    from .training.data_preparation.cli import run as run_prepare
+
+    add_arguments(prepare)
     args = parser.parse_args(argv)
+    if args.command == "prepare":
+        return run_prepare(args)
     if args.command == "demo":
         from .demo import DemoConfig, run
 
