@@ -16,13 +16,19 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
-__all__ = ["atomic_write", "temporary_name"]
+__all__ = ["atomic_write", "temporary_name", "is_temporary_name", "remove_stale_temporaries"]
 
 
 def temporary_name(path: str) -> str:
     """``.<name>.<pid>.tmp`` beside ``path``: hidden, and owned by this process."""
     folder, name = os.path.split(os.path.abspath(path))
     return os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether a file name is one of :func:`temporary_name`'s (``.<name>.<pid>.tmp``)."""
+    parts = name.rsplit(".", 2)
+    return name.startswith(".") and len(parts) == 3 and parts[2] == "tmp" and parts[1].isdigit()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -35,7 +41,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_temporaries(path: str) -> None:
+def remove_stale_temporaries(path: str) -> None:
+    """Remove the temporary files of ``path`` left by writers that no longer run."""
     folder, name = os.path.split(os.path.abspath(path))
     for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
         pid = leftover[len(os.path.join(folder, f".{name}.")) : -len(".tmp")]
@@ -66,7 +73,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    _remove_stale_temporaries(path)
+    remove_stale_temporaries(path)
     tmp = temporary_name(path)
     try:
         with open(tmp, mode) as f:

@@ -252,8 +252,9 @@ SPECS: list[Spec] = [
          n_pos=1),
     Spec("spectral_ops.a_weighting", {"frequencies": A(u(20, 8000, 8))}),
     # -- losses ----------------------------------------------------------------------------------
-    Spec("losses.mean_difference", {"target": A(n(B, F)), "value": A(n(B, F)),
-                                    "loss_type": choice("L1", "L1", "L2", "COSINE", names=("loss type",))}),
+    Spec("losses.mean_difference",
+         {"target": A(n(B, F)), "value": A(n(B, F)),
+          "loss_type": choice("L1", "L1", "L2", "COSINE", names=("loss type",))}),
     Spec("losses.SpectralLoss", {"target_audio": A(n(B, 256), batch=True, time=1),
                                  "audio": A(n(B, 256), batch=True, time=1)},
          init={"fft_sizes": fixed((64, 32)), "logmag_weight": number(1.0),

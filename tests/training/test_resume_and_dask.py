@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ddsp_ref.io import is_temporary_name
 from ddsp_ref.training.data import DatasetProvider
 from ddsp_ref.training.data_preparation import prepare_dataset
 
@@ -44,7 +45,7 @@ def _run_and_kill(inputs: list[str], out: str, sig: int, num_workers: int) -> se
 
 def _committed(done_dir: str) -> set[str]:
     """Done markers (a killed run may also leave a temporary file, which resuming removes)."""
-    return {n for n in os.listdir(done_dir) if not n.startswith(".tmp-")}
+    return {n for n in os.listdir(done_dir) if not is_temporary_name(n)}
 
 
 @pytest.mark.parametrize(

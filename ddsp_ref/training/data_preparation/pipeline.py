@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from ...io import is_temporary_name
 from ...progress import Progress
 from ...validation import nonnegative_int, positive_int, positive_number
 from . import storage
@@ -105,7 +106,7 @@ def _open_output(output_dir: str, flags: dict) -> None:
     for sub in ("shards", "packed", "done", "skipped"):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
         for name in os.listdir(os.path.join(output_dir, sub)):
-            if name.startswith(".tmp-"):  # left by an interrupted run; never listed anywhere
+            if is_temporary_name(name):  # left by an interrupted run; never listed anywhere
                 os.remove(os.path.join(output_dir, sub, name))
     if not os.path.exists(os.path.join(output_dir, storage.MANIFEST)):
         storage.atomic_write_json(

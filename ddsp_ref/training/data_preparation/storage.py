@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
+
+from ...io import atomic_write, remove_stale_temporaries, temporary_name
 
 FORMAT_NAME = "ddsp_ref.prepared_dataset"
 FORMAT_VERSION = 1
@@ -35,24 +35,10 @@ def record_dtype(lengths: dict[str, int]) -> np.dtype:
     return np.dtype([(k, "<f4", (n,)) for k, n in lengths.items()])
 
 
-def _atomic_write(path: str, write: Callable[[BinaryIO], Any]) -> None:
-    """Run ``write(file)`` on a temporary file beside ``path``, sync it, rename it to ``path``."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    _atomic_write(path, lambda f: f.write(data))
+    with atomic_write(path) as f:
+        f.write(data)
 
 
 def atomic_write_json(path: str, obj: Any) -> None:
@@ -85,10 +71,8 @@ class ShardWriter:
         self._maps: dict[str, np.ndarray] = {}
         self._rows = dict.fromkeys(paths, 0)
         for split, path in paths.items():
-            fd, tmp = tempfile.mkstemp(
-                dir=os.path.dirname(path), prefix=".tmp-", suffix=os.path.basename(path)
-            )
-            os.close(fd)
+            remove_stale_temporaries(path)
+            tmp = temporary_name(path)
             self._tmps[split] = tmp
             self._maps[split] = np.lib.format.open_memmap(
                 tmp, mode="w+", dtype=record_dtype(lengths), shape=(counts[split],)
@@ -126,7 +110,8 @@ class ShardWriter:
 
 def write_records(path: str, records: np.ndarray) -> None:
     """Write a structured array as a ``.npy`` file, atomically (temporary file, then rename)."""
-    _atomic_write(path, lambda f: np.save(f, records, allow_pickle=False))
+    with atomic_write(path) as f:
+        np.save(f, records, allow_pickle=False)
 
 
 def read_shard(path: str) -> np.ndarray:
