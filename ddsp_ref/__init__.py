@@ -27,19 +27,26 @@ __all__ = [
 # Heavier or optional layers load on first use (``ddsp_ref.demo``, ``ddsp_ref.kernels``...).
 _SUBMODULES = {
     "autodiff",
+    "backend",
     "core",
     "dags",
+    "data",
     "demo",
     "effects",
     "gin_support",
+    "io",
     "kernels",
     "losses",
     "module",
+    "numerics",
     "pitch",
     "processors",
+    "progress",
     "spectral_ops",
     "streaming",
     "synths",
+    "training",
+    "validation",
 }
 
 
