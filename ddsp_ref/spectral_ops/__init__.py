@@ -2,7 +2,8 @@
 
 Layers, bottom to top: ``framing`` (padding modes, frame counts, pad), ``spectrograms`` (stft,
 istft, mag / mel / mfcc), ``energy`` (rms, power, A-weighting, loudness), ``pitch`` and
-``pitch_hmm`` (compute_f0). This package gathers their public names under ddsp's module name.
+``kernels.pitch_hmm`` (compute_f0). This package gathers their public names under ddsp's
+module name.
 """
 
 from . import energy, framing, pitch, spectrograms

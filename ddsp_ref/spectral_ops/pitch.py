@@ -16,9 +16,9 @@ import numpy as np
 from ..autodiff import stop_gradient
 from ..backend import array_namespace, as_strided, fft_module
 from ..core.utils import to_float
+from ..kernels.pitch_hmm import banded_viterbi, voicing_posterior
 from ..validation import positive_number
 from .framing import check_padding, get_framed_lengths, hop_from_rates, pad
-from .pitch_hmm import banded_viterbi, voicing_posterior
 
 __all__ = [
     "CREPE_SAMPLE_RATE",

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from ddsp_ref import spectral_ops
 from ddsp_ref.backend import to_numpy
-from ddsp_ref.spectral_ops import pitch, pitch_hmm
+from ddsp_ref.kernels import pitch_hmm
+from ddsp_ref.spectral_ops import pitch
 
 SR = 16000
 LOWEST_BIN_HZ = 10.0 * 2.0 ** (1997.3794084376191 / 1200.0)  # CREPE bin 0, 31.70 Hz

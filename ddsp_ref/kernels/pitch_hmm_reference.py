@@ -1,8 +1,10 @@
-"""Decoding of pitch HMMs whose transitions are banded with a floor: Viterbi, voicing posterior.
+"""Pitch-HMM decoders (Viterbi, voicing posterior) as array code: the reference of the family.
 
 States are (voicing v, pitch bin k); moving from bin i to bin j has weight w(|i - j|) / z_i, with w
 above a constant floor only within a band, and voicing changes by a small matrix. Both decoders
-loop over frames in Python and vectorise over batch, voicing and bins (numpy or cupy).
+loop over frames in Python and vectorise over batch, voicing and bins (numpy or cupy): this is the
+executable spec, the cupy path (a GPU runs the vectorised steps) and the fallback without numba.
+``pitch_hmm_cpu.py`` holds the numba kernels; ``pitch_hmm.py`` selects.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import numpy as np
 
 from ..backend import array_namespace, as_strided
 
-__all__ = ["banded_viterbi", "voicing_posterior"]
+__all__ = ["banded_viterbi", "voicing_posterior", "band_of"]
+
+
+def band_of(weights: np.ndarray) -> tuple[int, np.ndarray, float]:
+    """(half width, weights w(|d|) for d = -half..half [2 half + 1], floor w(far)) of a
+    transition-weight table [n_bins] whose last entry is the floor."""
+    half = int(np.max(np.nonzero(weights > weights[-1])[0], initial=0))
+    return half, weights[np.abs(np.arange(-half, half + 1))], float(weights[-1])
 
 
 def banded_viterbi(
@@ -39,9 +48,9 @@ def banded_viterbi(
     xp = array_namespace(log_em)
     batch, n_frames, n_v, n_s = log_em.shape
     dtype = log_em.dtype
-    half = int(np.max(np.nonzero(weights > weights[-1])[0], initial=0))
-    log_band = xp.asarray(np.log(weights[np.abs(np.arange(-half, half + 1))]), dtype=dtype)
-    log_floor = float(np.log(weights[-1]))
+    half, band, floor = band_of(weights)
+    log_band = xp.asarray(np.log(band), dtype=dtype)
+    log_floor = float(np.log(floor))
     log_z = xp.asarray(log_z, dtype=dtype)
     log_vt = xp.asarray(log_voicing, dtype=dtype)[None, :, :, None]
     padded = xp.full((batch, n_v, n_s + 2 * half), -xp.inf, dtype=dtype)
@@ -94,9 +103,8 @@ def voicing_posterior(em: Any, weights: np.ndarray, voicing: np.ndarray) -> Any:
     # float64: float32 products of small probabilities turn subnormal, which is slow on CPUs.
     em = em.astype(xp.float64)
     batch, n_frames, n_v, n_s = em.shape
-    half = int(np.max(np.nonzero(weights > weights[-1])[0], initial=0))
-    floor = float(weights[-1])
-    band = xp.asarray(weights[np.abs(np.arange(-half, half + 1))] - floor, dtype=xp.float64)
+    half, band, floor = band_of(weights)
+    band = xp.asarray(band - floor, dtype=xp.float64)
     padded = xp.zeros((batch, n_v, n_s + 2 * half), dtype=xp.float64)
     st = padded.strides
     windows = as_strided(xp, padded, (batch, n_v, n_s, 2 * half + 1), st[:2] + (st[2], st[2]))
