@@ -31,10 +31,7 @@ def run_local(
         for group in groups:
             yield from process_files(group, flags, output_dir)
         return
-    # fork starts workers in milliseconds and needs no __main__ guard in the caller's script;
-    # spawn where fork is unavailable or unsafe (macOS, Windows).
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    pool = ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context(method))
+    pool = ProcessPoolExecutor(num_workers, mp_context=_worker_context())
     try:
         futures = [pool.submit(process_files, group, flags, output_dir) for group in groups]
         for future in as_completed(futures):
@@ -42,6 +39,38 @@ def run_local(
     finally:
         # On Ctrl-C or an error, drop queued files; finished ones are already committed.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe, else a fork server.
+
+    fork starts workers in milliseconds and needs no ``__main__`` guard in the caller's script.
+    It is unsafe once a numba parallel kernel has run in this process on GNU OpenMP: the forked
+    children abort on their first parallel kernel (a notebook that synthesised audio, then
+    prepared a dataset, would lose every worker). Then the workers come from a fork server, a
+    clean interpreter that has imported the task module only; like spawn, it imports the
+    caller's script (not a notebook) in each worker, so a script needs the usual
+    ``if __name__ == '__main__':`` guard in that case. Spawn where there is no fork (Windows).
+    """
+    if sys.platform == "win32":
+        return multiprocessing.get_context("spawn")
+    if _fork_is_safe():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__.rsplit(".", 1)[0] + ".tasks"])
+    return context
+
+
+def _fork_is_safe() -> bool:
+    """False once numba's OpenMP threading layer has started in this process."""
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return True
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run here yet
+        return True
+    return layer != "omp"
 
 
 def run_dask(
