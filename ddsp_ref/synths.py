@@ -8,7 +8,6 @@ from typing import Any
 from . import core
 from .autodiff import ops
 from .backend import array_namespace, default_rng
-from .core import fused
 from .gin_support import register
 from .processors import Processor
 
@@ -239,7 +238,9 @@ class Wavetable(Processor):
         return {"amplitudes": amplitudes, "wavetables": wavetables, "f0_hz": f0_hz}
 
     def get_signal(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> Any:
-        wavetables = core.resample(wavetables, self.n_samples)
+        # ddsp resamples the tables to [batch, n_samples, n_wavetable] here and
+        # wavetable_synthesis resamples them again (the identity); passing the frame-rate
+        # tables computes the same lookup without the audio-rate tables.
         return core.wavetable_synthesis(
             amplitudes=amplitudes,
             wavetables=wavetables,
@@ -289,7 +290,7 @@ class Sinusoidal(Processor):
     def get_signal(self, amplitudes: Any, frequencies: Any) -> Any:
         """Audio ``[batch, n_samples]``: ddsp's resample + oscillator_bank, with the upsampling
         fused into the oscillator kernel (no ``[batch, n_samples, n_sinusoids]`` controls)."""
-        return fused.sinusoidal_synthesis(
+        return core.sinusoidal_synthesis(
             frequencies,
             amplitudes,
             n_samples=self.n_samples,

@@ -7,6 +7,8 @@ from typing import Any
 
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
+from ..numerics import hann_window, next_power_of_2
+from ..validation import nonnegative_int, one_of, positive_number
 from .utils import to_float
 
 __all__ = [
@@ -21,13 +23,15 @@ __all__ = [
     "sinc_filter",
 ]
 
-_PADDINGS = ("same", "valid")
+# How a convolution output is cropped: 'same' keeps the audio length, 'valid' the full
+# convolution (not the framing paddings of the spectral ops, which share the word).
+_CONVOLUTION_CROPS = ("same", "valid")
 
 
 # -- helpers --------------------------------------------------------------------------------------
 def _next_5_smooth(n: int) -> int:
     """Smallest 2^a 3^b 5^c >= n (what scipy.fftpack.next_fast_len returns)."""
-    best = 1 << max(n - 1, 0).bit_length()
+    best = next_power_of_2(n)
     p5 = 1
     while p5 < best:
         p35 = p5
@@ -40,18 +44,24 @@ def _next_5_smooth(n: int) -> int:
     return best
 
 
-def _tf_raised_cosine(xp: Any, length: int, a: float, b: float, dtype: Any) -> Any:
-    """``a - b cos(2 pi n / d)``: tf.signal.hann_window (a=b=0.5) / hamming_window (0.54, 0.46).
-
-    TensorFlow's ``periodic=True`` (the default ddsp uses) divides by ``d = length`` only for
-    even lengths; for odd lengths it divides by ``length - 1``, i.e. it returns the
-    *symmetric* window. Length 1 gives ``[1.0]``. Computed in float64, then cast.
-    """
+def _tf_hamming(xp: Any, length: int, dtype: Any) -> Any:
+    """``tf.signal.hamming_window(length)``: ``0.54 - 0.46 cos(2 pi n / d)`` with TF's
+    denominator convention (see ``numerics.hann_window``), written as ``0.08 + 0.92 hann``
+    in float64, then cast. Length 1 gives ``[1.0]``."""
     if length == 1:
         return xp.ones(1, dtype=dtype)
-    denominator = length if length % 2 == 0 else length - 1
-    n = xp.arange(length, dtype=xp.float64)
-    return (a - b * xp.cos(2.0 * math.pi * n / denominator)).astype(dtype)
+    return (0.08 + 0.92 * hann_window(xp, length, xp.float64)).astype(dtype)
+
+
+def _window_size(window_size: Any, where: str) -> int:
+    """An integer window size (ddsp: ``<= 0`` means the whole IR)."""
+    try:
+        value = float(window_size)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(window_size, bool) or not value.is_integer():
+        raise ValueError(f"{where}: window_size must be an integer, got {window_size!r}")
+    return int(window_size)
 
 
 def _fftshift_last(x: Any) -> Any:
@@ -61,9 +71,8 @@ def _fftshift_last(x: Any) -> Any:
     return ops.concatenate([x[..., split:], x[..., :split]], axis=-1)
 
 
-def _check_padding(padding: Any) -> None:
-    if padding not in _PADDINGS:
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+def _check_padding(padding: Any, where: str = "fft_convolve") -> None:
+    one_of(padding, _CONVOLUTION_CROPS, "padding", where)
 
 
 # -- convolution ----------------------------------------------------------------------------------
@@ -81,7 +90,7 @@ def get_fft_size(frame_size: int, ir_size: int, power_of_2: bool = True) -> int:
     """
     convolved_frame_size = int(ir_size) + int(frame_size) - 1
     if power_of_2:
-        return 1 << max(convolved_frame_size - 1, 0).bit_length()
+        return next_power_of_2(convolved_frame_size)
     return _next_5_smooth(convolved_frame_size)
 
 
@@ -317,9 +326,10 @@ def apply_window_to_impulse_response(
         impulse_response = _fftshift_last(impulse_response)
 
     ir_size = int(impulse_response.shape[-1])
+    window_size = _window_size(window_size, "apply_window_to_impulse_response")
     if window_size <= 0 or window_size > ir_size:
         window_size = ir_size
-    window = _tf_raised_cosine(xp, window_size, 0.5, 0.5, impulse_response.dtype)
+    window = hann_window(xp, window_size, impulse_response.dtype)
 
     padding = ir_size - window_size
     if padding > 0:
@@ -407,9 +417,12 @@ def sinc_impulse_response(
     Returns:
         IRs [batch, n_time, n_taps].
     """
-    cutoff_frequency = to_float(cutoff_frequency)
+    where = "sinc_impulse_response"
+    cutoff_frequency = to_float(cutoff_frequency, "cutoff_frequency", where)
+    window_size = nonnegative_int(window_size, "window_size", where)
     if sample_rate is not None:
-        cutoff_frequency = cutoff_frequency * (2.0 / float(sample_rate))
+        sample_rate = positive_number(sample_rate, "sample_rate", where)
+        cutoff_frequency = cutoff_frequency * (2.0 / sample_rate)
     xp = array_namespace(cutoff_frequency)
     dtype = stop_gradient(cutoff_frequency).dtype
 
@@ -418,7 +431,7 @@ def sinc_impulse_response(
     idx = xp.arange(-half_size, half_size + 1, dtype=dtype).reshape(1, 1, full_size)
     impulse_response = sinc(cutoff_frequency * idx)
 
-    window = _tf_raised_cosine(xp, full_size, 0.54, 0.46, dtype)
+    window = _tf_hamming(xp, full_size, dtype)
     impulse_response = impulse_response * window
     impulse_response = impulse_response / ops.abs(ops.sum(impulse_response, axis=-1, keepdims=True))
     if high_pass:

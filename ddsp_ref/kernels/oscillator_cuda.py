@@ -17,12 +17,12 @@ thread finds its phase without a scan:
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import numba
 from numba import cuda
 
 from ..backend import array_namespace
+from . import oscillator_math
+from .cuda_launch import launch
 
 __all__ = [
     "group_phase_sums",
@@ -34,20 +34,6 @@ __all__ = [
 
 # Plans for this module have one group per frequency frame (oscillator.make_plan).
 GROUP_PER_FRAME = True
-
-_THREADS = 128
-
-
-def _launch(kernel: Any, n_threads: int, xp: Any, *args: Any) -> None:
-    if n_threads == 0:
-        return
-    blocks = max(1, -(-n_threads // _THREADS))
-    if numba.config.ENABLE_CUDASIM or xp.__name__ != "cupy":
-        kernel[blocks, _THREADS](*args)
-        return
-    # Queue behind the work cupy has already put on its current stream.
-    stream = cuda.external_stream(xp.cuda.get_current_stream().ptr)
-    kernel[blocks, _THREADS, stream](*args)
 
 
 # -- device helpers -------------------------------------------------------------------------------
@@ -65,16 +51,7 @@ def _phase_and_freq(
     return phi, w_lo_f[i] * x_lo + w_hi_f[i] * x_hi
 
 
-@cuda.jit(device=True)
-def _n_below(freq, nyquist, n):  # pragma: no cover - compiled
-    if not freq > 0.0 or nyquist == math.inf:
-        return n
-    m = int(min(nyquist / freq, n + 1.0))
-    while m > 0 and m * freq >= nyquist:
-        m -= 1
-    while m < n and (m + 1) * freq < nyquist:
-        m += 1
-    return min(m, n)
+_n_below = cuda.jit(device=True)(oscillator_math.n_below)
 
 
 @cuda.jit(device=True)
@@ -226,11 +203,13 @@ def _f_args(plan):
     return plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f
 
 
-def harmonic_forward(f0, amps, plan, starts, scale, nyquist):
-    """Audio ``[B, N]``; ``starts [B, Ff]`` is the phase before every frequency frame."""
+def harmonic_forward(block):
+    """Audio ``[B, N]`` of a :class:`Block`; ``starts [B, Ff]`` is the phase before every
+    frequency frame."""
+    f0, amps, plan, starts, scale, nyquist = block
     xp = array_namespace(f0, amps)
-    out = xp.empty((f0.shape[0], plan.lo_f.shape[0]), dtype=xp.result_type(f0, amps))
-    _launch(
+    out = xp.empty((f0.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
+    launch(
         _harmonic_forward_kernel,
         out.size,
         xp,
@@ -248,15 +227,16 @@ def harmonic_forward(f0, amps, plan, starts, scale, nyquist):
     return out
 
 
-def harmonic_backward(f0, amps, plan, starts, scale, nyquist, g_audio, need_amps, need_phase):
-    """``(d_amps [B, Fa, H] or None, (U, Q_lo, Q_hi) [B, Ff])``, all float64."""
+def harmonic_backward(block, g_audio, need_amps, need_phase):
+    """``(d_amps [B, Fa, H] or None, (U, Q_lo, Q_hi) [B, Ff] or None)``, all float64."""
+    f0, amps, plan, starts, scale, nyquist = block
     xp = array_namespace(f0, amps, g_audio)
     f0_3d = f0[..., None]
     starts = xp.ascontiguousarray(starts[..., None])
     d_amps = None
     if need_amps:
         d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        _launch(
+        launch(
             _harmonic_amp_grad_kernel,
             d_amps.size,
             xp,
@@ -271,28 +251,28 @@ def harmonic_backward(f0, amps, plan, starts, scale, nyquist, g_audio, need_amps
             g_audio,
             d_amps,
         )
-    sums = (xp.empty(f0.shape, dtype=xp.float64) for _ in range(3))
-    u, q_lo, q_hi = sums
-    if need_phase:
-        _launch(
-            _harmonic_phase_kernel,
-            u.size,
-            xp,
-            f0_3d,
-            amps,
-            plan.groups,
-            *_f_args(plan),
-            plan.lo_a,
-            plan.w_lo_a,
-            plan.w_hi_a,
-            starts,
-            scale,
-            nyquist,
-            g_audio,
-            u,
-            q_lo,
-            q_hi,
-        )
+    if not need_phase:
+        return d_amps, None
+    u, q_lo, q_hi = (xp.empty(f0.shape, dtype=xp.float64) for _ in range(3))
+    launch(
+        _harmonic_phase_kernel,
+        u.size,
+        xp,
+        f0_3d,
+        amps,
+        plan.groups,
+        *_f_args(plan),
+        plan.lo_a,
+        plan.w_lo_a,
+        plan.w_hi_a,
+        starts,
+        scale,
+        nyquist,
+        g_audio,
+        u,
+        q_lo,
+        q_hi,
+    )
     return d_amps, (u, q_lo, q_hi)
 
 
@@ -423,11 +403,13 @@ def _sinusoid_phase_kernel(
     q_hi[b, f, k] = sh
 
 
-def sinusoid_forward(freqs, amps, plan, starts, scale, nyquist):
-    """Audio ``[B, N]``; ``starts [B, Ff, K]`` is the phase before every frequency frame."""
+def sinusoid_forward(block):
+    """Audio ``[B, N]`` of a :class:`Block`; ``starts [B, Ff, K]`` is the phase before every
+    frequency frame."""
+    freqs, amps, plan, starts, scale, nyquist = block
     xp = array_namespace(freqs, amps)
-    out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.result_type(freqs, amps))
-    _launch(
+    out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
+    launch(
         _sinusoid_forward_kernel,
         out.size,
         xp,
@@ -445,13 +427,14 @@ def sinusoid_forward(freqs, amps, plan, starts, scale, nyquist):
     return out
 
 
-def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_amps, need_freqs):
-    """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K])``, all float64."""
+def sinusoid_backward(block, g_audio, need_amps, need_phase):
+    """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K] or None)``, all float64."""
+    freqs, amps, plan, starts, scale, nyquist = block
     xp = array_namespace(freqs, amps, g_audio)
     d_amps = None
     if need_amps:
         d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        _launch(
+        launch(
             _sinusoid_amp_grad_kernel,
             d_amps.size,
             xp,
@@ -466,25 +449,26 @@ def sinusoid_backward(freqs, amps, plan, starts, scale, nyquist, g_audio, need_a
             g_audio,
             d_amps,
         )
+    if not need_phase:
+        return d_amps, None
     u, q_lo, q_hi = (xp.empty(freqs.shape, dtype=xp.float64) for _ in range(3))
-    if need_freqs:
-        _launch(
-            _sinusoid_phase_kernel,
-            u.size,
-            xp,
-            freqs,
-            amps,
-            plan.groups,
-            *_f_args(plan),
-            plan.lo_a,
-            plan.w_lo_a,
-            plan.w_hi_a,
-            starts,
-            scale,
-            nyquist,
-            g_audio,
-            u,
-            q_lo,
-            q_hi,
-        )
+    launch(
+        _sinusoid_phase_kernel,
+        u.size,
+        xp,
+        freqs,
+        amps,
+        plan.groups,
+        *_f_args(plan),
+        plan.lo_a,
+        plan.w_lo_a,
+        plan.w_hi_a,
+        starts,
+        scale,
+        nyquist,
+        g_audio,
+        u,
+        q_lo,
+        q_hi,
+    )
     return d_amps, (u, q_lo, q_hi)

@@ -16,7 +16,16 @@ import numpy as np
 
 from .oscillator_reference import Taps
 
-__all__ = ["Plan", "Piece", "make_plan", "pieces", "check_steps"]
+__all__ = [
+    "Plan",
+    "Piece",
+    "Block",
+    "make_plan",
+    "pieces",
+    "check_steps",
+    "freq_tables",
+    "amp_tables",
+]
 
 PIECE = 1 << 18  # samples per piece of a long signal
 _GROUP_SAMPLES, _MIN_GROUP_SAMPLES = 2048, 256  # CPU work groups (samples)
@@ -47,6 +56,42 @@ class Plan(NamedTuple):
     groups: Any
     gseg_f: Any
     identity: bool = False
+
+
+class Block(NamedTuple):
+    """What a compiled kernel renders: one piece of a bank (the kernels' parameter record).
+
+    ``freqs``: float64 frame-rate frequencies [Hz] of the piece, ``[B, Ff]`` (harmonic: the
+    fundamental) or ``[B, Ff, K]``; ``amps``: float64 amplitudes ``[B, Fa, K]``; ``plan``: its
+    :class:`Plan`; ``starts``: float64 phase [rad] before every work group, ``[B, G]``
+    (harmonic) or ``[B, G, K]``; ``scale``: ``2 pi / sample_rate`` (rad per sample per Hz);
+    ``nyquist``: silence oscillators at or above this frequency [Hz] (``inf``: no mask).
+    """
+
+    freqs: Any
+    amps: Any
+    plan: Plan
+    starts: Any
+    scale: float
+    nyquist: float
+
+
+def freq_tables(plan: Plan) -> tuple:
+    """The frequency-tap tables of ``plan`` as one tuple (how the kernels take them)."""
+    return (
+        plan.lo_f,
+        plan.w_lo_f,
+        plan.w_hi_f,
+        plan.cw_lo_f,
+        plan.cw_hi_f,
+        plan.sw_lo_f,
+        plan.sw_hi_f,
+    )
+
+
+def amp_tables(plan: Plan) -> tuple:
+    """The amplitude-tap tables ``(lo, w_lo, w_hi, seg)`` of ``plan``."""
+    return plan.lo_a, plan.w_lo_a, plan.w_hi_a, plan.seg_a
 
 
 class Piece(NamedTuple):

@@ -90,6 +90,8 @@ class Taps:
     - 'window': raised-cosine crossfade (ddsp's 'window'): ``hop = N / F``, sample
       ``n = f * hop + j`` weighs frame f by ``window[hop + j]`` and frame f + 1 by
       ``window[j]``, ``window`` a periodic Hann of ``2 * hop`` samples given in float64.
+    - 'nearest': TF1's legacy nearest-neighbour resize (ddsp's 'nearest'): the 'linear'
+      positions' floor, weights 1 and 0.
     - 'identity': controls already at the sample rate (``lo = n``, weights 1 and 0).
     - 'table': explicit ``(lo, w_lo, w_hi)`` host arrays.
 
@@ -105,6 +107,10 @@ class Taps:
     @classmethod
     def linear(cls, n_frames: int, n_samples: int) -> Taps:
         return cls("linear", int(n_frames), int(n_samples))
+
+    @classmethod
+    def nearest(cls, n_frames: int, n_samples: int) -> Taps:
+        return cls("nearest", int(n_frames), int(n_samples))
 
     @classmethod
     def windowed(cls, n_frames: int, n_samples: int, window: Any) -> Taps:
@@ -130,12 +136,14 @@ class Taps:
         samples ``n0 .. n1 - 1``."""
         n1 = self.n_samples if n1 is None else n1
         n = np.arange(n0, n1, dtype=np.int64)
-        if self.kind == "linear":
+        if self.kind in ("linear", "nearest"):
             scale = np.float32(self.n_frames) / np.float32(self.n_samples)
             pos = n.astype(np.float32) * scale  # float32 like TF (float32 arange, no rounding)
             floor = np.floor(pos)
             lo = np.minimum(floor.astype(np.int64), self.n_frames - 1)
             w_hi = (pos - floor).astype(np.float64)
+            if self.kind == "nearest":
+                w_hi = np.zeros(n.shape[0])
             return lo, 1.0 - w_hi, w_hi
         if self.kind == "window":
             hop = self.n_samples // self.n_frames

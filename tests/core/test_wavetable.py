@@ -34,9 +34,10 @@ def test_golden_wavetable_synthesis(xp):
 def test_golden_wavetable_synthesis_with_float32_phase(monkeypatch):
     """With ddsp's float32 phase accumulation the golden case matches to float32 rounding."""
 
-    def float32_phase(frequency_envelopes, sample_rate):
+    def float32_phase(frequency_envelopes, sample_rate, phase0):
         velocity = frequency_envelopes / float(sample_rate)
-        return ops.mod(ops.cumsum(velocity, axis=1, exclusive=True), 1.0)
+        before = ops.cumsum(velocity, axis=1, exclusive=True) + phase0.astype(np.float32)
+        return ops.mod(before, 1.0), ops.mod(before[:, -1:] + velocity[:, -1:], 1.0)
 
     monkeypatch.setattr(wavetable_module, "_phase", float32_phase)
     replay("wavetable_synthesis")

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ddsp_ref.core import resampling
+from ddsp_ref.numerics import hann_window
 from ddsp_ref.kernels import oscillator as K
 from ddsp_ref.kernels import oscillator_plan
 from ddsp_ref.kernels import oscillator_reference as R
@@ -28,7 +29,7 @@ CUDASIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 def window_taps(n_frames, n_samples, dtype=np.float64):
     hop = n_samples // n_frames
-    return Taps.windowed(n_frames, n_samples, resampling._periodic_hann(np, 2 * hop, dtype))
+    return Taps.windowed(n_frames, n_samples, hann_window(np, 2 * hop, dtype))
 
 
 def make_taps(kind, n_frames, n_samples):

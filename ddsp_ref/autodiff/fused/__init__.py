@@ -6,3 +6,4 @@ the caller imported (numba itself still loads only on the first kernel call).
 """
 
 from . import framing  # noqa: F401  (registers frame / overlap_add)
+from . import oscillators  # noqa: F401  (registers fused_harmonic_bank / fused_sinusoid_bank)
