@@ -177,9 +177,7 @@ def normalize_harmonics(
     if sample_rate is not None and f0_hz is not None:
         sample_rate = positive_number(sample_rate, "sample_rate", where)
         f0_hz = to_float(f0_hz, "f0_hz", where)
-        harmonic_frequencies = get_harmonic_frequencies(
-            f0_hz, int(harmonic_distribution.shape[-1])
-        )
+        harmonic_frequencies = get_harmonic_frequencies(f0_hz, int(harmonic_distribution.shape[-1]))
         _check_broadcast(
             harmonic_frequencies, harmonic_distribution, "f0_hz and harmonic_distribution", where
         )

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ddsp_ref.core import resampling
-from ddsp_ref.numerics import hann_window
 from ddsp_ref.kernels import oscillator as K
 from ddsp_ref.kernels import oscillator_plan
 from ddsp_ref.kernels import oscillator_reference as R
 from ddsp_ref.kernels.oscillator import Taps
 from ddsp_ref.kernels.selection import compiled_module
+from ddsp_ref.numerics import hann_window
 
 TWO_PI = 2.0 * np.pi
 SMALL = settings(max_examples=15, deadline=None)

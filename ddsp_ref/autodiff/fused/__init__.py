@@ -5,5 +5,6 @@ tape; importing ``ddsp_ref.autodiff`` imports them all, so the op registry is co
 the caller imported (numba itself still loads only on the first kernel call).
 """
 
-from . import framing  # noqa: F401  (registers frame / overlap_add)
-from . import oscillators  # noqa: F401  (registers fused_harmonic_bank / fused_sinusoid_bank)
+# Importing registers frame / overlap_add, and fused_harmonic_bank / fused_sinusoid_bank /
+# wrapped_cumsum.
+from . import framing, oscillators  # noqa: F401

@@ -2,10 +2,10 @@
 
 ``fused_harmonic_bank`` (two outputs: audio and final phase), ``fused_sinusoid_bank``, and
 ``wrapped_cumsum`` (the one float64 phase accumulation, also used by the composed oscillators
-of ``ddsp_ref.core``). The banks' forwards call ``ddsp_ref.kernels.oscillator`` (numba CPU / CUDA kernel or the array reference)
-and save only the frame-rate inputs; their VJPs call the backward kernels, which recompute the
-phases instead of storing ``[batch, n_samples, n_harmonics]`` arrays, and compute only the
-gradients of the inputs that are traced (``needs``).
+of ``ddsp_ref.core``). The banks' forwards call ``ddsp_ref.kernels.oscillator`` (numba CPU /
+CUDA kernel or the array reference) and save only the frame-rate inputs; their VJPs call the
+backward kernels, which recompute the phases instead of storing ``[batch, n_samples,
+n_harmonics]`` arrays, and compute only the gradients of the inputs that are traced (``needs``).
 
 Controls reach the kernels at frame rate with their upsampling described by
 :class:`~ddsp_ref.kernels.oscillator.Taps` (``ddsp_ref.core.resampling.resample_taps`` builds
@@ -53,9 +53,7 @@ def wrapped_cumsum(x: Any, axis: int = 1, exclusive: bool = False) -> Any:
 
 
 def _harmonic_fwd(xp, f0, amps, phase0, taps_f, taps_a, sample_rate, nyquist):
-    audio, final = _kernels.harmonic_forward(
-        f0, amps, taps_f, taps_a, phase0, sample_rate, nyquist
-    )
+    audio, final = _kernels.harmonic_forward(f0, amps, taps_f, taps_a, phase0, sample_rate, nyquist)
     return (audio, final), (f0, amps, phase0)
 
 
