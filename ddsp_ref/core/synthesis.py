@@ -43,10 +43,11 @@ __all__ = ["harmonic_synthesis", "streaming_harmonic_synthesis", "sinusoidal_syn
 # Elements of [batch, chunk, n_oscillators] per chunk of the composed path: ~16 MB per float64
 # intermediate, large enough that the per-chunk overhead does not show.
 CHUNK_ELEMENTS = 1 << 21
+MIN_CHUNK = 256  # samples (tests patch both to put chunk boundaries in small signals)
 
 
 def _chunks(n_samples: int, per_sample: int) -> list[tuple[int, int]]:
-    size = max(256, CHUNK_ELEMENTS // max(per_sample, 1))
+    size = max(MIN_CHUNK, CHUNK_ELEMENTS // max(per_sample, 1))
     return [(start, min(n_samples, start + size)) for start in range(0, n_samples, size)]
 
 

@@ -154,7 +154,8 @@ def harmonic_distribution_to_wavetable(harmonic_distribution: Any, n_wavetable: 
 
 # Output samples per chunk of wavetable_synthesis (times the batch): ~16 MB per float64
 # intermediate, so 10 minutes at 48 kHz render in bounded memory.
-_CHUNK_ELEMENTS = 1 << 21
+CHUNK_ELEMENTS = 1 << 21
+MIN_CHUNK = 256  # samples (tests patch both to put chunk boundaries in small signals)
 
 
 def _phase(frequency_envelopes: Any, sample_rate: float, phase0: Any) -> tuple[Any, Any]:
@@ -226,7 +227,7 @@ def wavetable_synthesis(
     if len(wavetables.shape) == 2:
         wavetables = ops.expand_dims(wavetables, 1)
     xp = array_namespace(frequencies)
-    size = max(256, _CHUNK_ELEMENTS // batch)
+    size = max(MIN_CHUNK, CHUNK_ELEMENTS // batch)
     phase0, parts = xp.zeros((1, 1, 1)), []
     for start in range(0, n_samples, size):
         span = (start, min(n_samples, start + size))

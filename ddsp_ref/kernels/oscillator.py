@@ -97,10 +97,6 @@ def _full_tables(xp: ModuleType, taps: Taps) -> tuple:
     return xp.asarray(lo), xp.asarray(w_lo), xp.asarray(w_hi)
 
 
-def _slice(xp: ModuleType, x: Any, first: int, count: int) -> Any:
-    return x if count == x.shape[1] else xp.ascontiguousarray(x[:, first : first + count])
-
-
 def _chain_phases(xp: ModuleType, sums: Any, phase0: Any) -> tuple[Any, Any]:
     """Group start phases ``[B, G, K]`` and end phases ``[B, K]`` from group increments, with
     ``phase0`` ``[B]`` or ``[B, K]`` before the first group."""
@@ -144,7 +140,8 @@ def _float64(xp: ModuleType, *arrays: Any) -> list:
 
 
 class Bank(NamedTuple):
-    """A whole bank as the launcher walks it piece by piece (float64 controls)."""
+    """A whole bank as the launcher walks it piece by piece (controls in their own dtype;
+    each piece is converted to float64 on its own)."""
 
     freqs: Any  # [B, Ff] (harmonic) or [B, Ff, K], Hz
     amps: Any  # [B, Fa, K]
@@ -161,8 +158,12 @@ def _blocks(xp: ModuleType, impl: ModuleType, bank: Bank, fn: str):
     phase = bank.phase0
     harmonic = bank.freqs.ndim == 2
     for piece in pieces(xp, impl, bank.taps_f, bank.taps_a, fn):
-        f_c = _slice(xp, bank.freqs, piece.f0, piece.nf)
-        a_c = _slice(xp, bank.amps, piece.a0, piece.na)
+        # float64 copies of this piece's frames only (not of the whole controls)
+        f_c, a_c = _float64(
+            xp,
+            bank.freqs[:, piece.f0 : piece.f0 + piece.nf],
+            bank.amps[:, piece.a0 : piece.a0 + piece.na],
+        )
         f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
         sums = impl.group_phase_sums(f_3d, piece.plan, bank.scale)
         starts, phase = _chain_phases(xp, sums, phase)
@@ -184,6 +185,23 @@ def _render(xp: ModuleType, kernel: Any, impl: ModuleType, bank: Bank, dtype: An
         if out is None:  # pieces land in the output directly (no float64 copy of it all)
             out = xp.empty((audio.shape[0], n), dtype=dtype)
         out[:, piece.n0 : piece.n1] = audio
+
+
+def _accumulate_sums(sums: list, sw: list, part: list, sw_part: tuple, frames: slice) -> None:
+    """Add one piece's phase sums to the totals of its frames.
+
+    A frame split between pieces restarts its cumulative weights ``cw`` in the later piece,
+    whose samples therefore miss the weight ``sw`` the frame already had in the earlier
+    pieces: ``Q += Q_part + sw_before * U_part`` restores it (``sw_before`` is 0 for frames
+    not seen yet). Identity plans (``Q`` None) have one sample per frame: never split.
+    """
+    u_part, q_lo_part, q_hi_part = part
+    if q_lo_part is not None:
+        sums[1][:, frames] += q_lo_part + sw[0][frames][None, :, None] * u_part
+        sums[2][:, frames] += q_hi_part + sw[1][frames][None, :, None] * u_part
+    sums[0][:, frames] += u_part
+    sw[0][frames] += sw_part[0]
+    sw[1][frames] += sw_part[1]
 
 
 def _gradients(xp, kernel, impl, bank: Bank, g_audio, need_amps: bool, need_phase: bool, fn):
@@ -212,12 +230,7 @@ def _gradients(xp, kernel, impl, bank: Bank, g_audio, need_amps: bool, need_phas
         if need_amps:
             d_amps[:, piece.a0 : piece.a0 + piece.na] += d_c
         if need_phase:
-            frames = slice(piece.f0, piece.f0 + piece.nf)
-            for total, part in zip(sums, sums_c):
-                if part is not None:  # None: identity plans (Q_lo = U, Q_hi = 0)
-                    total[:, frames] += part
-            sw[0][frames] += sw_c[0]
-            sw[1][frames] += sw_c[1]
+            _accumulate_sums(sums, sw, sums_c, sw_c, slice(piece.f0, piece.f0 + piece.nf))
     return d_amps, (None if sums is None else tuple(sums)), sw
 
 
@@ -263,7 +276,7 @@ def harmonic_forward(
         )
     nyquist_hz = sr / 2.0 if nyquist else math.inf
     dtype = xp.result_type(f0, amps)
-    bank = Bank(*_float64(xp, f0, amps), taps_f, taps_a, phase0, reference.TWO_PI / sr, nyquist_hz)
+    bank = Bank(f0, amps, taps_f, taps_a, phase0, reference.TWO_PI / sr, nyquist_hz)
     audio, phase = _render(xp, impl.harmonic_forward, impl, bank, dtype, fn)
     return audio, phase[:, 0]
 
@@ -322,7 +335,7 @@ def harmonic_backward(
         )
     scale = reference.TWO_PI / sr
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    bank = Bank(*_float64(xp, f0, amps), taps_f, taps_a, phase0, scale, nyquist_hz)
+    bank = Bank(f0, amps, taps_f, taps_a, phase0, scale, nyquist_hz)
     kernel = impl.harmonic_backward
     d_amps, sums, sw = _gradients(xp, kernel, impl, bank, g_audio, need_amps, need_phase, fn)
     if not need_phase:
@@ -362,7 +375,7 @@ def sinusoid_forward(
         )
     phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
     dtype = xp.result_type(freqs, amps)
-    bank = Bank(*_float64(xp, freqs, amps), taps_f, taps_a, phase0, reference.TWO_PI / sr, sr / 2)
+    bank = Bank(freqs, amps, taps_f, taps_a, phase0, reference.TWO_PI / sr, sr / 2)
     audio, _ = _render(xp, impl.sinusoid_forward, impl, bank, dtype, fn)
     return audio
 
@@ -394,7 +407,7 @@ def sinusoid_backward(
         return None, None
     scale = reference.TWO_PI / sr
     phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
-    bank = Bank(*_float64(xp, freqs, amps), taps_f, taps_a, phase0, scale, sr / 2.0)
+    bank = Bank(freqs, amps, taps_f, taps_a, phase0, scale, sr / 2.0)
     kernel = impl.sinusoid_backward
     d_amps, sums, sw = _gradients(xp, kernel, impl, bank, g_audio, need_amps, need_freqs, fn)
     if not need_freqs:

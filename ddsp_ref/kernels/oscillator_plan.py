@@ -1,8 +1,9 @@
 """Plans of the fused oscillator kernels: per-piece index tables, work groups, long signals.
 
-A signal is rendered in *pieces* of about ``PIECE`` samples that start on a frame boundary of
-both taps; each piece builds its index tables (O(piece) memory: 10 minutes at 48 kHz never
-holds per-sample tables of the whole signal). Inside a piece, work is split into *groups* of
+A signal is rendered in *pieces* of ``PIECE`` samples (a frame may be split between two
+pieces: its phase carries over, and the launcher adds the cross term of its gradient); each
+piece builds its index tables (O(piece) memory: 10 minutes at 48 kHz never holds per-sample
+tables of the whole signal). Inside a piece, work is split into *groups* of
 whole frames (boundaries of both taps again), so backward tasks own their rows of the
 frame-rate gradients. Single-piece plans are cached by the identity of their :class:`Taps`.
 """
@@ -187,21 +188,6 @@ def check_steps(lo: np.ndarray, taps: Taps, name: str, first: bool, last: bool) 
         )
 
 
-def _common_boundary(taps_f: Taps, taps_a: Taps, start: int) -> int:
-    """First sample >= start that begins a frame of both taps (or n_samples)."""
-    n = taps_f.n_samples
-    width = 4 * (n // taps_f.n_frames + n // taps_a.n_frames + 2)
-    while True:
-        stop = min(n, start + width)
-        lo_f, lo_a = taps_f.tables(start - 1, stop)[0], taps_a.tables(start - 1, stop)[0]
-        hits = np.flatnonzero((lo_f[1:] != lo_f[:-1]) & (lo_a[1:] != lo_a[:-1]))
-        if hits.size:
-            return start + int(hits[0])
-        if stop == n:
-            return n
-        width *= 2
-
-
 def _piece(
     xp: ModuleType, taps_f: Taps, taps_a: Taps, n0: int, n1: int, per_frame: bool, name: str
 ) -> Piece:
@@ -244,8 +230,5 @@ def pieces(xp: ModuleType, impl: ModuleType, taps_f: Taps, taps_a: Taps, name: s
             _PLANS[key] = entry
         yield entry[2]
         return
-    start = 0
-    while start < n:
-        stop = _common_boundary(taps_f, taps_a, start + PIECE) if start + PIECE < n else n
-        yield _piece(xp, taps_f, taps_a, start, stop, per_frame, name)
-        start = stop
+    for start in range(0, n, PIECE):
+        yield _piece(xp, taps_f, taps_a, start, min(n, start + PIECE), per_frame, name)
