@@ -40,9 +40,9 @@ from .utils import to_float
 
 __all__ = ["harmonic_synthesis", "streaming_harmonic_synthesis", "sinusoidal_synthesis"]
 
-# Elements of [batch, chunk, n_oscillators] per chunk of the composed path: ~16 MB per float64
+# Elements of [batch, chunk, n_oscillators] per chunk of the composed path: ~8 MB per float64
 # intermediate, large enough that the per-chunk overhead does not show.
-CHUNK_ELEMENTS = 1 << 21
+CHUNK_ELEMENTS = 1 << 20
 MIN_CHUNK = 256  # samples (tests patch both to put chunk boundaries in small signals)
 
 

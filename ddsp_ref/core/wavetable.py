@@ -152,9 +152,9 @@ def harmonic_distribution_to_wavetable(harmonic_distribution: Any, n_wavetable: 
     return wavetable * (n_wavetable / 2.0)
 
 
-# Output samples per chunk of wavetable_synthesis (times the batch): ~16 MB per float64
-# intermediate, so 10 minutes at 48 kHz render in bounded memory.
-CHUNK_ELEMENTS = 1 << 21
+# Output samples per chunk of wavetable_synthesis (times the batch): ~0.5 MB per float64
+# intermediate (a dozen of them), so 10 minutes at 48 kHz render in bounded memory.
+CHUNK_ELEMENTS = 1 << 16
 MIN_CHUNK = 256  # samples (tests patch both to put chunk boundaries in small signals)
 
 
