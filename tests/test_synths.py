@@ -176,11 +176,11 @@ def test_harmonic_gradients(batch, n_frames, n_harmonics, seed, method):
 def test_harmonic_bad_controls_raise():
     synth = synths.Harmonic(n_samples=64)
     good = np.zeros((1, 4, 1)), np.zeros((1, 4, 3)), np.full((1, 4, 1), 100.0)
-    with pytest.raises(ValueError, match=r"amplitudes must have rank 3.*\(1, 4\)"):
+    with pytest.raises(ValueError, match=r"amplitudes must have shape \[batch, n_frames, channels\].*\(1, 4\)"):
         synth(np.zeros((1, 4)), good[1], good[2])
-    with pytest.raises(ValueError, match=r"f0_hz must have rank 3"):
+    with pytest.raises(ValueError, match=r"f0_hz must have shape \[batch, n_frames, channels\]"):
         synth(good[0], good[1], np.full((4,), 100.0))
-    with pytest.raises(ValueError, match=r"n_frames.*\(1, 5\)"):
+    with pytest.raises(ValueError, match=r"n_frames >= 1.*'harmonic_distribution': 5"):
         synth(good[0], np.zeros((1, 5, 3)), good[2])
 
 
@@ -244,7 +244,7 @@ def test_filtered_noise_one_frame_per_sample():
 
 
 def test_filtered_noise_bad_rank_raises():
-    with pytest.raises(ValueError, match=r"magnitudes must have rank 3"):
+    with pytest.raises(ValueError, match=r"magnitudes must have shape \[batch, n_frames, channels\]"):
         synths.FilteredNoise(n_samples=64)(np.zeros((4, 9)))
 
 
