@@ -75,7 +75,8 @@ def random_controls(rng, batch=2, n_frames=8, n_harmonics=10, f0_range=(50.0, 15
 
 def test_harmonic_golden(xp):
     # TF accumulates phase in float32: the recorded case is ~1e-4 away from the exact answer.
-    replay("harmonic_synth", xp=xp, fwd_tol=2e-3, grad_tol=2e-3)
+    # Measured: forward 8.0e-5, gradients 6.9e-5 and 1.1e-4 (TF's float32 phase drift).
+    replay("harmonic_synth", xp=xp, fwd_tol=1.5e-4, grad_tol=2e-4)
 
 
 @pytest.mark.parametrize("method", ["window", "linear"])

@@ -51,13 +51,21 @@ def rng_array(rng, shape, low, high):
 # -- golden cases recorded from ddsp 3.7.0 ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["oscillator_bank", "harmonic_synthesis", "harmonic_synthesis_dist"]
-)
+GOLDEN_TOLERANCES = {  # (forward, gradients), a little above the measured errors below
+    "oscillator_bank": (1.5e-4, 2e-4),
+    "harmonic_synthesis": (4e-5, 4e-5),
+    "harmonic_synthesis_dist": (2e-4, 2.5e-4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_TOLERANCES))
 def test_golden(name, xp):
     # TF integrates phase with a float32 cumsum; it is itself ~1e-4 away from the exact answer
     # on these cases (see test_golden_tf_error_is_phase_error), ours is float64-accurate.
-    replay(name, xp=xp, fwd_tol=1e-3, grad_tol=1e-3)
+    # Measured relative errors (forward; gradients): oscillator_bank 8.0e-5; 1.2e-4, 8.4e-5;
+    # harmonic_synthesis 1.9e-5; 1.8e-5; harmonic_synthesis_dist 1.1e-4; 1.5e-4, 8.1e-5.
+    fwd_tol, grad_tol = GOLDEN_TOLERANCES[name]
+    replay(name, xp=xp, fwd_tol=fwd_tol, grad_tol=grad_tol)
 
 
 def test_golden_tf_error_is_phase_error():

@@ -22,7 +22,7 @@ N_SMALLER, N_LARGER = 5, 16000
     "name", ["resample_linear", "resample_window", "upsample_with_windows_noendpoint"]
 )
 def test_golden(name, xp):
-    replay(name, xp)
+    replay(name, xp, fwd_tol=2e-7, grad_tol=3e-7)  # measured at most 9.5e-8; 1.6e-7
 
 
 # -- TF1 legacy resize, written out independently (scalar loops, float64 interpolation) ------------

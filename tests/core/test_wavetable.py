@@ -23,12 +23,13 @@ from tests.golden_util import replay
 
 # -- golden cases recorded from ddsp 3.7.0 ---------------------------------------------------------
 def test_golden_linear_lookup(xp):
-    replay("linear_lookup", xp)
+    replay("linear_lookup", xp, fwd_tol=1e-7, grad_tol=2e-7)  # measured 0; 0, 7.8e-8
 
 
 def test_golden_wavetable_synthesis(xp):
     # TF accumulates the phase in float32; ours is float64 (allowed up to ~1e-3, README).
-    replay("wavetable_synthesis", xp, fwd_tol=1e-3, grad_tol=1e-3)
+    # Measured: forward 1.9e-4, gradients 3.4e-4 and 1.9e-4 (TF's float32 phase drift).
+    replay("wavetable_synthesis", xp, fwd_tol=3e-4, grad_tol=5e-4)
 
 
 def test_golden_wavetable_synthesis_with_float32_phase(monkeypatch):
