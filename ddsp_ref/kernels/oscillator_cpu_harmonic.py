@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .oscillator_cpu_math import combine, jit, n_below, pjit, sincos, wrap
-from .oscillator_plan import amp_tables, freq_tables
+from .oscillator_cpu_math import combine, jit, n_below, pjit, run, sincos, wrap
 
 __all__ = ["harmonic_forward", "harmonic_backward"]
 
@@ -139,6 +138,55 @@ def _sample_grads(kmax, c2, sin1, g_lo, g_hi, d_lo, d_hi):  # pragma: no cover -
 
 
 @jit
+def _next_block(
+    f0, b, n, end, seg, p_seg, pl, pa, scale, nyquist, n_harm, work, kmax
+):  # pragma: no cover - compiled
+    """Phases, Nyquist counts, sin / cos and ``2 cos`` (``work[0..3]``) of the block starting
+    at sample n: up to _BLOCK samples of one amplitude frame (``vector``), or of short frames
+    (per-sample rows). Returns ``(seg, p_seg, k_hi, m, vector)``, m the samples it covers."""
+    seg_a = pa[3]
+    seg_end = min(seg_a[pa[0][n] + 1], end)
+    vector = seg_end - n >= _SHORT
+    m = min(_BLOCK, (seg_end if vector else end) - n)
+    phi, sin1, cos1, c2 = work[0], work[1], work[2], work[3]
+    seg, p_seg, k_hi = _block_phases(f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi, kmax)
+    sincos(_BLOCK, phi, sin1, cos1)
+    for j in range(_BLOCK):
+        c2[j] = 2.0 * cos1[j]
+    return seg, p_seg, k_hi, m, vector
+
+
+@jit
+def _block_sums(
+    vector, k_hi, kmax, c2, first, cosine, amps, b, lo_a, n, m, work
+):  # pragma: no cover
+    """``acc[j] = sum_k w_k a_k(n + j) T_k(phi_j)`` into ``work[4], work[5]`` (the lo / hi
+    amplitude frames): ``T_k = sin(k phi)``, ``w_k = 1`` (``first = sin phi``), or with
+    ``cosine`` ``T_k = cos(k phi)``, ``w_k = k`` (``first = cos phi``). One amplitude frame for
+    the whole block (``vector``), else per sample."""
+    n_amp = amps.shape[1]
+    acc_lo, acc_hi, prev, cur = work[4], work[5], work[6], work[7]
+    if vector:
+        la = lo_a[n]
+        for j in range(_BLOCK):
+            prev[j] = 1.0 if cosine else 0.0
+        row_lo, row_hi = amps[b, la], amps[b, min(la + 1, n_amp - 1)]
+        _harmonic_sums(k_hi, kmax, c2, first, cosine, row_lo, row_hi, acc_lo, acc_hi, prev, cur)
+        return
+    for j in range(m):
+        lj = lo_a[n + j]
+        acc_lo[j], acc_hi[j] = _sample_sums(
+            kmax[j],
+            c2[j],
+            first[j],
+            1.0 if cosine else 0.0,
+            cosine,
+            amps[b, lj],
+            amps[b, min(lj + 1, n_amp - 1)],
+        )
+
+
+@jit
 def _scratch(n_harm):  # pragma: no cover - compiled
     return np.empty((10, _BLOCK)), np.empty(_BLOCK, dtype=np.int64), np.empty((n_harm, _BLOCK))
 
@@ -149,63 +197,20 @@ def _harmonic_forward_kernel(
     f0, amps, pl, pa, groups, gseg, starts, scale, nyquist, out
 ):  # pragma: no cover - compiled
     lo_a, w_lo_a, w_hi_a, seg_a = pa
-    batch = f0.shape[0]
-    n_amp, n_harm = amps.shape[1], amps.shape[2]
+    batch, n_harm = f0.shape[0], amps.shape[2]
     n_groups = groups.shape[0] - 1
     for task in prange(batch * n_groups):
         b = task // n_groups
         g = task - b * n_groups
         work, kmax, _ = _scratch(0)
-        phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur = (
-            work[0],
-            work[1],
-            work[2],
-            work[3],
-            work[4],
-            work[5],
-            work[6],
-            work[7],
-        )
+        sin1, c2, acc_lo, acc_hi = work[1], work[3], work[4], work[5]
         seg, p_seg = gseg[g], starts[b, g]
         n, end = groups[g], groups[g + 1]
         while n < end:
-            la = lo_a[n]
-            seg_end = min(seg_a[la + 1], end)
-            vector = seg_end - n >= _SHORT  # else short frames: per-sample rows
-            m = min(_BLOCK, (seg_end if vector else end) - n)
-            seg, p_seg, k_hi = _block_phases(
-                f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi, kmax
+            seg, p_seg, k_hi, m, vector = _next_block(
+                f0, b, n, end, seg, p_seg, pl, pa, scale, nyquist, n_harm, work, kmax
             )
-            sincos(_BLOCK, phi, sin1, cos1)
-            for j in range(_BLOCK):
-                c2[j] = 2.0 * cos1[j]
-                prev[j] = 0.0
-            if vector:
-                _harmonic_sums(
-                    k_hi,
-                    kmax,
-                    c2,
-                    sin1,
-                    False,
-                    amps[b, la],
-                    amps[b, min(la + 1, n_amp - 1)],
-                    acc_lo,
-                    acc_hi,
-                    prev,
-                    cur,
-                )
-            else:
-                for j in range(m):
-                    lj = lo_a[n + j]
-                    acc_lo[j], acc_hi[j] = _sample_sums(
-                        kmax[j],
-                        c2[j],
-                        sin1[j],
-                        0.0,
-                        False,
-                        amps[b, lj],
-                        amps[b, min(lj + 1, n_amp - 1)],
-                    )
+            _block_sums(vector, k_hi, kmax, c2, sin1, False, amps, b, lo_a, n, m, work)
             for j in range(m):
                 out[b, n + j] = w_lo_a[n + j] * acc_lo[j] + w_hi_a[n + j] * acc_hi[j]
             n += m
@@ -221,26 +226,15 @@ def _harmonic_backward_kernel(
     need_amps, need_phase = need
     d_lo, d_hi = grads
     u, q_lo, q_hi = sums
-    batch = f0.shape[0]
-    n_amp, n_harm = amps.shape[1], amps.shape[2]
+    batch, n_harm = f0.shape[0], amps.shape[2]
     n_groups = groups.shape[0] - 1
     lo_f, cw_lo_f, cw_hi_f = pl[0], pl[3], pl[4]
     for task in prange(batch * n_groups):
         b = task // n_groups
         g = task - b * n_groups
         work, kmax, table = _scratch(n_harm if need_amps else 0)
-        phi, sin1, cos1, c2, acc_lo, acc_hi, prev, cur, g_lo, g_hi = (
-            work[0],
-            work[1],
-            work[2],
-            work[3],
-            work[4],
-            work[5],
-            work[6],
-            work[7],
-            work[8],
-            work[9],
-        )
+        sin1, cos1, c2, acc_lo, acc_hi = work[1], work[2], work[3], work[4], work[5]
+        prev, cur, g_lo, g_hi = work[6], work[7], work[8], work[9]
         seg, p_seg = gseg[g], starts[b, g]
         for s in range(gseg[g], gseg[g + 1] if need_phase else gseg[g]):
             u[b, s] = 0.0
@@ -249,15 +243,10 @@ def _harmonic_backward_kernel(
         n, end = groups[g], groups[g + 1]
         while n < end:
             la = lo_a[n]
-            seg_end = min(seg_a[la + 1], end)
-            vector = seg_end - n >= _SHORT  # else short frames: per-sample rows
-            m = min(_BLOCK, (seg_end if vector else end) - n)
-            seg, p_seg, k_hi = _block_phases(
-                f0, b, n, m, seg, p_seg, pl, scale, nyquist, n_harm, phi, kmax
+            seg, p_seg, k_hi, m, vector = _next_block(
+                f0, b, n, end, seg, p_seg, pl, pa, scale, nyquist, n_harm, work, kmax
             )
-            sincos(_BLOCK, phi, sin1, cos1)
             for j in range(_BLOCK):
-                c2[j] = 2.0 * cos1[j]
                 g_lo[j] = g_audio[b, n + j] * w_lo_a[n + j] if j < m else 0.0
                 g_hi[j] = g_audio[b, n + j] * w_hi_a[n + j] if j < m else 0.0
             if need_amps and vector:
@@ -270,34 +259,7 @@ def _harmonic_backward_kernel(
                         kmax[j], c2[j], sin1[j], g_lo[j], g_hi[j], d_lo[b, lj], d_hi[b, lj]
                     )
             if need_phase:
-                if vector:
-                    for j in range(_BLOCK):
-                        prev[j] = 1.0
-                    _harmonic_sums(
-                        k_hi,
-                        kmax,
-                        c2,
-                        cos1,
-                        True,
-                        amps[b, la],
-                        amps[b, min(la + 1, n_amp - 1)],
-                        acc_lo,
-                        acc_hi,
-                        prev,
-                        cur,
-                    )
-                else:
-                    for j in range(m):
-                        lj = lo_a[n + j]
-                        acc_lo[j], acc_hi[j] = _sample_sums(
-                            kmax[j],
-                            c2[j],
-                            cos1[j],
-                            1.0,
-                            True,
-                            amps[b, lj],
-                            amps[b, min(lj + 1, n_amp - 1)],
-                        )
+                _block_sums(vector, k_hi, kmax, c2, cos1, True, amps, b, lo_a, n, m, work)
                 for j in range(m):
                     i = n + j
                     t = g_lo[j] * acc_lo[j] + g_hi[j] * acc_hi[j]
@@ -311,38 +273,20 @@ def harmonic_forward(block):
     """Audio ``[B, N]`` (float64) of the harmonic bank of a :class:`Block` (``starts [B, G]``)."""
     plan = block.plan
     out = np.empty((block.freqs.shape[0], plan.lo_f.shape[0]), dtype=np.float64)
-    _harmonic_forward_kernel(
-        block.freqs,
-        block.amps,
-        freq_tables(plan),
-        amp_tables(plan),
-        plan.groups,
-        plan.gseg_f,
-        block.starts,
-        block.scale,
-        block.nyquist,
-        out,
-    )
+    run(_harmonic_forward_kernel, block, out)
     return out
 
 
 def harmonic_backward(block, g_audio, need_amps, need_phase):
     """``(d_amps [B, Fa, H] or None, (U, Q_lo, Q_hi) [B, Ff] or None)``, all float64."""
     batch, n_freq = block.freqs.shape
-    amps, plan = block.amps, block.plan
+    amps = block.amps
     d_lo = np.zeros(amps.shape if need_amps else (batch, amps.shape[1], 0))
     d_hi = np.zeros_like(d_lo)
     sums = tuple(np.empty((batch, n_freq) if need_phase else (batch, 0)) for _ in range(3))
-    _harmonic_backward_kernel(
-        block.freqs,
-        amps,
-        freq_tables(plan),
-        amp_tables(plan),
-        plan.groups,
-        plan.gseg_f,
-        block.starts,
-        block.scale,
-        block.nyquist,
+    run(
+        _harmonic_backward_kernel,
+        block,
         g_audio,
         (bool(need_amps), bool(need_phase)),
         (d_lo, d_hi),

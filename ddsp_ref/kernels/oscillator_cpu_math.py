@@ -16,8 +16,9 @@ import numba
 import numpy as np
 
 from . import oscillator_math
+from .oscillator_plan import amp_tables, freq_tables
 
-__all__ = ["jit", "pjit", "wrap", "n_below", "sincos", "group_phase_sums", "combine"]
+__all__ = ["jit", "pjit", "wrap", "n_below", "sincos", "group_phase_sums", "combine", "run"]
 
 jit = numba.njit(cache=True, nogil=True, fastmath=False)
 pjit = numba.njit(parallel=True, cache=True, nogil=True, fastmath=False)
@@ -81,3 +82,21 @@ def combine(d_lo, d_hi):
     d_lo[:, 1:] += d_hi[:, :-1]
     d_lo[:, -1] += d_hi[:, -1]
     return d_lo
+
+
+def run(kernel, block, *outputs):
+    """``kernel(freqs, amps, freq tables, amp tables, groups, gseg, starts, scale, nyquist,
+    *outputs)``: the one argument order of every CPU oscillator kernel, from a Block."""
+    plan = block.plan
+    kernel(
+        block.freqs,
+        block.amps,
+        freq_tables(plan),
+        amp_tables(plan),
+        plan.groups,
+        plan.gseg_f,
+        block.starts,
+        block.scale,
+        block.nyquist,
+        *outputs,
+    )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .oscillator_cpu_math import combine, jit, pjit, sincos, wrap
-from .oscillator_plan import amp_tables, freq_tables
+from .oscillator_cpu_math import combine, jit, pjit, run, sincos, wrap
 
 __all__ = ["sinusoid_forward", "sinusoid_backward"]
 
@@ -128,18 +127,7 @@ def sinusoid_forward(block):
     """Audio ``[B, N]`` (float64) of free sinusoids of a :class:`Block` (``starts [B, G, K]``)."""
     plan = block.plan
     out = np.empty((block.freqs.shape[0], plan.lo_f.shape[0]), dtype=np.float64)
-    _forward_kernel(
-        block.freqs,
-        block.amps,
-        freq_tables(plan),
-        amp_tables(plan),
-        plan.groups,
-        plan.gseg_f,
-        block.starts,
-        block.scale,
-        block.nyquist,
-        out,
-    )
+    run(_forward_kernel, block, out)
     return out
 
 
@@ -154,21 +142,8 @@ def sinusoid_backward(block, g_audio, need_amps, need_phase):
     half_s = empty if plan.identity else s_shape
     d_lo, d_hi = np.zeros(d_shape), np.zeros(half_d)
     sums = (np.empty(s_shape), np.empty(half_s), np.empty(half_s))
-    _backward_kernel(
-        freqs,
-        amps,
-        freq_tables(plan),
-        amp_tables(plan),
-        plan.groups,
-        plan.gseg_f,
-        block.starts,
-        block.scale,
-        block.nyquist,
-        g_audio,
-        (bool(need_amps), bool(need_phase), bool(plan.identity)),
-        (d_lo, d_hi),
-        sums,
-    )
+    need = (bool(need_amps), bool(need_phase), bool(plan.identity))
+    run(_backward_kernel, block, g_audio, need, (d_lo, d_hi), sums)
     d_amps = None
     if need_amps:
         d_amps = d_lo if plan.identity else combine(d_lo, d_hi)

@@ -203,77 +203,53 @@ def _f_args(plan):
     return plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f
 
 
+def _forward(kernel, block, freqs, starts):
+    """Launch a forward kernel: one thread per output sample; ``freqs`` and ``starts`` are
+    the block's, with an oscillator axis ``[B, Ff, K]``."""
+    amps, plan = block.amps, block.plan
+    xp = array_namespace(freqs, amps)
+    out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
+    a_args = (plan.lo_a, plan.w_lo_a, plan.w_hi_a)
+    args = (freqs, amps, *_f_args(plan), *a_args, starts, block.scale, block.nyquist, out)
+    launch(kernel, out.size, xp, *args)
+    return out
+
+
+def _backward(kernels, block, freqs, starts, g_audio, need_amps, need_phase):
+    """Launch the amplitude-gradient and phase-sum kernels (``kernels``) of a block."""
+    amp_kernel, phase_kernel = kernels
+    amps, plan, scale, nyquist = block.amps, block.plan, block.scale, block.nyquist
+    xp = array_namespace(freqs, amps, g_audio)
+    a_args = (plan.w_lo_a, plan.w_hi_a)
+    d_amps = None
+    if need_amps:
+        d_amps = xp.empty(amps.shape, dtype=xp.float64)
+        args = (freqs, *_f_args(plan), plan.seg_a, *a_args, starts, scale, nyquist, g_audio)
+        launch(amp_kernel, d_amps.size, xp, *args, d_amps)
+    if not need_phase:
+        return d_amps, None
+    sums = tuple(xp.empty(block.freqs.shape, dtype=xp.float64) for _ in range(3))
+    f_args = (plan.groups, *_f_args(plan), plan.lo_a, *a_args)
+    launch(
+        phase_kernel, sums[0].size, xp, freqs, amps, *f_args, starts, scale, nyquist, g_audio, *sums
+    )
+    return d_amps, sums
+
+
 def harmonic_forward(block):
     """Audio ``[B, N]`` of a :class:`Block`; ``starts [B, Ff]`` is the phase before every
     frequency frame."""
-    f0, amps, plan, starts, scale, nyquist = block
-    xp = array_namespace(f0, amps)
-    out = xp.empty((f0.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
-    launch(
-        _harmonic_forward_kernel,
-        out.size,
-        xp,
-        f0[..., None],
-        amps,
-        *_f_args(plan),
-        plan.lo_a,
-        plan.w_lo_a,
-        plan.w_hi_a,
-        xp.ascontiguousarray(starts[..., None]),
-        scale,
-        nyquist,
-        out,
-    )
-    return out
+    xp = array_namespace(block.freqs)
+    starts = xp.ascontiguousarray(block.starts[..., None])
+    return _forward(_harmonic_forward_kernel, block, block.freqs[..., None], starts)
 
 
 def harmonic_backward(block, g_audio, need_amps, need_phase):
     """``(d_amps [B, Fa, H] or None, (U, Q_lo, Q_hi) [B, Ff] or None)``, all float64."""
-    f0, amps, plan, starts, scale, nyquist = block
-    xp = array_namespace(f0, amps, g_audio)
-    f0_3d = f0[..., None]
-    starts = xp.ascontiguousarray(starts[..., None])
-    d_amps = None
-    if need_amps:
-        d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        launch(
-            _harmonic_amp_grad_kernel,
-            d_amps.size,
-            xp,
-            f0_3d,
-            *_f_args(plan),
-            plan.seg_a,
-            plan.w_lo_a,
-            plan.w_hi_a,
-            starts,
-            scale,
-            nyquist,
-            g_audio,
-            d_amps,
-        )
-    if not need_phase:
-        return d_amps, None
-    u, q_lo, q_hi = (xp.empty(f0.shape, dtype=xp.float64) for _ in range(3))
-    launch(
-        _harmonic_phase_kernel,
-        u.size,
-        xp,
-        f0_3d,
-        amps,
-        plan.groups,
-        *_f_args(plan),
-        plan.lo_a,
-        plan.w_lo_a,
-        plan.w_hi_a,
-        starts,
-        scale,
-        nyquist,
-        g_audio,
-        u,
-        q_lo,
-        q_hi,
-    )
-    return d_amps, (u, q_lo, q_hi)
+    xp = array_namespace(block.freqs)
+    starts = xp.ascontiguousarray(block.starts[..., None])
+    kernels = (_harmonic_amp_grad_kernel, _harmonic_phase_kernel)
+    return _backward(kernels, block, block.freqs[..., None], starts, g_audio, need_amps, need_phase)
 
 
 # -- free sinusoids -------------------------------------------------------------------------------
@@ -406,69 +382,10 @@ def _sinusoid_phase_kernel(
 def sinusoid_forward(block):
     """Audio ``[B, N]`` of a :class:`Block`; ``starts [B, Ff, K]`` is the phase before every
     frequency frame."""
-    freqs, amps, plan, starts, scale, nyquist = block
-    xp = array_namespace(freqs, amps)
-    out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
-    launch(
-        _sinusoid_forward_kernel,
-        out.size,
-        xp,
-        freqs,
-        amps,
-        *_f_args(plan),
-        plan.lo_a,
-        plan.w_lo_a,
-        plan.w_hi_a,
-        starts,
-        scale,
-        nyquist,
-        out,
-    )
-    return out
+    return _forward(_sinusoid_forward_kernel, block, block.freqs, block.starts)
 
 
 def sinusoid_backward(block, g_audio, need_amps, need_phase):
     """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K] or None)``, all float64."""
-    freqs, amps, plan, starts, scale, nyquist = block
-    xp = array_namespace(freqs, amps, g_audio)
-    d_amps = None
-    if need_amps:
-        d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        launch(
-            _sinusoid_amp_grad_kernel,
-            d_amps.size,
-            xp,
-            freqs,
-            *_f_args(plan),
-            plan.seg_a,
-            plan.w_lo_a,
-            plan.w_hi_a,
-            starts,
-            scale,
-            nyquist,
-            g_audio,
-            d_amps,
-        )
-    if not need_phase:
-        return d_amps, None
-    u, q_lo, q_hi = (xp.empty(freqs.shape, dtype=xp.float64) for _ in range(3))
-    launch(
-        _sinusoid_phase_kernel,
-        u.size,
-        xp,
-        freqs,
-        amps,
-        plan.groups,
-        *_f_args(plan),
-        plan.lo_a,
-        plan.w_lo_a,
-        plan.w_hi_a,
-        starts,
-        scale,
-        nyquist,
-        g_audio,
-        u,
-        q_lo,
-        q_hi,
-    )
-    return d_amps, (u, q_lo, q_hi)
+    kernels = (_sinusoid_amp_grad_kernel, _sinusoid_phase_kernel)
+    return _backward(kernels, block, block.freqs, block.starts, g_audio, need_amps, need_phase)
