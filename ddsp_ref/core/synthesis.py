@@ -1,16 +1,18 @@
 """Frame-rate synthesis of ddsp.core: harmonic_synthesis, streaming_harmonic_synthesis, and
 the sinusoidal synthesis behind ``synths.Sinusoidal``; each path in bounded memory.
 
-Each function validates and converts its inputs once, then takes one of two paths:
+Each function validates and converts its inputs once, then takes one of three paths:
 
 - fused: frame-rate controls go straight into the fused oscillator ops with their upsampling
   described by two-tap tables ('nearest', 'linear' and 'window' amplitudes; no
   ``harmonic_shifts``), memory O(n_samples) for the audio alone;
-- chunked (``harmonic_shifts``, 'cubic' amplitudes, non-divisible 'window' lengths, and
-  ``DDSP_REF_KERNELS=composed``): ddsp's resample + oscillator bank as composed autodiff ops,
-  evaluated on chunks of output samples with the float64 phases carried from chunk to chunk,
-  so ``[batch, chunk, n_harmonics]`` controls replace ``[batch, n_samples, n_harmonics]``
-  ones (same numbers up to float64 phase rounding).
+- fused in chunks ('cubic' amplitudes, lengths without tables): f0 and the amplitudes are
+  resampled one chunk of output samples at a time and rendered by the fused op at the sample
+  rate, the float64 phase carried from chunk to chunk;
+- composed in chunks (``harmonic_shifts``, and every path under ``DDSP_REF_KERNELS=composed``):
+  ddsp's resample + oscillator bank as composed autodiff ops on chunks of output samples, the
+  float64 phases carried, so ``[batch, chunk, n_harmonics]`` controls replace
+  ``[batch, n_samples, n_harmonics]`` ones (same numbers up to float64 phase rounding).
 
 One numerical difference between the paths: the fused harmonic kernel forms harmonic k's phase
 as ``k * phi`` from the float64 phase of the fundamental, where the chunked path (like ddsp)
@@ -21,11 +23,12 @@ the closer one to the exact answer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from ..autodiff import ops
-from ..autodiff.fused.oscillators import fused_enabled, harmonic_bank, sinusoid_bank
+from ..autodiff.fused.oscillators import Taps, fused_enabled, harmonic_bank, sinusoid_bank
 from ..backend import array_namespace
 from ..validation import check_rank, check_same_batch, one_of, positive_int, positive_number
 from .oscillators import (
@@ -96,6 +99,27 @@ def _frame_taps(f0: Any, amps: Any, n_samples: int, method: str) -> tuple | None
     taps_f = resample_taps(f0.shape[1], n_samples, "linear")
     taps_a = resample_taps(amps.shape[1], n_samples, method, working_dtype(amps))
     return None if taps_f is None or taps_a is None else (taps_f, taps_a)
+
+
+@functools.lru_cache(maxsize=8)
+def _identity_taps(n: int) -> Taps:
+    return Taps.identity(n)
+
+
+def _harmonic_chunks(f0, amps, n_samples, sample_rate, method, phase0, nyquist) -> tuple:
+    """The fused harmonic bank over chunks of samples, for amplitude resampling without
+    two-tap tables ('cubic', or 'window' that ddsp rejects): f0 [B, F, 1] and amplitudes
+    [B, F, H] are resampled chunk by chunk and rendered at the sample rate, the float64
+    fundamental phase carried from chunk to chunk. Returns (audio, final phase [B])."""
+
+    def render(span, phase):
+        freq = resample_range(f0, n_samples, "linear", True, span)
+        harm = resample_range(amps, n_samples, method, True, span)
+        taps = _identity_taps(span[1] - span[0])
+        freq = ops.reshape(freq, tuple(freq.shape[:2]))
+        return harmonic_bank(freq, harm, taps, taps, phase, sample_rate, nyquist)
+
+    return _chunked(n_samples, amps.shape[0] * amps.shape[-1], render, phase0)
 
 
 def _chunked(n_samples: int, per_sample: int, render: Callable, state: Any) -> tuple:
@@ -169,14 +193,16 @@ def harmonic_synthesis(
     batch = max(x.shape[0] for x in c.values() if x is not None)
     f0, harmonic_amplitudes = _to_batch(f0, batch), _to_batch(harmonic_amplitudes, batch)
     xp = array_namespace(f0)
-    if shifts is None:
+    if shifts is None and fused_enabled():
         taps = _frame_taps(f0, harmonic_amplitudes, n_samples, amp_resample_method)
-        if taps is not None:
-            f0_2d = ops.reshape(f0, (batch, f0.shape[1]))
-            audio, _ = harmonic_bank(
-                f0_2d, harmonic_amplitudes, *taps, xp.zeros(batch), sample_rate
-            )
-            return audio
+        if taps is None:
+            return _harmonic_chunks(
+                f0, harmonic_amplitudes, n_samples, sample_rate, amp_resample_method,
+                xp.zeros(batch), True,
+            )[0]  # fmt: skip
+        f0_2d = ops.reshape(f0, (batch, f0.shape[1]))
+        audio, _ = harmonic_bank(f0_2d, harmonic_amplitudes, *taps, xp.zeros(batch), sample_rate)
+        return audio
     n_harmonics = max(harmonic_amplitudes.shape[-1], 1 if shifts is None else shifts.shape[-1])
     harmonic_frequencies = f0 * xp.arange(1, n_harmonics + 1).astype(f0.dtype)
     if shifts is not None:
@@ -246,6 +272,10 @@ def streaming_harmonic_synthesis(
         f0_2d = ops.reshape(f0, (batch, f0.shape[1]))
         audio, final = harmonic_bank(
             f0_2d, harmonic_amplitudes, *taps, phase0, sample_rate, nyquist=False
+        )
+    elif fused_enabled():
+        audio, final = _harmonic_chunks(
+            f0, harmonic_amplitudes, n_samples, sample_rate, amp_resample_method, phase0, False
         )
     else:
 
