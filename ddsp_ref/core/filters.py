@@ -8,7 +8,7 @@ from typing import Any
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
 from ..numerics import hann_window, next_power_of_2
-from ..validation import nonnegative_int, one_of, positive_number
+from ..validation import check_rank, nonnegative_int, one_of, positive_number
 from .utils import to_float
 
 __all__ = [
@@ -203,7 +203,8 @@ def fft_convolve(
         ValueError: on a batch mismatch, an unknown ``padding``, or ``n_frames`` that does not
             split ``n_samples`` into ``n_frames`` equal blocks (e.g. more frames than samples).
     """
-    audio, impulse_response = to_float(audio), to_float(impulse_response)
+    audio = to_float(audio, "audio", "fft_convolve")
+    impulse_response = to_float(impulse_response, "impulse_response", "fft_convolve")
     _check_padding(padding)
     _, _, n_frames, _ = _fft_convolve_shapes(audio, impulse_response)
     if len(impulse_response.shape) == 2:
@@ -320,7 +321,13 @@ def apply_window_to_impulse_response(
     if getattr(stop_gradient(impulse_response), "dtype", None) is not None:
         if stop_gradient(impulse_response).dtype.kind == "c":  # ddsp keeps the real part
             impulse_response = ops.real(impulse_response)
-    impulse_response = to_float(impulse_response)
+    where = "apply_window_to_impulse_response"
+    impulse_response = to_float(impulse_response, "impulse_response", where)
+    if len(impulse_response.shape) < 1 or impulse_response.shape[-1] < 1:
+        raise ValueError(
+            f"{where}: impulse_response must have shape [..., ir_size >= 1], got "
+            f"{tuple(impulse_response.shape)}"
+        )
     xp = array_namespace(impulse_response)
     if causal:
         impulse_response = _fftshift_last(impulse_response)
@@ -368,7 +375,10 @@ def frequency_impulse_response(magnitudes: Any, window_size: int = 0) -> Any:
     Raises:
         ValueError: if there are fewer than 2 frequency bins.
     """
-    magnitudes = to_float(magnitudes)
+    where = "frequency_impulse_response"
+    magnitudes = to_float(magnitudes, "magnitudes", where)
+    check_rank(magnitudes, (2, 3), "magnitudes", where, "[batch(, n_frames), n_frequencies]")
+    window_size = _window_size(window_size, where)
     n_frequencies = magnitudes.shape[-1]
     if n_frequencies < 2:
         raise ValueError(
@@ -382,7 +392,8 @@ def frequency_impulse_response(magnitudes: Any, window_size: int = 0) -> Any:
 def sinc(x: Any, threshold: float = 1e-20) -> Any:
     """Normalised sinc ``sin(pi x) / (pi x)``; entries with ``|x| < threshold`` use
     ``threshold`` instead (so sinc(0) is 1 without a 0/0)."""
-    x = to_float(x)
+    x = to_float(x, "x", "sinc")
+    threshold = positive_number(threshold, "threshold", "sinc")
     raw = stop_gradient(x)
     x = ops.where(abs(raw) < threshold, threshold, x)
     x = math.pi * x
@@ -462,7 +473,9 @@ def frequency_filter(
     Returns:
         Filtered audio [batch, n_samples] ('same') or [batch, n_samples + n_taps - 1].
     """
-    audio, magnitudes = to_float(audio), to_float(magnitudes)
+    audio = to_float(audio, "audio", "frequency_filter")
+    magnitudes = to_float(magnitudes, "magnitudes", "frequency_filter")
+    check_rank(magnitudes, (2, 3), "magnitudes", "frequency_filter", "[batch(, n_frames), n_freq]")
     traced = _is_traced(audio, magnitudes)
     if traced or len(magnitudes.shape) != 3:
         impulse_response = frequency_impulse_response(magnitudes, window_size=window_size)

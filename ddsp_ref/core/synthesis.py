@@ -58,12 +58,15 @@ def _concatenate(parts: list) -> Any:
     return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
 
+_OPTIONAL = ("harmonic_shifts", "harmonic_distribution")
+
+
 def _controls(where: str, n_samples: Any, sample_rate: Any, method: str, **controls: Any):
     """Validate frame-wise controls ``[batch, n_frames, channels]`` (None skipped), sizes and
     the method; returns the float arrays, ``n_samples`` and ``sample_rate``."""
     out = {}
     for name, x in controls.items():
-        if x is None:
+        if x is None and name in _OPTIONAL:
             out[name] = None
             continue
         x = to_float(x, name, where)

@@ -67,7 +67,12 @@ def linear_lookup(phase: Any, wavetables: Any) -> Any:
     Raises:
         ValueError: for phase or wavetables of another rank, or an empty table.
     """
-    phase, wavetables = to_float(phase), to_float(wavetables)
+    phase = to_float(phase, "phase", "linear_lookup")
+    wavetables = to_float(wavetables, "wavetables", "linear_lookup")
+    if len(phase.shape) == 3 and phase.shape[-1] != 1:
+        raise ValueError(
+            f"linear_lookup: phase must be [batch, n_samples(, 1)], got shape {phase.shape}"
+        )
     if len(phase.shape) not in (2, 3):
         raise ValueError(
             f"linear_lookup: phase must be [batch, n_samples(, 1)], got shape {phase.shape}"
@@ -81,6 +86,14 @@ def linear_lookup(phase: Any, wavetables: Any) -> Any:
         phase = ops.expand_dims(phase, -1)
     if len(wavetables.shape) == 2:
         wavetables = ops.expand_dims(wavetables, 1)
+    if wavetables.shape[1] not in (1, phase.shape[1]) or wavetables.shape[0] not in (
+        1,
+        phase.shape[0],
+    ):
+        raise ValueError(
+            f"linear_lookup: wavetables of shape {tuple(wavetables.shape)} do not fit phase of "
+            f"shape {tuple(phase.shape)} (one table per sample, or one for all)"
+        )
     n_wavetable = wavetables.shape[-1]
     lo, w_lo, w_hi = _neighbour_weights(phase, n_wavetable)
     hi = (lo + 1) % n_wavetable  # grid point W is the appended copy of sample 0
@@ -135,7 +148,10 @@ def harmonic_distribution_to_wavetable(harmonic_distribution: Any, n_wavetable: 
     Raises:
         ValueError: if ``n_harmonics > n_wavetable // 2``.
     """
-    harmonic_distribution = to_float(harmonic_distribution)
+    where = "harmonic_distribution_to_wavetable"
+    harmonic_distribution = to_float(harmonic_distribution, "harmonic_distribution", where)
+    check_rank(harmonic_distribution, range(1, 8), "harmonic_distribution", where, "[..., n]")
+    n_wavetable = positive_int(n_wavetable, "n_wavetable", where)
     n_harmonics = harmonic_distribution.shape[-1]
     n_pad = int(n_wavetable / 2) - n_harmonics
     if n_pad < 0:

@@ -98,12 +98,37 @@ BAD = [
         "n_sinusoids",
     ),  # fmt: skip
     ("HarmonicStream hop", lambda: streaming.HarmonicStream(synths.Harmonic(), 0), "hop_size"),
+    ("harmonic_synthesis f0 None", lambda: core.harmonic_synthesis(None, amp), "frequencies"),
+    ("sinc threshold nan", lambda: core.sinc(audio, np.nan), "threshold"),
+    ("pad_axis scalar", lambda: core.pad_axis(1.0, (1, 1)), "x"),
+    ("diff scalar axis", lambda: core.diff(np.float32(1.0)), "axis"),
+    (
+        "frequency_impulse_response scalar",
+        lambda: core.frequency_impulse_response(1.0),
+        "magnitudes",
+    ),  # fmt: skip
+    (
+        "frequency_filter 1-D magnitudes",
+        lambda: core.frequency_filter(audio, np.ones(5)),
+        "magnitudes",
+    ),  # fmt: skip
+    (
+        "harmonic_distribution_to_wavetable scalar",
+        lambda: core.harmonic_distribution_to_wavetable(1.0),
+        "harmonic_distribution",
+    ),  # fmt: skip
+    ("exp_sigmoid threshold nan", lambda: core.exp_sigmoid(f0, threshold=np.nan), "threshold"),
+    ("exp_sigmoid exponent 0", lambda: core.exp_sigmoid(f0, exponent=0.0), "exponent"),
+    ("log_scale min 0", lambda: core.log_scale(f0, 0.0, 1.0), "min_x"),
+    ("power_to_db range inf", lambda: core.power_to_db(f0, range_db=np.inf), "range_db"),
+    ("unit_to_midi midi_min str", lambda: core.unit_to_midi(f0, "20"), "midi_min"),
+    ("linear_lookup phase channels", lambda: core.linear_lookup(fe, ae), "phase"),
 ]
 
 
 @pytest.mark.parametrize("label, call, name", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_is_named(label, call, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises((ValueError, TypeError), match=name):
         call()
 
 
@@ -113,6 +138,11 @@ COMPLEX = [
     lambda: core.resample(f0 + 0j, 64),
     lambda: core.wavetable_synthesis(f0, amp, dist + 0j, n_samples=64),
     lambda: synths.Harmonic(n_samples=64)(amp, dist + 1j, f0),
+    lambda: core.safe_divide(f0 + 0j, amp),
+    lambda: core.safe_log(f0 + 0j),
+    lambda: core.soft_limit(f0 + 0j),
+    lambda: core.diff(f0 + 0j),
+    lambda: core.unit_to_midi(amp, midi_min=np.ones(2) + 1j),
 ]
 
 
@@ -152,3 +182,12 @@ def test_processors_accept_python_lists():
         stream.process(*lists),
         streaming.HarmonicStream(harmonic, 16).process(*[np.float32(x) for x in (amp, dist, f0)]),
     )
+
+
+def test_utilities_reject_wrong_types():
+    with pytest.raises(TypeError, match="nested_dict must be a dict"):
+        core.nested_keys([1, 2])
+    with pytest.raises(TypeError, match="nested_key must be a str"):
+        core.leaf_key(3)
+    with pytest.raises(TypeError, match="nested_key must be a str"):
+        core.nested_lookup(["a"], {"a": 1})
