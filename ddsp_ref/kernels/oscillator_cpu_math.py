@@ -18,9 +18,12 @@ import numpy as np
 from . import oscillator_math
 from .oscillator_plan import amp_tables, freq_tables
 
-__all__ = ["jit", "pjit", "wrap", "n_below", "sincos", "group_phase_sums", "combine", "run"]
+__all__ = ["jit", "ijit", "pjit", "wrap", "n_below", "sincos", "group_phase_sums", "combine", "run"]
 
 jit = numba.njit(cache=True, nogil=True, fastmath=False)
+# Per-sample helpers of the kernels: inlined in numba's IR (a call per sample that passes
+# tuples of arrays costs more than the work it does).
+ijit = numba.njit(cache=True, nogil=True, fastmath=False, inline="always")
 pjit = numba.njit(parallel=True, cache=True, nogil=True, fastmath=False)
 
 wrap = jit(oscillator_math.wrap)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .oscillator_cpu_math import combine, jit, pjit, run, sincos, wrap
+from .oscillator_cpu_math import combine, ijit, pjit, run, sincos, wrap
 
 __all__ = ["sinusoid_forward", "sinusoid_backward"]
 
@@ -18,7 +18,7 @@ __all__ = ["sinusoid_forward", "sinusoid_backward"]
 _FOLD = 1024.0
 
 
-@jit
+@ijit
 def _advance(freqs, b, seg, target, p_seg, pl, scale):  # pragma: no cover - compiled
     """Add the phase of whole frequency frames ``seg .. target - 1`` to ``p_seg``; -> target."""
     sw_lo_f, sw_hi_f = pl[5], pl[6]
@@ -33,7 +33,7 @@ def _advance(freqs, b, seg, target, p_seg, pl, scale):  # pragma: no cover - com
     return seg
 
 
-@jit
+@ijit
 def _sample_terms(
     freqs, amps, b, i, seg, p_seg, pl, pa, scale, nyquist, phi, keep, amp
 ):  # pragma: no cover - compiled
