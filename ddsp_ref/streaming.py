@@ -11,12 +11,13 @@ sizes, with a latency of one frame.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from . import core
 from .autodiff import ops
 from .backend import array_namespace
+from .numerics import hann_window
+from .validation import positive_int
 
 __all__ = ["HarmonicStream"]
 
@@ -40,10 +41,8 @@ class HarmonicStream:
                 "HarmonicStream supports amp_resample_method 'linear' or 'window' (two-frame "
                 f"interpolation), got {synth.amp_resample_method!r}"
             )
-        if int(hop_size) != hop_size or hop_size < 1:
-            raise ValueError(f"HarmonicStream: hop_size must be a positive int, got {hop_size}")
         self.synth = synth
-        self.hop_size = int(hop_size)
+        self.hop_size = positive_int(hop_size, "hop_size", "HarmonicStream")
         self.reset()
 
     def reset(self) -> None:
@@ -102,10 +101,11 @@ class HarmonicStream:
         xp = array_namespace(frames)
         dtype = core.to_float(frames).dtype
         hop = self.hop_size
-        position = xp.arange(hop, dtype=xp.float64) / hop
-        if method == "window":  # raised-cosine crossfade of the periodic Hann window
-            position = 0.5 - 0.5 * xp.cos(math.pi * position)
-        weight = position.astype(dtype)[None, None, :, None]  # [1, 1, hop, 1]
+        if method == "window":  # the rising half of the periodic Hann window, as one-shot
+            position = hann_window(xp, 2 * hop, dtype)[:hop]
+        else:
+            position = (xp.arange(hop, dtype=xp.float64) / hop).astype(dtype)
+        weight = position[None, None, :, None]  # [1, 1, hop, 1]
         left = ops.expand_dims(frames[:, :-1], 2)  # [B, F-1, 1, C]
         right = ops.expand_dims(frames[:, 1:], 2)
         mixed = left * (1.0 - weight) + right * weight  # [B, F-1, hop, C]
