@@ -6,8 +6,8 @@ harmonics with all the energy on the fundamental, in a fresh subprocess that fir
 resident memory (VmHWM) is the render's own: the whole process, inputs and output included.
 Rows cover core.harmonic_synthesis with every ``amp_resample_method`` and frame rates from 1 to
 1000 Hz, ``harmonic_shifts``, the Harmonic, Sinusoidal and Wavetable synths, and
-streaming_harmonic_synthesis. The last column checks the output (finite, the fundamental's
-RMS 1/sqrt(2) for the harmonic paths).
+streaming_harmonic_synthesis. The last column checks the output (finite; RMS of the last
+second: 1/sqrt(2) where the controls are not scaled).
 
 Run: python -m benchmarks.bench_long_audio [--seconds 600] [--only PATTERN]
 """
@@ -40,8 +40,12 @@ ROWS = [
     ("harmonic_synthesis cubic 250 fps", "harmonic_synthesis", 250, "cubic"),
     ("harmonic_synthesis shifts 250 fps", "shifts", 250, "window"),
     ("synths.Harmonic (defaults) 250 fps", "Harmonic", 250, "window"),
+    ("synths.Harmonic (defaults) 1000 fps", "Harmonic", 1000, "window"),
+    ("synths.Harmonic (defaults) 1 fps", "Harmonic", 1, "window"),
+    ("synths.Harmonic cubic 1000 fps", "Harmonic", 1000, "cubic"),
     ("streaming_harmonic_synthesis 250 fps", "streaming", 250, "linear"),
-    ("synths.Sinusoidal 100 sines 250 fps", "Sinusoidal", 250, "window"),
+    ("synths.Sinusoidal (defaults) 100 sines 250 fps", "Sinusoidal", 250, "window"),
+    ("synths.Sinusoidal (defaults) 100 sines 1000 fps", "Sinusoidal", 1000, "window"),
     ("synths.Wavetable 512-pt tables 250 fps", "Wavetable", 250, "window"),
 ]
 
@@ -71,18 +75,16 @@ def _render(path: str, seconds: float, fps: int, method: str) -> np.ndarray:
             n_samples=n, sample_rate=SR,
         )  # fmt: skip
     if path == "Harmonic":
-        synth = synths.Harmonic(n_samples=n, sample_rate=SR, scale_fn=None)
-        return synth(amps, dist, f0)
+        synth = synths.Harmonic(n_samples=n, sample_rate=SR, amp_resample_method=method)
+        return synth(amps, dist, f0)  # default exp_sigmoid scaling of the raw controls
     if path == "streaming":
         return core.streaming_harmonic_synthesis(
             f0, amps, dist, n_samples=n, sample_rate=SR, amp_resample_method=method
         )[0]
-    if path == "Sinusoidal":
-        freqs = f0 * np.arange(1, N_HARMONICS + 1, dtype=np.float32)
-        synth = synths.Sinusoidal(
-            n_samples=n, sample_rate=SR, amp_scale_fn=None, freq_scale_fn=None
-        )
-        return synth(dist, freqs)
+    if path == "Sinusoidal":  # default scalings: raw controls in, 100 sinusoids
+        raw_freqs = np.broadcast_to(np.linspace(-3, 0, N_HARMONICS, dtype=np.float32), dist.shape)
+        synth = synths.Sinusoidal(n_samples=n, sample_rate=SR)
+        return synth(dist, np.ascontiguousarray(raw_freqs))
     if path == "Wavetable":
         table = np.sin(2 * np.pi * np.arange(512) / 512).astype(np.float32)
         tables = np.broadcast_to(table, (1, f0.shape[1], 512)).copy()

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import core
 from .autodiff import ops
+from .autodiff.tensor import Tensor
 from .backend import array_namespace, default_rng
 from .gin_support import register
 from .processors import Processor
@@ -44,6 +47,31 @@ def _check_single_channel(cls: str, **controls: Any) -> None:
                 f"{cls}: {key} must have one channel ([batch, n_frames, 1]), got "
                 f"shape {tuple(value.shape)}"
             )
+
+
+# Frame-rate elements scaled per chunk by _by_frames (~4 MB per float32 temporary).
+_FRAME_CHUNK_ELEMENTS = 1 << 20
+
+
+def _by_frames(scale: Callable, *controls: Any) -> dict:
+    """``scale(*controls)`` (a dict of ``[batch, n_frames, ...]`` arrays) computed a chunk of
+    frames at a time into preallocated outputs, for frame-wise scalings of plain arrays: the
+    temporaries of the scaling stay chunk-sized however long the controls are."""
+    per_frame = sum(int(np.prod(x.shape)) // max(x.shape[1], 1) for x in controls)
+    n_frames = controls[0].shape[1]
+    size = max(1, _FRAME_CHUNK_ELEMENTS // max(per_frame, 1))
+    if size >= n_frames:
+        return scale(*controls)
+    out = None
+    for start in range(0, n_frames, size):
+        part = scale(*(x[:, start : start + size] for x in controls))
+        if out is None:
+            xp = array_namespace(*part.values())
+            out = {k: xp.empty(v.shape[:1] + (n_frames,) + v.shape[2:], v.dtype)
+                   for k, v in part.items()}  # fmt: skip
+        for key, value in part.items():
+            out[key][:, start : start + size] = value
+    return out
 
 
 def _sizes(cls: str, n_samples: Any, sample_rate: Any) -> tuple[int, float]:
@@ -121,6 +149,12 @@ class Harmonic(Processor):
         )
         amplitudes, harmonic_distribution, f0_hz = c.values()
         _check_single_channel("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz)
+        frame_wise = self.scale_fn is None or self.scale_fn is core.exp_sigmoid
+        if frame_wise and not any(isinstance(x, Tensor) for x in c.values()):
+            return _by_frames(self._scale, amplitudes, harmonic_distribution, f0_hz)
+        return self._scale(amplitudes, harmonic_distribution, f0_hz)
+
+    def _scale(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> dict:
         if self.scale_fn is not None:
             amplitudes = self.scale_fn(amplitudes)
             harmonic_distribution = self.scale_fn(harmonic_distribution)
@@ -300,12 +334,22 @@ class Sinusoidal(Processor):
     def get_controls(self, amplitudes: Any, frequencies: Any) -> dict:
         """Args: amplitudes and frequencies ``[batch, n_frames, n_sinusoids]``."""
         c = _frame_controls("Sinusoidal", amplitudes=amplitudes, frequencies=frequencies)
-        amplitudes, frequencies = c["amplitudes"], c["frequencies"]
-        if amplitudes.shape[-1] != frequencies.shape[-1]:
+        frame_wise = self.amp_scale_fn in (None, core.exp_sigmoid) and self.freq_scale_fn in (
+            None,
+            core.frequencies_sigmoid,
+        )
+        if frame_wise and not any(isinstance(x, Tensor) for x in c.values()):
+            out = _by_frames(self._scale, c["amplitudes"], c["frequencies"])
+        else:
+            out = self._scale(c["amplitudes"], c["frequencies"])
+        if out["amplitudes"].shape[-1] != out["frequencies"].shape[-1]:
             raise ValueError(
-                "Sinusoidal: amplitudes and frequencies must have the same n_sinusoids, got "
-                f"{tuple(amplitudes.shape)} and {tuple(frequencies.shape)}"
+                "Sinusoidal: amplitudes and frequencies must give the same n_sinusoids, got "
+                f"{tuple(out['amplitudes'].shape)} and {tuple(out['frequencies'].shape)}"
             )
+        return out
+
+    def _scale(self, amplitudes: Any, frequencies: Any) -> dict:
         if self.amp_scale_fn is not None:
             amplitudes = self.amp_scale_fn(amplitudes)
         if self.freq_scale_fn is not None:

@@ -381,3 +381,29 @@ def test_tensor_to_audio_squeezes(xp):
 
 def test_tensor_to_audio_gradients():
     check_grads(synths.TensorToAudio(), np.random.default_rng(1).normal(size=(2, 7, 1)))
+
+
+@pytest.mark.parametrize("cls", ["Harmonic", "Sinusoidal"])
+def test_controls_scaled_frame_by_frame_equal_one_shot(monkeypatch, cls):
+    """Plain-array controls are scaled a chunk of frames at a time (bounded memory for long
+    signals): the same numbers as scaling them at once (a Tensor input takes that path)."""
+    from ddsp_ref import synths as synths_module
+    from ddsp_ref.autodiff.tensor import Tensor
+
+    rng = np.random.default_rng(3)
+    if cls == "Harmonic":
+        synth = synths.Harmonic(n_samples=64 * 9)
+        args = (
+            rng.normal(size=(2, 9, 1)),
+            rng.normal(size=(2, 9, 5)),
+            rng.uniform(50, 3000, (2, 9, 1)),
+        )
+    else:
+        synth = synths.Sinusoidal(n_samples=64 * 9)
+        args = (rng.normal(size=(2, 9, 4)), rng.normal(size=(2, 9, 4)))
+    one_shot = synth._scale(*args)
+    monkeypatch.setattr(synths_module, "_FRAME_CHUNK_ELEMENTS", 20)  # 2 frames per chunk
+    chunked = synth.get_controls(*args)
+    for key, value in one_shot.items():
+        np.testing.assert_array_equal(chunked[key], value)
+    assert not isinstance(chunked[next(iter(chunked))], Tensor)

@@ -95,12 +95,15 @@ def _single_channel(where: str, **controls: Any) -> None:
             )
 
 
-def _frame_taps(f0: Any, amps: Any, n_samples: int, method: str) -> tuple | None:
-    """Taps of frame-rate f0 and amplitudes for the fused kernels, or None."""
+def _frame_taps(f0: Any, amps: Any, n_samples: int, method: str, dtype: Any = None) -> tuple | None:
+    """Taps of frame-rate f0 and amplitudes (working dtype ``dtype``, default the amplitudes')
+    for the fused kernels, or None."""
     if not fused_enabled():
         return None
     taps_f = resample_taps(f0.shape[1], n_samples, "linear")
-    taps_a = resample_taps(amps.shape[1], n_samples, method, working_dtype(amps))
+    taps_a = resample_taps(
+        amps.shape[1], n_samples, method, working_dtype(amps) if dtype is None else dtype
+    )
     return None if taps_f is None or taps_a is None else (taps_f, taps_a)
 
 
@@ -192,20 +195,25 @@ def harmonic_synthesis(
             f"{where}: harmonic_shifts and harmonic_distribution disagree on n_harmonics: "
             f"{tuple(shifts.shape)} and {tuple(dist.shape)}"
         )
-    harmonic_amplitudes = c["amplitudes"] if dist is None else c["amplitudes"] * dist
     batch = max(x.shape[0] for x in c.values() if x is not None)
-    f0, harmonic_amplitudes = _to_batch(f0, batch), _to_batch(harmonic_amplitudes, batch)
+    f0, amplitudes = _to_batch(f0, batch), _to_batch(c["amplitudes"], batch)
     xp = array_namespace(f0)
     if shifts is None and fused_enabled():
-        taps = _frame_taps(f0, harmonic_amplitudes, n_samples, amp_resample_method)
+        # The kernel forms amplitudes * distribution one piece at a time (gain).
+        dist = amplitudes if dist is None else _to_batch(dist, batch)
+        gain = None if dist is amplitudes else amplitudes
+        dtype = working_dtype(dist) if gain is None else working_dtype(dist, gain)
+        taps = _frame_taps(f0, dist, n_samples, amp_resample_method, dtype)
         if taps is None:
+            harmonic_amplitudes = dist if gain is None else dist * gain
             return _harmonic_chunks(
                 f0, harmonic_amplitudes, n_samples, sample_rate, amp_resample_method,
                 xp.zeros(batch), True,
             )[0]  # fmt: skip
         f0_2d = ops.reshape(f0, (batch, f0.shape[1]))
-        audio, _ = harmonic_bank(f0_2d, harmonic_amplitudes, *taps, xp.zeros(batch), sample_rate)
+        audio, _ = harmonic_bank(f0_2d, dist, *taps, xp.zeros(batch), sample_rate, gain=gain)
         return audio
+    harmonic_amplitudes = amplitudes if dist is None else amplitudes * _to_batch(dist, batch)
     n_harmonics = max(harmonic_amplitudes.shape[-1], 1 if shifts is None else shifts.shape[-1])
     harmonic_frequencies = f0 * xp.arange(1, n_harmonics + 1).astype(f0.dtype)
     if shifts is not None:

@@ -91,6 +91,18 @@ def _phase0(xp: ModuleType, initial_phase: Any, batch: int, fn: str) -> Any:
     return xp.ascontiguousarray(phase0)
 
 
+def _gain(xp: ModuleType, gain: Any, amps: Any, fn: str) -> Any:
+    if gain is None:
+        return None
+    gain = xp.asarray(gain)
+    if gain.shape != amps.shape[:2] + (1,):
+        raise ValueError(
+            f"{fn}: gain must be [batch, n_frames, 1] like the amplitudes {amps.shape}, got "
+            f"{gain.shape}"
+        )
+    return gain
+
+
 def _full_tables(xp: ModuleType, taps: Taps) -> tuple:
     lo, w_lo, w_hi = taps.tables()
     check_steps(lo, taps, "reference", True, True)
@@ -150,6 +162,7 @@ class Bank(NamedTuple):
     phase0: Any  # [B] (harmonic) or [B, K], rad
     scale: float  # 2 pi / sample_rate
     nyquist: float  # Hz (inf: no mask)
+    gain: Any = None  # [B, Fa, 1] factor of the amplitudes, applied per piece (or None)
 
 
 def _blocks(xp: ModuleType, impl: ModuleType, bank: Bank, fn: str):
@@ -159,11 +172,10 @@ def _blocks(xp: ModuleType, impl: ModuleType, bank: Bank, fn: str):
     harmonic = bank.freqs.ndim == 2
     for piece in pieces(xp, impl, bank.taps_f, bank.taps_a, fn):
         # float64 copies of this piece's frames only (not of the whole controls)
-        f_c, a_c = _float64(
-            xp,
-            bank.freqs[:, piece.f0 : piece.f0 + piece.nf],
-            bank.amps[:, piece.a0 : piece.a0 + piece.na],
-        )
+        frames = slice(piece.a0, piece.a0 + piece.na)
+        f_c, a_c = _float64(xp, bank.freqs[:, piece.f0 : piece.f0 + piece.nf], bank.amps[:, frames])
+        if bank.gain is not None:  # amplitudes = amps * gain, formed one piece at a time
+            a_c = a_c * bank.gain[:, frames]  # a new array: a_c may view the caller's
         f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
         sums = impl.group_phase_sums(f_3d, piece.plan, bank.scale)
         starts, phase = _chain_phases(xp, sums, phase)
@@ -244,6 +256,7 @@ def harmonic_forward(
     sample_rate: float = 16000,
     nyquist: bool = True,
     *,
+    gain: Any = None,
     implementation: str | None = None,
 ) -> tuple[Any, Any]:
     """Render ``sum_k a_k(n) sin(k phi(n))`` from frame-rate controls.
@@ -255,6 +268,10 @@ def harmonic_forward(
         initial_phase: phase before the first sample [rad], ``[B]`` (or one value), or None.
         sample_rate: samples per second.
         nyquist: silence harmonic k where ``k * f0(n) >= sample_rate / 2``.
+        gain: optional ``[B, Fa, 1]`` factor: the amplitudes are ``amps * gain`` (formed per
+            piece, so the product of a distribution and an overall amplitude never exists as
+            a whole array). The same keyword on :func:`harmonic_backward`, whose ``d_amps``
+            is then the gradient of the product.
         implementation: None (automatic, see the module docstring), or force 'reference',
             'cpu' or 'cuda' (tests and benchmarks; 'cuda' on numpy arrays needs numba's
             simulator). The same keyword exists on every function here.
@@ -269,14 +286,16 @@ def harmonic_forward(
     fn = "harmonic_forward"
     xp, f0, amps, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
+    gain = _gain(xp, gain, amps, fn)
     impl = _implementation(xp, (f0.dtype, amps.dtype), implementation)
     if impl is reference:
+        amps = amps if gain is None else (amps * gain).astype(xp.result_type(amps, gain))
         return reference.harmonic_forward(
             f0, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), phase0, sr, nyquist
         )
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    dtype = xp.result_type(f0, amps)
-    bank = Bank(f0, amps, taps_f, taps_a, phase0, reference.TWO_PI / sr, nyquist_hz)
+    dtype = xp.result_type(f0, amps, *([] if gain is None else [gain]))
+    bank = Bank(f0, amps, taps_f, taps_a, phase0, reference.TWO_PI / sr, nyquist_hz, gain)
     audio, phase = _render(xp, impl.harmonic_forward, impl, bank, dtype, fn)
     return audio, phase[:, 0]
 
@@ -294,6 +313,7 @@ def harmonic_backward(
     need_amps: bool = True,
     need_phase: bool = True,
     *,
+    gain: Any = None,
     implementation: str | None = None,
 ) -> tuple:
     """VJP of :func:`harmonic_forward`.
@@ -311,11 +331,13 @@ def harmonic_backward(
     fn = "harmonic_backward"
     xp, f0, amps, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
+    gain = _gain(xp, gain, amps, fn)
     g_audio = xp.asarray(g_audio)
     if g_final is not None:
         g_final = xp.asarray(g_final, dtype=xp.float64).reshape(-1)
     impl = _implementation(xp, (f0.dtype, amps.dtype, g_audio.dtype), implementation)
     if impl is reference:
+        amps = amps if gain is None else amps * gain
         g_final0 = xp.zeros(f0.shape[0]) if g_final is None else g_final
         d_f0, d_amps, d_p0 = reference.harmonic_backward(
             f0,
@@ -335,7 +357,7 @@ def harmonic_backward(
         )
     scale = reference.TWO_PI / sr
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    bank = Bank(f0, amps, taps_f, taps_a, phase0, scale, nyquist_hz)
+    bank = Bank(f0, amps, taps_f, taps_a, phase0, scale, nyquist_hz, gain)
     kernel = impl.harmonic_backward
     d_amps, sums, sw = _gradients(xp, kernel, impl, bank, g_audio, need_amps, need_phase, fn)
     if not need_phase:

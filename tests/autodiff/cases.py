@@ -507,6 +507,20 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
                 u(0, 6, 2),
             ),
             K("sample-rate", harmonic_audio, u(100, 900, 2, 7), u(0, 1, 2, 7, 4)),
+            K(
+                "frame-rate, amplitudes times a gain",
+                lambda f, a, p, g: ops.concatenate(
+                    [
+                        o if o.ndim == 2 else ops.reshape(o, (2, 1))
+                        for o in fused.harmonic_bank(f, a, taps_f, taps_w, p, 16000, gain=g)
+                    ],
+                    axis=1,
+                ),  # fmt: skip
+                u(100, 1500, 2, 3),
+                u(0, 1, 2, 3, 5),
+                u(0, 6, 2),
+                u(0.1, 1, 2, 3, 1),
+            ),
         ],
         # Steps small enough that no partial sum crosses a multiple of 2 pi under perturbation.
         "wrapped_cumsum": [

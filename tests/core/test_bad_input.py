@@ -95,7 +95,7 @@ BAD = [
     (
         "Sinusoidal mismatch",
         lambda: synths.Sinusoidal(n_samples=64)(np.zeros((1, F, 2)), np.zeros((1, F, 3))),
-        "n_sinusoids",
+        "n_sinusoids|broadcastable",
     ),  # fmt: skip
     ("HarmonicStream hop", lambda: streaming.HarmonicStream(synths.Harmonic(), 0), "hop_size"),
     ("harmonic_synthesis f0 None", lambda: core.harmonic_synthesis(None, amp), "frequencies"),

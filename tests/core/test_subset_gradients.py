@@ -50,8 +50,12 @@ def _cases(n: int):
     def harmonic_op(f0, a, p):
         return _with_final(fused.harmonic_bank(f0, a, taps_f, taps_w, p, SR))
 
+    def harmonic_gain_op(f0, a, p, gain):
+        return _with_final(fused.harmonic_bank(f0, a, taps_f, taps_w, p, SR, gain=gain))
+
     cases = {
         "fused_harmonic_bank": (harmonic_op, (f0[..., 0], dist, phase[:, 0, 0])),
+        "fused_harmonic_bank[gain]": (harmonic_gain_op, (f0[..., 0], dist, phase[:, 0, 0], amps)),
         "fused_sinusoid_bank": (
             lambda f, a: fused.sinusoid_bank(f, a, taps_f, taps_w, SR),
             (u(100, 3000, 2, f, 3), u(0, 1, 2, f, 3)),

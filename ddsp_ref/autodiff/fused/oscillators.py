@@ -52,15 +52,17 @@ def wrapped_cumsum(x: Any, axis: int = 1, exclusive: bool = False) -> Any:
     return _wrapped_cumsum(x, axis=int(axis), exclusive=bool(exclusive))
 
 
-def _harmonic_fwd(xp, f0, amps, phase0, taps_f, taps_a, sample_rate, nyquist):
-    audio, final = _kernels.harmonic_forward(f0, amps, taps_f, taps_a, phase0, sample_rate, nyquist)
-    return (audio, final), (f0, amps, phase0)
+def _harmonic_fwd(xp, f0, amps, phase0, gain, taps_f, taps_a, sample_rate, nyquist):
+    audio, final = _kernels.harmonic_forward(
+        f0, amps, taps_f, taps_a, phase0, sample_rate, nyquist, gain=gain
+    )
+    return (audio, final), (f0, amps, phase0, gain)
 
 
-def _harmonic_vjp(xp, saved, g, taps_f, taps_a, sample_rate, nyquist, needs=(True,) * 3):
-    f0, amps, phase0 = saved
+def _harmonic_vjp(xp, saved, g, taps_f, taps_a, sample_rate, nyquist, needs=(True,) * 4):
+    f0, amps, phase0, gain = saved
     g_audio, g_final = g
-    d_f0, d_amps, d_phase0 = _kernels.harmonic_backward(
+    d_f0, d_eff, d_phase0 = _kernels.harmonic_backward(
         f0,
         amps,
         taps_f,
@@ -70,10 +72,14 @@ def _harmonic_vjp(xp, saved, g, taps_f, taps_a, sample_rate, nyquist, needs=(Tru
         nyquist,
         g_audio,
         g_final,
-        need_amps=needs[1],
+        need_amps=needs[1] or needs[3],
         need_phase=needs[0] or needs[2],  # f0 and the initial phase share the phase sums
+        gain=gain,
     )
-    return d_f0 if needs[0] else None, d_amps, d_phase0 if needs[2] else None
+    # d_eff is the gradient of the effective amplitudes, amps * gain (or amps).
+    d_amps = None if not needs[1] else (d_eff if gain is None else d_eff * gain)
+    d_gain = xp.sum(d_eff * amps, axis=-1, keepdims=True) if needs[3] else None
+    return d_f0 if needs[0] else None, d_amps, d_phase0 if needs[2] else None, d_gain
 
 
 _harmonic = Primitive("fused_harmonic_bank", _harmonic_fwd, _harmonic_vjp, n_outputs=2)
@@ -101,8 +107,9 @@ def harmonic_bank(
     initial_phase: Any,
     sample_rate: float,
     nyquist: bool = True,
+    gain: Any = None,
 ) -> tuple[Any, Any]:
-    """Fused harmonic oscillator bank, differentiable in f0, amplitudes and initial phase.
+    """Fused harmonic oscillator bank, differentiable in f0, amplitudes, initial phase, gain.
 
     ``out[b, n] = sum_k a_k(n) sin(k phi(n))``, ``phi`` the inclusive float64 cumulative sum
     of ``2 pi f0(n) / sample_rate`` plus ``initial_phase``, with f0 and the amplitudes
@@ -115,6 +122,8 @@ def harmonic_bank(
         initial_phase: float64 phase [rad] before the first sample, ``[batch]``.
         sample_rate: samples per second (positive float).
         nyquist: silence harmonic k where ``k * f0(n) >= sample_rate / 2`` (per sample).
+        gain: optional overall amplitude ``[batch, n_frames_a, 1]``: the harmonic amplitudes
+            are ``amplitudes * gain``, formed inside the kernel one piece at a time.
 
     Returns:
         audio ``[batch, n_samples]`` (the controls' dtype) and the float64 phase of the last
@@ -124,6 +133,7 @@ def harmonic_bank(
         f0_hz,
         amplitudes,
         initial_phase,
+        gain,
         taps_f=taps_f,
         taps_a=taps_a,
         sample_rate=float(sample_rate),
