@@ -261,6 +261,20 @@ def compare_harmonic(c, implementation, tol=1e-11, dtype=np.float64):
     )
     assert only_amps[0] is None and only_amps[2] is None
     np.testing.assert_allclose(only_amps[1], got[1], rtol=1e-13, atol=1e-13)
+    only_phase = K.harmonic_backward(
+        *args, g, g_final, need_amps=False, implementation=implementation
+    )
+    assert only_phase[1] is None
+    for i in (0, 2):
+        np.testing.assert_allclose(only_phase[i], got[i], rtol=1e-13, atol=1e-13)
+    # amplitudes given as distribution x gain: the gradient of the product is the same
+    gain = rng.uniform(0.5, 2.0, amps.shape[:2] + (1,)).astype(dtype)
+    with_gain = K.harmonic_backward(
+        *args[:1], amps / gain, *args[2:], g, g_final, gain=gain, implementation=implementation
+    )
+    tol_gain = 1e-9 if dtype == np.float64 else 1e-5  # amps / gain * gain rounds in float32
+    for x, y in zip(with_gain, got):
+        np.testing.assert_allclose(x, y, rtol=tol_gain, atol=tol_gain * np.max(np.abs(y)))
 
 
 def compare_sinusoids(c, implementation, tol=1e-11):
@@ -276,7 +290,12 @@ def compare_sinusoids(c, implementation, tol=1e-11):
     ref = K.sinusoid_backward(*args, g, implementation="reference")
     for x, y in zip(got, ref):
         assert rel(x, y) < tol
-    assert K.sinusoid_backward(*args, g, need_amps=False, implementation=implementation)[1] is None
+    only_freqs = K.sinusoid_backward(*args, g, need_amps=False, implementation=implementation)
+    assert only_freqs[1] is None
+    np.testing.assert_allclose(only_freqs[0], got[0], rtol=1e-13, atol=1e-13)
+    only_amps = K.sinusoid_backward(*args, g, need_freqs=False, implementation=implementation)
+    assert only_amps[0] is None
+    np.testing.assert_allclose(only_amps[1], got[1], rtol=1e-13, atol=1e-13)
 
 
 @given(controls())
