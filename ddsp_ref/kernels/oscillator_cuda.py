@@ -38,11 +38,10 @@ GROUP_PER_FRAME = True
 
 # -- device helpers -------------------------------------------------------------------------------
 @cuda.jit(device=True)
-def _phase_and_freq(
-    x, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
-):  # pragma: no cover - compiled
+def _phase_and_freq(x, b, k, i, pf, starts, scale):  # pragma: no cover - compiled
     """Phase [rad] (unwrapped within the frame) and frequency [Hz] of oscillator k at sample i
-    (``x`` is [B, Ff, K]; ``starts`` [B, Ff, K])."""
+    (``x`` is [B, Ff, K]; ``starts`` [B, Ff, K]; ``pf`` the frequency tables)."""
+    lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f = pf
     s = lo_f[i]
     s1 = min(s + 1, x.shape[1] - 1)
     x_lo = x[b, s, k] * 1.0
@@ -77,57 +76,37 @@ def _harmonic_sample(
 # -- harmonic bank --------------------------------------------------------------------------------
 @cuda.jit
 def _harmonic_forward_kernel(
-    f0,
-    amps,
-    lo_f,
-    w_lo_f,
-    w_hi_f,
-    cw_lo_f,
-    cw_hi_f,
-    lo_a,
-    w_lo_a,
-    w_hi_a,
-    starts,
-    scale,
-    nyquist,
-    out,
+    f0, amps, pf, pa, starts, scale, nyquist, out
 ):  # pragma: no cover - compiled
+    lo_a, w_lo_a, w_hi_a = pa
     idx = cuda.grid(1)
     batch, n = out.shape
     if idx >= batch * n:
         return
     b = idx // n
     i = idx - b * n
-    phi, freq = _phase_and_freq(f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale)
+    phi, freq = _phase_and_freq(f0, b, 0, i, pf, starts, scale)
     kmax = _n_below(freq, nyquist, amps.shape[2])
     out[b, i] = _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, False, False)
 
 
 @cuda.jit
-def _harmonic_amp_grad_kernel(
-    f0,
-    lo_f,
-    w_lo_f,
-    w_hi_f,
-    cw_lo_f,
-    cw_hi_f,
-    seg_a,
-    w_lo_a,
-    w_hi_a,
-    starts,
-    scale,
-    nyquist,
-    g_audio,
-    d_amps,
-):  # pragma: no cover
+def _amp_grad_kernel(
+    x, pf, pa, starts, scale, nyquist, g_audio, harmonic, d_amps
+):  # pragma: no cover - compiled
+    """One thread per (batch, amplitude frame, oscillator): the gradient of that amplitude,
+    gathered from the samples that read the frame (no atomics). ``harmonic``: oscillator k
+    is harmonic k + 1 of ``x`` [B, Ff, 1], else sinusoid k of ``x`` [B, Ff, K]."""
+    seg_a, w_lo_a, w_hi_a = pa
     idx = cuda.grid(1)
-    batch, n_amp, n_harm = d_amps.shape
-    if idx >= batch * n_amp * n_harm:
+    batch, n_amp, n_osc = d_amps.shape
+    if idx >= batch * n_amp * n_osc:
         return
-    b = idx // (n_amp * n_harm)
-    rest = idx - b * n_amp * n_harm
-    fa = rest // n_harm
-    k = rest - fa * n_harm
+    b = idx // (n_amp * n_osc)
+    rest = idx - b * n_amp * n_osc
+    fa = rest // n_osc
+    k = rest - fa * n_osc
+    osc, mult = (0, k + 1.0) if harmonic else (k, 1.0)
     acc = 0.0
     # Samples of frame fa read it through w_lo; those of frame fa - 1 through w_hi (and the
     # last frame is its own upper neighbour).
@@ -138,57 +117,49 @@ def _harmonic_amp_grad_kernel(
         w = (w_lo_a[i] if own else 0.0) + (w_hi_a[i] if (not own or fa == n_amp - 1) else 0.0)
         if w == 0.0:
             continue
-        phi, freq = _phase_and_freq(
-            f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
-        )
-        if (k + 1.0) * freq >= nyquist:
+        phi, freq = _phase_and_freq(x, b, osc, i, pf, starts, scale)
+        if mult * freq >= nyquist:
             continue
-        acc += w * g_audio[b, i] * math.sin((k + 1.0) * phi)
+        acc += w * g_audio[b, i] * math.sin(mult * phi)
     d_amps[b, fa, k] = acc
 
 
 @cuda.jit
-def _harmonic_phase_kernel(
-    f0,
-    amps,
-    seg_f,
-    lo_f,
-    w_lo_f,
-    w_hi_f,
-    cw_lo_f,
-    cw_hi_f,
-    lo_a,
-    w_lo_a,
-    w_hi_a,
-    starts,
-    scale,
-    nyquist,
-    g_audio,
-    u,
-    q_lo,
-    q_hi,
+def _phase_sums_kernel(
+    x, amps, seg_f, pf, pa, starts, scale, nyquist, g_audio, harmonic, u, q_lo, q_hi
 ):  # pragma: no cover - compiled
+    """One thread per (batch, frequency frame, oscillator of ``x``): the frame sums
+    ``U, Q_lo, Q_hi`` of ``t = dL/dphi`` (see oscillator.py); ``x`` and the sums are
+    ``[B, Ff, 1]`` for the harmonic bank, ``[B, Ff, K]`` for free sinusoids."""
+    cw_lo_f, cw_hi_f = pf[3], pf[4]
+    lo_a, w_lo_a, w_hi_a = pa
     idx = cuda.grid(1)
-    batch, n_freq = u.shape
-    if idx >= batch * n_freq:
+    batch, n_freq, n_osc = u.shape
+    if idx >= batch * n_freq * n_osc:
         return
-    b = idx // n_freq
-    f = idx - b * n_freq
+    b = idx // (n_freq * n_osc)
+    rest = idx - b * n_freq * n_osc
+    f = rest // n_osc
+    k = rest - f * n_osc
     su = sl = sh = 0.0
     for i in range(seg_f[f], seg_f[f + 1]):
-        phi, freq = _phase_and_freq(
-            f0, b, 0, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
-        )
-        kmax = _n_below(freq, nyquist, amps.shape[2])
-        t = g_audio[b, i] * _harmonic_sample(
-            amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, True, True
-        )
+        phi, freq = _phase_and_freq(x, b, k, i, pf, starts, scale)
+        if harmonic:
+            kmax = _n_below(freq, nyquist, amps.shape[2])
+            t = _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, True, True)
+        elif freq >= nyquist:
+            continue
+        else:
+            la = lo_a[i]
+            ha = min(la + 1, amps.shape[1] - 1)
+            t = (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.cos(phi)
+        t *= g_audio[b, i]
         su += t
         sl += t * cw_lo_f[i]
         sh += t * cw_hi_f[i]
-    u[b, f] = su
-    q_lo[b, f] = sl
-    q_hi[b, f] = sh
+    u[b, f, k] = su
+    q_lo[b, f, k] = sl
+    q_hi[b, f, k] = sh
 
 
 def group_phase_sums(x, plan, scale):
@@ -200,6 +171,7 @@ def group_phase_sums(x, plan, scale):
 
 
 def _f_args(plan):
+    """The frequency tables, passed to the kernels as one tuple argument."""
     return plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f
 
 
@@ -209,31 +181,31 @@ def _forward(kernel, block, freqs, starts):
     amps, plan = block.amps, block.plan
     xp = array_namespace(freqs, amps)
     out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
-    a_args = (plan.lo_a, plan.w_lo_a, plan.w_hi_a)
-    args = (freqs, amps, *_f_args(plan), *a_args, starts, block.scale, block.nyquist, out)
+    pa = (plan.lo_a, plan.w_lo_a, plan.w_hi_a)
+    args = (freqs, amps, _f_args(plan), pa, starts, block.scale, block.nyquist, out)
     launch(kernel, out.size, xp, *args)
     return out
 
 
-def _backward(kernels, block, freqs, starts, g_audio, need_amps, need_phase):
-    """Launch the amplitude-gradient and phase-sum kernels (``kernels``) of a block."""
-    amp_kernel, phase_kernel = kernels
+def _backward(block, freqs, starts, g_audio, need_amps, need_phase, harmonic):
+    """Launch the amplitude-gradient and phase-sum kernels of a block (``freqs`` and
+    ``starts`` with an oscillator axis ``[B, Ff, K]``)."""
     amps, plan, scale, nyquist = block.amps, block.plan, block.scale, block.nyquist
     xp = array_namespace(freqs, amps, g_audio)
-    a_args = (plan.w_lo_a, plan.w_hi_a)
+    pf = _f_args(plan)
     d_amps = None
     if need_amps:
         d_amps = xp.empty(amps.shape, dtype=xp.float64)
-        args = (freqs, *_f_args(plan), plan.seg_a, *a_args, starts, scale, nyquist, g_audio)
-        launch(amp_kernel, d_amps.size, xp, *args, d_amps)
+        pa = (plan.seg_a, plan.w_lo_a, plan.w_hi_a)
+        args = (freqs, pf, pa, starts, scale, nyquist, g_audio, harmonic)
+        launch(_amp_grad_kernel, d_amps.size, xp, *args, d_amps)
     if not need_phase:
         return d_amps, None
-    sums = tuple(xp.empty(block.freqs.shape, dtype=xp.float64) for _ in range(3))
-    f_args = (plan.groups, *_f_args(plan), plan.lo_a, *a_args)
-    launch(
-        phase_kernel, sums[0].size, xp, freqs, amps, *f_args, starts, scale, nyquist, g_audio, *sums
-    )
-    return d_amps, sums
+    sums = tuple(xp.empty(freqs.shape, dtype=xp.float64) for _ in range(3))
+    pa = (plan.lo_a, plan.w_lo_a, plan.w_hi_a)
+    args = (freqs, amps, plan.groups, pf, pa, starts, scale, nyquist, g_audio, harmonic)
+    launch(_phase_sums_kernel, sums[0].size, xp, *args, *sums)
+    return d_amps, tuple(x.reshape(block.freqs.shape) for x in sums)
 
 
 def harmonic_forward(block):
@@ -248,28 +220,16 @@ def harmonic_backward(block, g_audio, need_amps, need_phase):
     """``(d_amps [B, Fa, H] or None, (U, Q_lo, Q_hi) [B, Ff] or None)``, all float64."""
     xp = array_namespace(block.freqs)
     starts = xp.ascontiguousarray(block.starts[..., None])
-    kernels = (_harmonic_amp_grad_kernel, _harmonic_phase_kernel)
-    return _backward(kernels, block, block.freqs[..., None], starts, g_audio, need_amps, need_phase)
+    f0 = block.freqs[..., None]
+    return _backward(block, f0, starts, g_audio, need_amps, need_phase, True)
 
 
 # -- free sinusoids -------------------------------------------------------------------------------
 @cuda.jit
 def _sinusoid_forward_kernel(
-    freqs,
-    amps,
-    lo_f,
-    w_lo_f,
-    w_hi_f,
-    cw_lo_f,
-    cw_hi_f,
-    lo_a,
-    w_lo_a,
-    w_hi_a,
-    starts,
-    scale,
-    nyquist,
-    out,
+    freqs, amps, pf, pa, starts, scale, nyquist, out
 ):  # pragma: no cover - compiled
+    lo_a, w_lo_a, w_hi_a = pa
     idx = cuda.grid(1)
     batch, n = out.shape
     if idx >= batch * n:
@@ -280,103 +240,11 @@ def _sinusoid_forward_kernel(
     ha = min(la + 1, amps.shape[1] - 1)
     acc = 0.0
     for k in range(freqs.shape[2]):
-        phi, freq = _phase_and_freq(
-            freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
-        )
+        phi, freq = _phase_and_freq(freqs, b, k, i, pf, starts, scale)
         if freq >= nyquist:
             continue
         acc += (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.sin(phi)
     out[b, i] = acc
-
-
-@cuda.jit
-def _sinusoid_amp_grad_kernel(
-    freqs,
-    lo_f,
-    w_lo_f,
-    w_hi_f,
-    cw_lo_f,
-    cw_hi_f,
-    seg_a,
-    w_lo_a,
-    w_hi_a,
-    starts,
-    scale,
-    nyquist,
-    g_audio,
-    d_amps,
-):  # pragma: no cover - compiled
-    idx = cuda.grid(1)
-    batch, n_amp, n_osc = d_amps.shape
-    if idx >= batch * n_amp * n_osc:
-        return
-    b = idx // (n_amp * n_osc)
-    rest = idx - b * n_amp * n_osc
-    fa = rest // n_osc
-    k = rest - fa * n_osc
-    acc = 0.0
-    first = seg_a[fa - 1] if fa > 0 else seg_a[0]
-    last = seg_a[n_amp] if fa == n_amp - 1 else seg_a[fa + 1]
-    for i in range(first, last):
-        own = i >= seg_a[fa]
-        w = (w_lo_a[i] if own else 0.0) + (w_hi_a[i] if (not own or fa == n_amp - 1) else 0.0)
-        if w == 0.0:
-            continue
-        phi, freq = _phase_and_freq(
-            freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
-        )
-        if freq >= nyquist:
-            continue
-        acc += w * g_audio[b, i] * math.sin(phi)
-    d_amps[b, fa, k] = acc
-
-
-@cuda.jit
-def _sinusoid_phase_kernel(
-    freqs,
-    amps,
-    seg_f,
-    lo_f,
-    w_lo_f,
-    w_hi_f,
-    cw_lo_f,
-    cw_hi_f,
-    lo_a,
-    w_lo_a,
-    w_hi_a,
-    starts,
-    scale,
-    nyquist,
-    g_audio,
-    u,
-    q_lo,
-    q_hi,
-):  # pragma: no cover - compiled
-    idx = cuda.grid(1)
-    batch, n_freq, n_osc = u.shape
-    if idx >= batch * n_freq * n_osc:
-        return
-    b = idx // (n_freq * n_osc)
-    rest = idx - b * n_freq * n_osc
-    f = rest // n_osc
-    k = rest - f * n_osc
-    su = sl = sh = 0.0
-    for i in range(seg_f[f], seg_f[f + 1]):
-        phi, freq = _phase_and_freq(
-            freqs, b, k, i, lo_f, w_lo_f, w_hi_f, cw_lo_f, cw_hi_f, starts, scale
-        )
-        if freq >= nyquist:
-            continue
-        la = lo_a[i]
-        ha = min(la + 1, amps.shape[1] - 1)
-        a = w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]
-        t = g_audio[b, i] * a * math.cos(phi)
-        su += t
-        sl += t * cw_lo_f[i]
-        sh += t * cw_hi_f[i]
-    u[b, f, k] = su
-    q_lo[b, f, k] = sl
-    q_hi[b, f, k] = sh
 
 
 def sinusoid_forward(block):
@@ -387,5 +255,4 @@ def sinusoid_forward(block):
 
 def sinusoid_backward(block, g_audio, need_amps, need_phase):
     """``(d_amps [B, Fa, K] or None, (U, Q_lo, Q_hi) [B, Ff, K] or None)``, all float64."""
-    kernels = (_sinusoid_amp_grad_kernel, _sinusoid_phase_kernel)
-    return _backward(kernels, block, block.freqs, block.starts, g_audio, need_amps, need_phase)
+    return _backward(block, block.freqs, block.starts, g_audio, need_amps, need_phase, False)
