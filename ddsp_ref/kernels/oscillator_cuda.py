@@ -73,11 +73,10 @@ def _harmonic_sample(
     return acc
 
 
-# -- harmonic bank --------------------------------------------------------------------------------
 @cuda.jit
-def _harmonic_forward_kernel(
-    f0, amps, pf, pa, starts, scale, nyquist, out
-):  # pragma: no cover - compiled
+def _forward_kernel(x, amps, pf, pa, starts, scale, nyquist, harmonic, out):  # pragma: no cover
+    """One thread per output sample: the harmonics of ``x`` [B, Ff, 1] (``harmonic``, by the
+    Chebyshev recurrence) or the free sinusoids of ``x`` [B, Ff, K] (one sine each)."""
     lo_a, w_lo_a, w_hi_a = pa
     idx = cuda.grid(1)
     batch, n = out.shape
@@ -85,9 +84,20 @@ def _harmonic_forward_kernel(
         return
     b = idx // n
     i = idx - b * n
-    phi, freq = _phase_and_freq(f0, b, 0, i, pf, starts, scale)
-    kmax = _n_below(freq, nyquist, amps.shape[2])
-    out[b, i] = _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, False, False)
+    if harmonic:
+        phi, freq = _phase_and_freq(x, b, 0, i, pf, starts, scale)
+        kmax = _n_below(freq, nyquist, amps.shape[2])
+        out[b, i] = _harmonic_sample(amps, b, i, kmax, phi, lo_a, w_lo_a, w_hi_a, False, False)
+        return
+    la = lo_a[i]
+    ha = min(la + 1, amps.shape[1] - 1)
+    acc = 0.0
+    for k in range(x.shape[2]):
+        phi, freq = _phase_and_freq(x, b, k, i, pf, starts, scale)
+        if freq >= nyquist:
+            continue
+        acc += (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.sin(phi)
+    out[b, i] = acc
 
 
 @cuda.jit
@@ -175,15 +185,15 @@ def _f_args(plan):
     return plan.lo_f, plan.w_lo_f, plan.w_hi_f, plan.cw_lo_f, plan.cw_hi_f
 
 
-def _forward(kernel, block, freqs, starts):
+def _forward(block, freqs, starts, harmonic):
     """Launch a forward kernel: one thread per output sample; ``freqs`` and ``starts`` are
     the block's, with an oscillator axis ``[B, Ff, K]``."""
     amps, plan = block.amps, block.plan
     xp = array_namespace(freqs, amps)
     out = xp.empty((freqs.shape[0], plan.lo_f.shape[0]), dtype=xp.float64)
     pa = (plan.lo_a, plan.w_lo_a, plan.w_hi_a)
-    args = (freqs, amps, _f_args(plan), pa, starts, block.scale, block.nyquist, out)
-    launch(kernel, out.size, xp, *args)
+    args = (freqs, amps, _f_args(plan), pa, starts, block.scale, block.nyquist, harmonic)
+    launch(_forward_kernel, out.size, xp, *args, out)
     return out
 
 
@@ -213,7 +223,7 @@ def harmonic_forward(block):
     frequency frame."""
     xp = array_namespace(block.freqs)
     starts = xp.ascontiguousarray(block.starts[..., None])
-    return _forward(_harmonic_forward_kernel, block, block.freqs[..., None], starts)
+    return _forward(block, block.freqs[..., None], starts, True)
 
 
 def harmonic_backward(block, g_audio, need_amps, need_phase):
@@ -224,33 +234,10 @@ def harmonic_backward(block, g_audio, need_amps, need_phase):
     return _backward(block, f0, starts, g_audio, need_amps, need_phase, True)
 
 
-# -- free sinusoids -------------------------------------------------------------------------------
-@cuda.jit
-def _sinusoid_forward_kernel(
-    freqs, amps, pf, pa, starts, scale, nyquist, out
-):  # pragma: no cover - compiled
-    lo_a, w_lo_a, w_hi_a = pa
-    idx = cuda.grid(1)
-    batch, n = out.shape
-    if idx >= batch * n:
-        return
-    b = idx // n
-    i = idx - b * n
-    la = lo_a[i]
-    ha = min(la + 1, amps.shape[1] - 1)
-    acc = 0.0
-    for k in range(freqs.shape[2]):
-        phi, freq = _phase_and_freq(freqs, b, k, i, pf, starts, scale)
-        if freq >= nyquist:
-            continue
-        acc += (w_lo_a[i] * amps[b, la, k] + w_hi_a[i] * amps[b, ha, k]) * math.sin(phi)
-    out[b, i] = acc
-
-
 def sinusoid_forward(block):
     """Audio ``[B, N]`` of a :class:`Block`; ``starts [B, Ff, K]`` is the phase before every
     frequency frame."""
-    return _forward(_sinusoid_forward_kernel, block, block.freqs, block.starts)
+    return _forward(block, block.freqs, block.starts, False)
 
 
 def sinusoid_backward(block, g_audio, need_amps, need_phase):
