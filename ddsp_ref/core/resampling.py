@@ -54,16 +54,22 @@ def _weight_shape(ndim: int, n_out: int) -> tuple:
     return (n_out,) if ndim == 1 else (1, n_out) + (1,) * (ndim - 2)
 
 
-def _resize_nearest(x: Any, n_out: int, align_corners: bool, span: tuple | None = None) -> Any:
+def _frames(x: Any, axis: int, frames: tuple | None) -> tuple[int, int]:
+    """``(n_in, first)``: the signal's frame count and the index of ``x``'s first frame
+    (``frames = (first, n_in)`` when ``x`` holds a slice of the frames, else all of them)."""
+    return (x.shape[axis], 0) if frames is None else (frames[1], frames[0])
+
+
+def _resize_nearest(x, n_out, align_corners, span=None, frames=None) -> Any:
     xp = array_namespace(x)
     axis = 0 if len(x.shape) == 1 else 1
-    n_in = x.shape[axis]
+    n_in, first = _frames(x, axis, frames)
     pos = _legacy_positions(xp, n_in, n_out, align_corners, span)
     floor = xp.floor(pos)
     if align_corners:  # roundf: halves go away from zero (not numpy's half-to-even)
         floor = floor + (pos - floor >= 0.5)
     index = xp.minimum(floor.astype(xp.int64), n_in - 1)
-    return ops.take(x, index, axis=axis)
+    return ops.take(x, index - first, axis=axis)
 
 
 def linear_taps(
@@ -84,14 +90,15 @@ def linear_taps(
     return lo, hi, pos - floor
 
 
-def _resize_linear(x: Any, n_out: int, align_corners: bool, span: tuple | None = None) -> Any:
+def _resize_linear(x, n_out, align_corners, span=None, frames=None) -> Any:
     xp = array_namespace(x)
     ndim = len(x.shape)
     axis = 0 if ndim == 1 else 1
-    lo, hi, lerp = linear_taps(xp, x.shape[axis], n_out, align_corners, span)
+    n_in, first = _frames(x, axis, frames)
+    lo, hi, lerp = linear_taps(xp, n_in, n_out, align_corners, span)
     lerp = lerp.astype(x.dtype).reshape(_weight_shape(ndim, lerp.shape[0]))
-    x_lo = ops.take(x, lo, axis=axis)
-    x_hi = ops.take(x, hi, axis=axis)
+    x_lo = ops.take(x, lo - first, axis=axis)
+    x_hi = ops.take(x, hi - first, axis=axis)
     # TF's order of operations: lo + (hi - lo) * lerp.
     return x_lo + (x_hi - x_lo) * lerp
 
@@ -110,11 +117,11 @@ def _cubic_table(xp: ModuleType) -> tuple[Any, Any]:
     return near.astype(xp.float32), far.astype(xp.float32)
 
 
-def _resize_cubic(x: Any, n_out: int, align_corners: bool, span: tuple | None = None) -> Any:
+def _resize_cubic(x, n_out, align_corners, span=None, frames=None) -> Any:
     xp = array_namespace(x)
     ndim = len(x.shape)
     axis = 0 if ndim == 1 else 1
-    n_in = x.shape[axis]
+    n_in, first = _frames(x, axis, frames)
     pos = _legacy_positions(xp, n_in, n_out, align_corners, span)
     floor = xp.floor(pos)
     # The fraction is quantised to 1/1024 with round-half-to-even (C's lrintf).
@@ -128,7 +135,7 @@ def _resize_cubic(x: Any, n_out: int, align_corners: bool, span: tuple | None = 
         # Edge replication: neighbours are clamped into the signal, weights not renormalised.
         index = xp.clip(base + (k - 1), 0, n_in - 1)
         weight = weight.astype(x.dtype).reshape(_weight_shape(ndim, pos.shape[0]))
-        out = out + ops.take(x, index, axis=axis) * weight
+        out = out + ops.take(x, index - first, axis=axis) * weight
     return out
 
 
@@ -191,18 +198,29 @@ def resample_range(
     method: str,
     add_endpoint: bool = True,
     span: tuple | None = None,
+    frames: tuple | None = None,
 ) -> Any:
     """Output steps ``span = (start, stop)`` of ``resample(inputs, n_timesteps, method)``.
 
     Internal (inputs trusted: a float array of rank 1-4, 3 for 'window', whose time axis the
     method accepts). The same numbers as slicing the full resample, in memory proportional to
-    the span.
+    the span. ``frames = (first, n_frames)``: ``inputs`` hold only frames ``first ..`` of a
+    signal of ``n_frames`` frames (at least those the span reads, see :func:`frames_read`).
     """
     align_corners = not add_endpoint
     if method == "window":
-        return _resize_window(inputs, n_timesteps, add_endpoint, span)
+        return _resize_window(inputs, n_timesteps, add_endpoint, span, frames)
     resize = {"nearest": _resize_nearest, "linear": _resize_linear, "cubic": _resize_cubic}[method]
-    return resize(inputs, n_timesteps, align_corners, span)
+    return resize(inputs, n_timesteps, align_corners, span, frames)
+
+
+def frames_read(n_frames: int, n_timesteps: int, span: tuple) -> tuple[int, int]:
+    """A frame range ``[first, stop)`` that contains every frame the output steps ``span`` of
+    any method (with ``add_endpoint``) read: positions ``n * n_frames / n_timesteps``, cubic's
+    two neighbours on each side, and a frame of margin for TF's float32 rounding."""
+    first = span[0] * n_frames // n_timesteps - 3
+    stop = (span[1] - 1) * n_frames // n_timesteps + 4
+    return max(first, 0), min(stop, n_frames)
 
 
 def _window_hop(n_frames: int, n_timesteps: int, add_endpoint: bool, where: str) -> int:
@@ -223,13 +241,13 @@ def _window_hop(n_frames: int, n_timesteps: int, add_endpoint: bool, where: str)
     return n_timesteps // n_intervals
 
 
-def _resize_window(x: Any, n_timesteps: int, add_endpoint: bool, span: tuple | None) -> Any:
+def _resize_window(x, n_timesteps, add_endpoint, span, frames=None) -> Any:
     """Raised-cosine crossfade of ``[batch, n_frames, n_channels]`` frames as a two-tap
     gather: step ``n = f * hop + j`` is ``x[f] * w[hop + j] + x[f + 1] * w[j]``, ``w`` the
     periodic Hann window of ``2 * hop`` samples in the working dtype (the same two products
     the overlap-add of windowed frames sums, so the same numbers)."""
     xp = array_namespace(x)
-    n_frames = x.shape[1]
+    n_frames, first = _frames(x, 1, frames)
     hop = _window_hop(n_frames, n_timesteps, add_endpoint, "upsample_with_windows")
     window = hann_window(xp, 2 * hop, x.dtype)
     start, stop = span or (0, n_timesteps)
@@ -237,7 +255,7 @@ def _resize_window(x: Any, n_timesteps: int, add_endpoint: bool, span: tuple | N
     lo, j = n // hop, n % hop
     hi = xp.minimum(lo + 1, n_frames - 1)  # add_endpoint: the appended copy of the last frame
     w_lo, w_hi = window[hop + j][None, :, None], window[j][None, :, None]
-    return ops.take(x, lo, axis=1) * w_lo + ops.take(x, hi, axis=1) * w_hi
+    return ops.take(x, lo - first, axis=1) * w_lo + ops.take(x, hi - first, axis=1) * w_hi
 
 
 @functools.lru_cache(maxsize=64)

@@ -38,7 +38,7 @@ from .oscillators import (
     normalize_harmonics,
     working_dtype,
 )
-from .resampling import _METHODS, resample_range, resample_taps
+from .resampling import _METHODS, frames_read, resample_range, resample_taps
 from .utils import to_float
 
 __all__ = ["harmonic_synthesis", "streaming_harmonic_synthesis", "sinusoidal_synthesis"]
@@ -112,20 +112,24 @@ def _identity_taps(n: int) -> Taps:
     return Taps.identity(n)
 
 
-def _harmonic_chunks(f0, amps, n_samples, sample_rate, method, phase0, nyquist) -> tuple:
+def _harmonic_chunks(f0, dist, gain, n_samples, sample_rate, method, phase0, nyquist) -> tuple:
     """The fused harmonic bank over chunks of samples, for amplitude resampling without
-    two-tap tables ('cubic', or 'window' that ddsp rejects): f0 [B, F, 1] and amplitudes
-    [B, F, H] are resampled chunk by chunk and rendered at the sample rate, the float64
-    fundamental phase carried from chunk to chunk. Returns (audio, final phase [B])."""
+    two-tap tables ('cubic', or 'window' that ddsp rejects): f0 [B, F, 1] and the amplitudes
+    ``dist * gain`` ([B, F, H] times [B, F, 1] or None) are resampled chunk by chunk (the
+    product formed only on the frames a chunk reads) and rendered at the sample rate, the
+    float64 fundamental phase carried from chunk to chunk. Returns (audio, final phase [B])."""
+    n_frames = dist.shape[1]
 
     def render(span, phase):
         freq = resample_range(f0, n_samples, "linear", True, span)
-        harm = resample_range(amps, n_samples, method, True, span)
+        first, stop = frames_read(n_frames, n_samples, span)
+        part = dist[:, first:stop] if gain is None else dist[:, first:stop] * gain[:, first:stop]
+        harm = resample_range(part, n_samples, method, True, span, (first, n_frames))
         taps = _identity_taps(span[1] - span[0])
         freq = ops.reshape(freq, tuple(freq.shape[:2]))
         return harmonic_bank(freq, harm, taps, taps, phase, sample_rate, nyquist)
 
-    return _chunked(n_samples, amps.shape[0] * amps.shape[-1], render, phase0)
+    return _chunked(n_samples, dist.shape[0] * dist.shape[-1], render, phase0)
 
 
 def _chunked(n_samples: int, per_sample: int, render: Callable, state: Any) -> tuple:
@@ -205,11 +209,9 @@ def harmonic_synthesis(
         dtype = working_dtype(dist) if gain is None else working_dtype(dist, gain)
         taps = _frame_taps(f0, dist, n_samples, amp_resample_method, dtype)
         if taps is None:
-            harmonic_amplitudes = dist if gain is None else dist * gain
             return _harmonic_chunks(
-                f0, harmonic_amplitudes, n_samples, sample_rate, amp_resample_method,
-                xp.zeros(batch), True,
-            )[0]  # fmt: skip
+                f0, dist, gain, n_samples, sample_rate, amp_resample_method, xp.zeros(batch), True
+            )[0]
         f0_2d = ops.reshape(f0, (batch, f0.shape[1]))
         audio, _ = harmonic_bank(f0_2d, dist, *taps, xp.zeros(batch), sample_rate, gain=gain)
         return audio
@@ -286,7 +288,14 @@ def streaming_harmonic_synthesis(
         )
     elif fused_enabled():
         audio, final = _harmonic_chunks(
-            f0, harmonic_amplitudes, n_samples, sample_rate, amp_resample_method, phase0, False
+            f0,
+            harmonic_amplitudes,
+            None,
+            n_samples,
+            sample_rate,
+            amp_resample_method,
+            phase0,
+            False,
         )
     else:
 

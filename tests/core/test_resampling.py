@@ -255,3 +255,20 @@ def test_window_gradients(add_endpoint, n_frames, hop, channels, seed):
         n_out *= n_frames + 1  # keep it an upsampling with an integer ratio
     ddsp_ref.check_grads(lambda a: upsample_with_windows(a, n_out, add_endpoint), x)
     ddsp_ref.check_grads(lambda a: resample(a[:, :, 0], n_out, "window", add_endpoint), x)
+
+
+@pytest.mark.parametrize("method", ["nearest", "linear", "cubic", "window"])
+@pytest.mark.parametrize("n_frames, n_out", [(7, 56), (5, 11), (300, 4800)])
+def test_resample_range_of_a_frame_slice_equals_the_full_resample(method, n_frames, n_out):
+    """Chunked rendering resamples a span of output steps from only the frames it reads
+    (resampling.frames_read): the same numbers as slicing the full resample."""
+    from ddsp_ref.core.resampling import frames_read, resample_range
+
+    if method == "window" and n_out % n_frames:
+        pytest.skip("'window' needs n_out divisible by n_frames")
+    x = np.random.default_rng(n_out).standard_normal((2, n_frames, 3))
+    full = resample(x, n_out, method=method)
+    for span in [(0, 1), (0, n_out), (1, n_out // 3), (n_out // 2, n_out), (n_out - 1, n_out)]:
+        first, stop = frames_read(n_frames, n_out, span)
+        part = resample_range(x[:, first:stop], n_out, method, True, span, (first, n_frames))
+        np.testing.assert_array_equal(part, full[:, span[0] : span[1]])
