@@ -39,6 +39,7 @@ ROWS = [
     ("harmonic_synthesis nearest 250 fps", "harmonic_synthesis", 250, "nearest"),
     ("harmonic_synthesis cubic 250 fps", "harmonic_synthesis", 250, "cubic"),
     ("harmonic_synthesis shifts 250 fps", "shifts", 250, "window"),
+    ("harmonic_synthesis shifts 1000 fps", "shifts", 1000, "window"),
     ("synths.Harmonic (defaults) 250 fps", "Harmonic", 250, "window"),
     ("synths.Harmonic (defaults) 1000 fps", "Harmonic", 1000, "window"),
     ("synths.Harmonic (defaults) 1 fps", "Harmonic", 1, "window"),

@@ -215,15 +215,28 @@ def harmonic_synthesis(
         f0_2d = ops.reshape(f0, (batch, f0.shape[1]))
         audio, _ = harmonic_bank(f0_2d, dist, *taps, xp.zeros(batch), sample_rate, gain=gain)
         return audio
-    harmonic_amplitudes = amplitudes if dist is None else amplitudes * _to_batch(dist, batch)
-    n_harmonics = max(harmonic_amplitudes.shape[-1], 1 if shifts is None else shifts.shape[-1])
-    harmonic_frequencies = f0 * xp.arange(1, n_harmonics + 1).astype(f0.dtype)
-    if shifts is not None:
-        harmonic_frequencies = harmonic_frequencies * (1.0 + shifts)
+    dist = None if dist is None else _to_batch(dist, batch)
+    n_harmonics = max(
+        1 if dist is None else dist.shape[-1], 1 if shifts is None else shifts.shape[-1]
+    )
+    ratios = xp.arange(1, n_harmonics + 1).astype(f0.dtype)
+    n_frames = f0.shape[1]
 
     def render(span, phase):
-        freqs = resample_range(harmonic_frequencies, n_samples, "linear", True, span)
-        amps = resample_range(harmonic_amplitudes, n_samples, amp_resample_method, True, span)
+        # ddsp's frame-rate products, formed only on the frames this chunk reads.
+        first, stop = frames_read(n_frames, n_samples, span)
+        frames = slice(first, stop)
+        harmonic_frequencies = f0[:, frames] * ratios
+        if shifts is not None:
+            harmonic_frequencies = harmonic_frequencies * (1.0 + shifts[:, frames])
+        harmonic_amplitudes = amplitudes[:, frames]
+        if dist is not None:
+            harmonic_amplitudes = harmonic_amplitudes * dist[:, frames]
+        where = (first, n_frames)
+        freqs = resample_range(harmonic_frequencies, n_samples, "linear", True, span, where)
+        amps = resample_range(
+            harmonic_amplitudes, n_samples, amp_resample_method, True, span, where
+        )
         oscillators, phase = composed_bank(freqs, amps, sample_rate, phase)
         return ops.sum(oscillators, axis=-1), phase
 
