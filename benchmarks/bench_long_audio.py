@@ -45,6 +45,7 @@ ROWS = [
     ("synths.Harmonic (defaults) 1 fps", "Harmonic", 1, "window"),
     ("synths.Harmonic cubic 1000 fps", "Harmonic", 1000, "cubic"),
     ("streaming_harmonic_synthesis 250 fps", "streaming", 250, "linear"),
+    ("streaming.HarmonicStream, one block 250 fps", "HarmonicStream", 250, "window"),
     ("synths.Sinusoidal (defaults) 100 sines 250 fps", "Sinusoidal", 250, "window"),
     ("synths.Sinusoidal (defaults) 100 sines 1000 fps", "Sinusoidal", 1000, "window"),
     ("synths.Wavetable 512-pt tables 250 fps", "Wavetable", 250, "window"),
@@ -82,6 +83,11 @@ def _render(path: str, seconds: float, fps: int, method: str) -> np.ndarray:
         return core.streaming_harmonic_synthesis(
             f0, amps, dist, n_samples=n, sample_rate=SR, amp_resample_method=method
         )[0]
+    if path == "HarmonicStream":  # the whole signal as one block, then the flush
+        from ddsp_ref.streaming import HarmonicStream
+
+        stream = HarmonicStream(synths.Harmonic(sample_rate=SR), hop_size=SR // fps)
+        return np.concatenate([stream.process(amps, dist, f0), stream.flush()], axis=1)
     if path == "Sinusoidal":  # default scalings: raw controls in, 100 sinusoids
         raw_freqs = np.broadcast_to(np.linspace(-3, 0, N_HARMONICS, dtype=np.float32), dist.shape)
         synth = synths.Sinusoidal(n_samples=n, sample_rate=SR)

@@ -180,9 +180,11 @@ def check_steps(lo: np.ndarray, taps: Taps, name: str, first: bool, last: bool) 
     piece, starts at frame 0 / ends at the last frame)."""
     steps = np.diff(lo)
     bad = bool(steps.size) and (steps.min() < 0 or steps.max() > 1)
-    if bad or (first and lo[0] != 0) or (last and lo[-1] != taps.n_frames - 1):
+    # Crossfade taps read their last frame only as the upper neighbour of the last interval.
+    end = taps.n_frames - (2 if taps.kind == "crossfade" else 1)
+    if bad or (first and lo[0] != 0) or (last and lo[-1] != end):
         raise ValueError(
-            f"{name}: the taps must start at frame 0, end at frame {taps.n_frames - 1} and "
+            f"{name}: the taps must start at frame 0, end at frame {end} and "
             f"advance by 0 or 1 frame per sample (upsampling); {taps.kind!r} taps of "
             f"{taps.n_frames} frames to {taps.n_samples} samples do not"
         )

@@ -92,6 +92,10 @@ class Taps:
       ``window[j]``, ``window`` a periodic Hann of ``2 * hop`` samples given in float64.
     - 'nearest': TF1's legacy nearest-neighbour resize (ddsp's 'nearest'): the 'linear'
       positions' floor, weights 1 and 0.
+    - 'crossfade': frame f at sample ``f * hop`` (``hop = N / (F - 1)``), sample
+      ``n = f * hop + j`` mixes frames f and f + 1 with ``w_hi = weights[j]``,
+      ``w_lo = 1 - w_hi`` (block-wise streaming: the last frame is only read as the upper
+      neighbour of the last interval).
     - 'identity': controls already at the sample rate (``lo = n``, weights 1 and 0).
     - 'table': explicit ``(lo, w_lo, w_hi)`` host arrays.
 
@@ -123,6 +127,16 @@ class Taps:
         return cls("window", int(n_frames), int(n_samples), window=window)
 
     @classmethod
+    def crossfade(cls, n_frames: int, hop: int, weights: Any) -> Taps:
+        weights = np.asarray(weights, dtype=np.float64)
+        if n_frames < 2 or weights.shape != (int(hop),):
+            raise ValueError(
+                f"Taps.crossfade: needs n_frames >= 2 ({n_frames}) and hop weights, got "
+                f"{weights.shape} for hop {hop}"
+            )
+        return cls("crossfade", int(n_frames), (int(n_frames) - 1) * int(hop), window=weights)
+
+    @classmethod
     def identity(cls, n_samples: int) -> Taps:
         return cls("identity", int(n_samples), int(n_samples))
 
@@ -149,6 +163,10 @@ class Taps:
             hop = self.n_samples // self.n_frames
             offset = n % hop
             return n // hop, self.window[hop + offset], self.window[offset]
+        if self.kind == "crossfade":
+            hop = self.window.shape[0]
+            w_hi = self.window[n % hop]
+            return n // hop, 1.0 - w_hi, w_hi
         if self.kind == "identity":
             return n, np.ones(n.shape[0]), np.zeros(n.shape[0])
         lo, w_lo, w_hi = (a[n0:n1] for a in self.table)

@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ddsp_ref import core, synths
+from ddsp_ref import core, streaming, synths
 from ddsp_ref.core import synthesis, wavetable
 from ddsp_ref.kernels import oscillator_plan
 
@@ -55,10 +55,17 @@ PATHS = {
         x["dist"], x["dist"] - 3.0
     ),
     "Wavetable": lambda x, n: synths.Wavetable(n_samples=n)(x["amps"], x["tables"], x["f0"]),
+    "HarmonicStream": lambda x, n: _stream(x),
     "wavetable_synthesis": lambda x, n: core.wavetable_synthesis(
         x["f0"], x["amps"], x["tables"], n_samples=n
     ),
 }
+
+
+def _stream(x):
+    """One block of every frame, then the flush: the whole signal through HarmonicStream."""
+    stream = streaming.HarmonicStream(synths.Harmonic(), HOP)
+    return np.concatenate([stream.process(x["amps"], x["dist"], x["f0"]), stream.flush()], axis=1)
 
 
 def _peak_bytes(path, n: int) -> int:
