@@ -11,12 +11,17 @@ sizes, with a latency of one frame.
 
 from __future__ import annotations
 
-import math
+import functools
 from typing import Any
+
+import numpy as np
 
 from . import core
 from .autodiff import ops
+from .autodiff.fused.oscillators import Taps, harmonic_bank
 from .backend import array_namespace
+from .numerics import hann_window
+from .validation import positive_int
 
 __all__ = ["HarmonicStream"]
 
@@ -40,16 +45,14 @@ class HarmonicStream:
                 "HarmonicStream supports amp_resample_method 'linear' or 'window' (two-frame "
                 f"interpolation), got {synth.amp_resample_method!r}"
             )
-        if int(hop_size) != hop_size or hop_size < 1:
-            raise ValueError(f"HarmonicStream: hop_size must be a positive int, got {hop_size}")
         self.synth = synth
-        self.hop_size = int(hop_size)
+        self.hop_size = positive_int(hop_size, "hop_size", "HarmonicStream")
         self.reset()
 
     def reset(self) -> None:
         """Forget the carried frame and phase (start a new signal)."""
         self._last = None  # (harmonic amplitudes [B,1,H], f0 [B,1,1]) of the last frame
-        self._phase = None  # fundamental phase [B,1,1] after the last rendered sample
+        self._phase = None  # float64 fundamental phase [B] after the last rendered sample
 
     def process(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> Any:
         """Render one block of frames (same controls as ``Harmonic.get_controls``).
@@ -82,32 +85,33 @@ class HarmonicStream:
         return audio
 
     def _render(self, harm_amps: Any, f0: Any) -> Any:
-        """Samples from frame 0 up to (not including) the last frame of the given frames."""
-        n_frames = harm_amps.shape[1]
+        """Samples from frame 0 up to (not including) the last frame of the given frames: the
+        fused harmonic op reads the frame-rate controls through crossfade taps (frame k at
+        sample k * hop), silences harmonics at or above Nyquist per sample, and carries the
+        float64 phase; no ``[batch, n_samples, n_harmonics]`` array is formed."""
+        xp = array_namespace(harm_amps)
+        batch, n_frames = harm_amps.shape[0], harm_amps.shape[1]
+        dtype = core.to_float(harm_amps).dtype
         if n_frames < 2:
-            xp = array_namespace(harm_amps)
-            return xp.zeros((harm_amps.shape[0], 0), dtype=core.to_float(harm_amps).dtype)
-        f0_samples = self._interpolate(f0, "linear")
-        amp_samples = self._interpolate(harm_amps, self.synth.amp_resample_method)
-        harmonic_freqs = core.get_harmonic_frequencies(f0_samples, harm_amps.shape[-1])
-        # Per-sample Nyquist mask, as oscillator_bank applies in one-shot synthesis.
-        amp_samples = core.remove_above_nyquist(harmonic_freqs, amp_samples, self.synth.sample_rate)
-        audio, self._phase = core.harmonic_oscillator_bank(
-            f0_samples, amp_samples, initial_phase=self._phase, sample_rate=self.synth.sample_rate
+            return xp.zeros((batch, 0), dtype=dtype)
+        taps_f = _crossfade_taps(n_frames, self.hop_size, "linear", np.dtype(dtype))
+        taps_a = _crossfade_taps(
+            n_frames, self.hop_size, self.synth.amp_resample_method, np.dtype(dtype)
+        )
+        phase = xp.zeros(batch) if self._phase is None else self._phase
+        f0_2d = ops.reshape(f0, (batch, n_frames))
+        audio, self._phase = harmonic_bank(
+            f0_2d, harm_amps, taps_f, taps_a, phase, self.synth.sample_rate, nyquist=True
         )
         return audio
 
-    def _interpolate(self, frames: Any, method: str) -> Any:
-        """``[B, F, C]`` -> ``[B, (F - 1) * hop, C]``: frame k at sample k * hop, two-frame mix."""
-        xp = array_namespace(frames)
-        dtype = core.to_float(frames).dtype
-        hop = self.hop_size
-        position = xp.arange(hop, dtype=xp.float64) / hop
-        if method == "window":  # raised-cosine crossfade of the periodic Hann window
-            position = 0.5 - 0.5 * xp.cos(math.pi * position)
-        weight = position.astype(dtype)[None, None, :, None]  # [1, 1, hop, 1]
-        left = ops.expand_dims(frames[:, :-1], 2)  # [B, F-1, 1, C]
-        right = ops.expand_dims(frames[:, 1:], 2)
-        mixed = left * (1.0 - weight) + right * weight  # [B, F-1, hop, C]
-        batch, n_pairs = frames.shape[0], frames.shape[1] - 1
-        return ops.reshape(mixed, (batch, n_pairs * hop, frames.shape[2]))
+
+@functools.lru_cache(maxsize=32)
+def _crossfade_taps(n_frames: int, hop: int, method: str, dtype: Any) -> Taps:
+    """Frame k at sample k * hop, mixed linearly or by the rising half of the periodic Hann
+    window (the one-shot 'window' crossfade), weights rounded to the working dtype."""
+    if method == "window":
+        weights = hann_window(np, 2 * hop, dtype)[:hop]
+    else:
+        weights = (np.arange(hop, dtype=np.float64) / hop).astype(dtype)
+    return Taps.crossfade(n_frames, hop, weights)

@@ -5,38 +5,80 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import core
 from .autodiff import ops
+from .autodiff.tensor import Tensor
 from .backend import array_namespace, default_rng
-from .core import fused
 from .gin_support import register
 from .processors import Processor
+from .validation import (
+    check_rank,
+    check_same_batch,
+    nonnegative_int,
+    one_of,
+    positive_int,
+    positive_number,
+)
 
 __all__ = ["TensorToAudio", "Harmonic", "FilteredNoise", "Wavetable", "Sinusoidal"]
 
 
-def _check_rank(name: str, x: Any, rank: int, cls: str) -> None:
-    if x is not None and len(x.shape) != rank:
-        raise ValueError(
-            f"{cls}: {name} must have rank {rank} ([batch, n_frames, channels]), "
-            f"got shape {tuple(x.shape)}"
-        )
-
-
-def _check_frames(cls: str, **controls: Any) -> None:
-    """All frame-wise controls must share batch and frame counts."""
-    shapes = {k: tuple(v.shape[:2]) for k, v in controls.items() if v is not None}
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f"{cls}: controls disagree on [batch, n_frames]: {shapes}")
+def _frame_controls(cls: str, **controls: Any) -> dict:
+    """Frame-wise controls as float arrays (lists and scalars accepted), each
+    ``[batch, n_frames, channels]`` with one batch size (or 1) and one frame count (>= 1)."""
+    out = {}
+    for name, x in controls.items():
+        x = core.to_float(x, name, cls)
+        check_rank(x, 3, name, cls, "[batch, n_frames, channels]")
+        out[name] = x
+    check_same_batch(cls, **out)
+    frames = {k: int(v.shape[1]) for k, v in out.items()}
+    if len(set(frames.values())) > 1 or min(frames.values()) < 1:
+        raise ValueError(f"{cls}: controls must share n_frames >= 1, got {frames}")
+    return out
 
 
 def _check_single_channel(cls: str, **controls: Any) -> None:
     for key, value in controls.items():
-        if value is not None and value.shape[-1] != 1:
+        if value.shape[-1] != 1:
             raise ValueError(
                 f"{cls}: {key} must have one channel ([batch, n_frames, 1]), got "
                 f"shape {tuple(value.shape)}"
             )
+
+
+# Frame-rate elements scaled per chunk by _by_frames (~4 MB per float32 temporary).
+_FRAME_CHUNK_ELEMENTS = 1 << 20
+
+
+def _by_frames(scale: Callable, *controls: Any) -> dict:
+    """``scale(*controls)`` (a dict of ``[batch, n_frames, ...]`` arrays) computed a chunk of
+    frames at a time into preallocated outputs, for frame-wise scalings of plain arrays: the
+    temporaries of the scaling stay chunk-sized however long the controls are."""
+    per_frame = sum(int(np.prod(x.shape)) // max(x.shape[1], 1) for x in controls)
+    n_frames = controls[0].shape[1]
+    size = max(1, _FRAME_CHUNK_ELEMENTS // max(per_frame, 1))
+    if size >= n_frames:
+        return scale(*controls)
+    out = None
+    for start in range(0, n_frames, size):
+        part = scale(*(x[:, start : start + size] for x in controls))
+        if out is None:
+            xp = array_namespace(*part.values())
+            out = {k: xp.empty(v.shape[:1] + (n_frames,) + v.shape[2:], v.dtype)
+                   for k, v in part.items()}  # fmt: skip
+        for key, value in part.items():
+            out[key][:, start : start + size] = value
+    return out
+
+
+def _sizes(cls: str, n_samples: Any, sample_rate: Any) -> tuple[int, float]:
+    return (
+        positive_int(n_samples, "n_samples", cls),
+        positive_number(sample_rate, "sample_rate", cls),
+    )
 
 
 class TensorToAudio(Processor):
@@ -46,6 +88,7 @@ class TensorToAudio(Processor):
         super().__init__(name=name)
 
     def get_controls(self, samples: Any) -> dict:
+        samples = core.to_float(samples, "samples", "TensorToAudio")
         if len(samples.shape) != 3 or samples.shape[2] != 1:
             raise ValueError(
                 "TensorToAudio: samples must have shape [batch, n_samples, 1], got "
@@ -81,11 +124,13 @@ class Harmonic(Processor):
         name: str = "harmonic",
     ):
         super().__init__(name=name)
-        self.n_samples = n_samples
-        self.sample_rate = sample_rate
+        self.n_samples, self.sample_rate = _sizes("Harmonic", n_samples, sample_rate)
         self.scale_fn = scale_fn
         self.normalize_below_nyquist = normalize_below_nyquist
-        self.amp_resample_method = amp_resample_method
+        self.amp_resample_method = one_of(
+            amp_resample_method, ("nearest", "linear", "cubic", "window"),
+            "amp_resample_method", "Harmonic",
+        )  # fmt: skip
         self.use_angular_cumsum = use_angular_cumsum
 
     def get_controls(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> dict:
@@ -96,19 +141,20 @@ class Harmonic(Processor):
             harmonic_distribution: ``[batch, n_frames, n_harmonics]`` (before scale_fn).
             f0_hz: ``[batch, n_frames, 1]`` fundamental frequency in Hz.
         """
-        for key, value in (
-            ("amplitudes", amplitudes),
-            ("f0_hz", f0_hz),
-            ("harmonic_distribution", harmonic_distribution),
-        ):
-            _check_rank(key, value, 3, "Harmonic")
-        _check_frames(
+        c = _frame_controls(
             "Harmonic",
             amplitudes=amplitudes,
-            f0_hz=f0_hz,
             harmonic_distribution=harmonic_distribution,
+            f0_hz=f0_hz,
         )
+        amplitudes, harmonic_distribution, f0_hz = c.values()
         _check_single_channel("Harmonic", amplitudes=amplitudes, f0_hz=f0_hz)
+        frame_wise = self.scale_fn is None or self.scale_fn is core.exp_sigmoid
+        if frame_wise and not any(isinstance(x, Tensor) for x in c.values()):
+            return _by_frames(self._scale, amplitudes, harmonic_distribution, f0_hz)
+        return self._scale(amplitudes, harmonic_distribution, f0_hz)
+
+    def _scale(self, amplitudes: Any, harmonic_distribution: Any, f0_hz: Any) -> dict:
         if self.scale_fn is not None:
             amplitudes = self.scale_fn(amplitudes)
             harmonic_distribution = self.scale_fn(harmonic_distribution)
@@ -155,15 +201,20 @@ class FilteredNoise(Processor):
         name: str = "filtered_noise",
     ):
         super().__init__(name=name)
-        self.n_samples = n_samples
-        self.window_size = window_size
+        self.n_samples = positive_int(n_samples, "n_samples", "FilteredNoise")
+        self.window_size = nonnegative_int(window_size, "window_size", "FilteredNoise")
         self.scale_fn = scale_fn
         self.initial_bias = initial_bias
         self._noise = NoiseSource(seed)
 
     def get_controls(self, magnitudes: Any) -> dict:
         """Args: magnitudes ``[batch, n_frames, n_bands]``, bands linear from 0 to Nyquist."""
-        _check_rank("magnitudes", magnitudes, 3, "FilteredNoise")
+        magnitudes = _frame_controls("FilteredNoise", magnitudes=magnitudes)["magnitudes"]
+        if magnitudes.shape[-1] < 2:
+            raise ValueError(
+                "FilteredNoise: magnitudes need at least 2 frequency bands, got shape "
+                f"{tuple(magnitudes.shape)}"
+            )
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes + self.initial_bias)
         return {"magnitudes": magnitudes}
@@ -217,21 +268,21 @@ class Wavetable(Processor):
         name: str = "wavetable",
     ):
         super().__init__(name=name)
-        self.n_samples = n_samples
-        self.sample_rate = sample_rate
+        self.n_samples, self.sample_rate = _sizes("Wavetable", n_samples, sample_rate)
         self.scale_fn = scale_fn
 
     def get_controls(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> dict:
         """Args: amplitudes ``[B, F, 1]``, wavetables ``[B, F, W]`` or ``[B, W]``, f0_hz
         ``[B, F, 1]``."""
-        _check_rank("amplitudes", amplitudes, 3, "Wavetable")
-        _check_rank("f0_hz", f0_hz, 3, "Wavetable")
-        if len(wavetables.shape) not in (2, 3):
-            raise ValueError(
-                "Wavetable: wavetables must be [batch, n_frames, n_wavetable] or "
-                f"[batch, n_wavetable], got shape {tuple(wavetables.shape)}"
-            )
-        _check_frames("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
+        c = _frame_controls("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
+        amplitudes, f0_hz = c["amplitudes"], c["f0_hz"]
+        wavetables = core.to_float(wavetables, "wavetables", "Wavetable")
+        check_rank(
+            wavetables, (2, 3), "wavetables", "Wavetable", "[batch(, n_frames), n_wavetable]"
+        )
+        check_same_batch("Wavetable", amplitudes=amplitudes, wavetables=wavetables)
+        if wavetables.shape[-1] < 1 or (len(wavetables.shape) == 3 and wavetables.shape[1] < 1):
+            raise ValueError(f"Wavetable: wavetables are empty (shape {tuple(wavetables.shape)})")
         _check_single_channel("Wavetable", amplitudes=amplitudes, f0_hz=f0_hz)
         if self.scale_fn is not None:
             wavetables = self.scale_fn(wavetables)
@@ -239,7 +290,9 @@ class Wavetable(Processor):
         return {"amplitudes": amplitudes, "wavetables": wavetables, "f0_hz": f0_hz}
 
     def get_signal(self, amplitudes: Any, wavetables: Any, f0_hz: Any) -> Any:
-        wavetables = core.resample(wavetables, self.n_samples)
+        # ddsp resamples the tables to [batch, n_samples, n_wavetable] here and
+        # wavetable_synthesis resamples them again (the identity); passing the frame-rate
+        # tables computes the same lookup without the audio-rate tables.
         return core.wavetable_synthesis(
             amplitudes=amplitudes,
             wavetables=wavetables,
@@ -270,15 +323,33 @@ class Sinusoidal(Processor):
         name: str = "sinusoidal",
     ):
         super().__init__(name=name)
-        self.n_samples = n_samples
-        self.sample_rate = sample_rate
+        self.n_samples, self.sample_rate = _sizes("Sinusoidal", n_samples, sample_rate)
         self.amp_scale_fn = amp_scale_fn
-        self.amp_resample_method = amp_resample_method
+        self.amp_resample_method = one_of(
+            amp_resample_method, ("nearest", "linear", "cubic", "window"),
+            "amp_resample_method", "Sinusoidal",
+        )  # fmt: skip
         self.freq_scale_fn = freq_scale_fn
 
     def get_controls(self, amplitudes: Any, frequencies: Any) -> dict:
         """Args: amplitudes and frequencies ``[batch, n_frames, n_sinusoids]``."""
-        _check_frames("Sinusoidal", amplitudes=amplitudes, frequencies=frequencies)
+        c = _frame_controls("Sinusoidal", amplitudes=amplitudes, frequencies=frequencies)
+        frame_wise = self.amp_scale_fn in (None, core.exp_sigmoid) and self.freq_scale_fn in (
+            None,
+            core.frequencies_sigmoid,
+        )
+        if frame_wise and not any(isinstance(x, Tensor) for x in c.values()):
+            out = _by_frames(self._scale, c["amplitudes"], c["frequencies"])
+        else:
+            out = self._scale(c["amplitudes"], c["frequencies"])
+        if out["amplitudes"].shape[-1] != out["frequencies"].shape[-1]:
+            raise ValueError(
+                "Sinusoidal: amplitudes and frequencies must give the same n_sinusoids, got "
+                f"{tuple(out['amplitudes'].shape)} and {tuple(out['frequencies'].shape)}"
+            )
+        return out
+
+    def _scale(self, amplitudes: Any, frequencies: Any) -> dict:
         if self.amp_scale_fn is not None:
             amplitudes = self.amp_scale_fn(amplitudes)
         if self.freq_scale_fn is not None:
@@ -289,7 +360,7 @@ class Sinusoidal(Processor):
     def get_signal(self, amplitudes: Any, frequencies: Any) -> Any:
         """Audio ``[batch, n_samples]``: ddsp's resample + oscillator_bank, with the upsampling
         fused into the oscillator kernel (no ``[batch, n_samples, n_sinusoids]`` controls)."""
-        return fused.sinusoidal_synthesis(
+        return core.sinusoidal_synthesis(
             frequencies,
             amplitudes,
             n_samples=self.n_samples,

@@ -78,13 +78,19 @@ def test_blocks_equal_one_shot_float32(method, xp):
     np.testing.assert_allclose(streamed, one_shot, rtol=0, atol=5e-5)
 
 
-def test_first_block_latency_and_lengths():
+def test_first_block_latency_and_contents():
+    """The first frame renders nothing (one frame of latency); every later block renders the
+    samples up to its last frame, which are exactly the one-shot signal's next samples."""
     amps, dist, f0 = controls(2, 6)
-    stream = HarmonicStream(synths.Harmonic(amp_resample_method="linear"), HOP)
+    synth = synths.Harmonic(n_samples=6 * HOP, amp_resample_method="linear")
+    one_shot = to_numpy(synth(amps, dist, f0))
+    stream = HarmonicStream(synth, HOP)
     assert stream.process(amps[:, :1], dist[:, :1], f0[:, :1]).shape == (2, 0)
-    assert stream.process(amps[:, 1:4], dist[:, 1:4], f0[:, 1:4]).shape == (2, 3 * HOP)
-    assert stream.process(amps[:, 4:], dist[:, 4:], f0[:, 4:]).shape == (2, 2 * HOP)
-    assert stream.flush().shape == (2, HOP)
+    block = to_numpy(stream.process(amps[:, 1:4], dist[:, 1:4], f0[:, 1:4]))
+    np.testing.assert_allclose(block, one_shot[:, : 3 * HOP], rtol=0, atol=1e-10)
+    block = to_numpy(stream.process(amps[:, 4:], dist[:, 4:], f0[:, 4:]))
+    np.testing.assert_allclose(block, one_shot[:, 3 * HOP : 5 * HOP], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(to_numpy(stream.flush()), one_shot[:, 5 * HOP :], atol=1e-10)
 
 
 def test_flush_resets_the_stream():

@@ -3,11 +3,13 @@
 Split by family into submodules and re-exported here.
 """
 
+from .conversions import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from .math import *  # noqa: F401,F403
 from .oscillators import *  # noqa: F401,F403
 from .resampling import *  # noqa: F401,F403
 from .scaling import *  # noqa: F401,F403
+from .synthesis import *  # noqa: F401,F403
 from .units import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403
 from .wavetable import *  # noqa: F401,F403

@@ -7,6 +7,8 @@ from typing import Any
 
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
+from ..numerics import hann_window, next_power_of_2
+from ..validation import check_rank, nonnegative_int, one_of, positive_number
 from .utils import to_float
 
 __all__ = [
@@ -21,13 +23,15 @@ __all__ = [
     "sinc_filter",
 ]
 
-_PADDINGS = ("same", "valid")
+# How a convolution output is cropped: 'same' keeps the audio length, 'valid' the full
+# convolution (not the framing paddings of the spectral ops, which share the word).
+_CONVOLUTION_CROPS = ("same", "valid")
 
 
 # -- helpers --------------------------------------------------------------------------------------
 def _next_5_smooth(n: int) -> int:
     """Smallest 2^a 3^b 5^c >= n (what scipy.fftpack.next_fast_len returns)."""
-    best = 1 << max(n - 1, 0).bit_length()
+    best = next_power_of_2(n)
     p5 = 1
     while p5 < best:
         p35 = p5
@@ -40,18 +44,24 @@ def _next_5_smooth(n: int) -> int:
     return best
 
 
-def _tf_raised_cosine(xp: Any, length: int, a: float, b: float, dtype: Any) -> Any:
-    """``a - b cos(2 pi n / d)``: tf.signal.hann_window (a=b=0.5) / hamming_window (0.54, 0.46).
-
-    TensorFlow's ``periodic=True`` (the default ddsp uses) divides by ``d = length`` only for
-    even lengths; for odd lengths it divides by ``length - 1``, i.e. it returns the
-    *symmetric* window. Length 1 gives ``[1.0]``. Computed in float64, then cast.
-    """
+def _tf_hamming(xp: Any, length: int, dtype: Any) -> Any:
+    """``tf.signal.hamming_window(length)``: ``0.54 - 0.46 cos(2 pi n / d)`` with TF's
+    denominator convention (see ``numerics.hann_window``), written as ``0.08 + 0.92 hann``
+    in float64, then cast. Length 1 gives ``[1.0]``."""
     if length == 1:
         return xp.ones(1, dtype=dtype)
-    denominator = length if length % 2 == 0 else length - 1
-    n = xp.arange(length, dtype=xp.float64)
-    return (a - b * xp.cos(2.0 * math.pi * n / denominator)).astype(dtype)
+    return (0.08 + 0.92 * hann_window(xp, length, xp.float64)).astype(dtype)
+
+
+def _window_size(window_size: Any, where: str) -> int:
+    """An integer window size (ddsp: ``<= 0`` means the whole IR)."""
+    try:
+        value = float(window_size)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(window_size, bool) or not value.is_integer():
+        raise ValueError(f"{where}: window_size must be an integer, got {window_size!r}")
+    return int(window_size)
 
 
 def _fftshift_last(x: Any) -> Any:
@@ -61,9 +71,8 @@ def _fftshift_last(x: Any) -> Any:
     return ops.concatenate([x[..., split:], x[..., :split]], axis=-1)
 
 
-def _check_padding(padding: Any) -> None:
-    if padding not in _PADDINGS:
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+def _check_padding(padding: Any, where: str = "fft_convolve") -> None:
+    one_of(padding, _CONVOLUTION_CROPS, "padding", where)
 
 
 # -- convolution ----------------------------------------------------------------------------------
@@ -81,7 +90,7 @@ def get_fft_size(frame_size: int, ir_size: int, power_of_2: bool = True) -> int:
     """
     convolved_frame_size = int(ir_size) + int(frame_size) - 1
     if power_of_2:
-        return 1 << max(convolved_frame_size - 1, 0).bit_length()
+        return next_power_of_2(convolved_frame_size)
     return _next_5_smooth(convolved_frame_size)
 
 
@@ -194,7 +203,8 @@ def fft_convolve(
         ValueError: on a batch mismatch, an unknown ``padding``, or ``n_frames`` that does not
             split ``n_samples`` into ``n_frames`` equal blocks (e.g. more frames than samples).
     """
-    audio, impulse_response = to_float(audio), to_float(impulse_response)
+    audio = to_float(audio, "audio", "fft_convolve")
+    impulse_response = to_float(impulse_response, "impulse_response", "fft_convolve")
     _check_padding(padding)
     _, _, n_frames, _ = _fft_convolve_shapes(audio, impulse_response)
     if len(impulse_response.shape) == 2:
@@ -311,15 +321,22 @@ def apply_window_to_impulse_response(
     if getattr(stop_gradient(impulse_response), "dtype", None) is not None:
         if stop_gradient(impulse_response).dtype.kind == "c":  # ddsp keeps the real part
             impulse_response = ops.real(impulse_response)
-    impulse_response = to_float(impulse_response)
+    where = "apply_window_to_impulse_response"
+    impulse_response = to_float(impulse_response, "impulse_response", where)
+    if len(impulse_response.shape) < 1 or impulse_response.shape[-1] < 1:
+        raise ValueError(
+            f"{where}: impulse_response must have shape [..., ir_size >= 1], got "
+            f"{tuple(impulse_response.shape)}"
+        )
     xp = array_namespace(impulse_response)
     if causal:
         impulse_response = _fftshift_last(impulse_response)
 
     ir_size = int(impulse_response.shape[-1])
+    window_size = _window_size(window_size, "apply_window_to_impulse_response")
     if window_size <= 0 or window_size > ir_size:
         window_size = ir_size
-    window = _tf_raised_cosine(xp, window_size, 0.5, 0.5, impulse_response.dtype)
+    window = hann_window(xp, window_size, impulse_response.dtype)
 
     padding = ir_size - window_size
     if padding > 0:
@@ -358,7 +375,10 @@ def frequency_impulse_response(magnitudes: Any, window_size: int = 0) -> Any:
     Raises:
         ValueError: if there are fewer than 2 frequency bins.
     """
-    magnitudes = to_float(magnitudes)
+    where = "frequency_impulse_response"
+    magnitudes = to_float(magnitudes, "magnitudes", where)
+    check_rank(magnitudes, (2, 3), "magnitudes", where, "[batch(, n_frames), n_frequencies]")
+    window_size = _window_size(window_size, where)
     n_frequencies = magnitudes.shape[-1]
     if n_frequencies < 2:
         raise ValueError(
@@ -372,7 +392,8 @@ def frequency_impulse_response(magnitudes: Any, window_size: int = 0) -> Any:
 def sinc(x: Any, threshold: float = 1e-20) -> Any:
     """Normalised sinc ``sin(pi x) / (pi x)``; entries with ``|x| < threshold`` use
     ``threshold`` instead (so sinc(0) is 1 without a 0/0)."""
-    x = to_float(x)
+    x = to_float(x, "x", "sinc")
+    threshold = positive_number(threshold, "threshold", "sinc")
     raw = stop_gradient(x)
     x = ops.where(abs(raw) < threshold, threshold, x)
     x = math.pi * x
@@ -407,9 +428,12 @@ def sinc_impulse_response(
     Returns:
         IRs [batch, n_time, n_taps].
     """
-    cutoff_frequency = to_float(cutoff_frequency)
+    where = "sinc_impulse_response"
+    cutoff_frequency = to_float(cutoff_frequency, "cutoff_frequency", where)
+    window_size = nonnegative_int(window_size, "window_size", where)
     if sample_rate is not None:
-        cutoff_frequency = cutoff_frequency * (2.0 / float(sample_rate))
+        sample_rate = positive_number(sample_rate, "sample_rate", where)
+        cutoff_frequency = cutoff_frequency * (2.0 / sample_rate)
     xp = array_namespace(cutoff_frequency)
     dtype = stop_gradient(cutoff_frequency).dtype
 
@@ -418,7 +442,7 @@ def sinc_impulse_response(
     idx = xp.arange(-half_size, half_size + 1, dtype=dtype).reshape(1, 1, full_size)
     impulse_response = sinc(cutoff_frequency * idx)
 
-    window = _tf_raised_cosine(xp, full_size, 0.54, 0.46, dtype)
+    window = _tf_hamming(xp, full_size, dtype)
     impulse_response = impulse_response * window
     impulse_response = impulse_response / ops.abs(ops.sum(impulse_response, axis=-1, keepdims=True))
     if high_pass:
@@ -449,7 +473,9 @@ def frequency_filter(
     Returns:
         Filtered audio [batch, n_samples] ('same') or [batch, n_samples + n_taps - 1].
     """
-    audio, magnitudes = to_float(audio), to_float(magnitudes)
+    audio = to_float(audio, "audio", "frequency_filter")
+    magnitudes = to_float(magnitudes, "magnitudes", "frequency_filter")
+    check_rank(magnitudes, (2, 3), "magnitudes", "frequency_filter", "[batch(, n_frames), n_freq]")
     traced = _is_traced(audio, magnitudes)
     if traced or len(magnitudes.shape) != 3:
         impulse_response = frequency_impulse_response(magnitudes, window_size=window_size)

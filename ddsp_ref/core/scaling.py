@@ -9,9 +9,10 @@ import numpy as np
 
 from ..autodiff import ops
 from ..backend import array_namespace
+from ..validation import finite_number, positive_number
 from .math import soft_limit
 from .units import bark_to_hz, hz_to_bark, hz_to_erb, hz_to_mel, mel_to_hz, unit_to_hz
-from .utils import to_float
+from .utils import real_param, to_float
 
 __all__ = [
     "exp_sigmoid",
@@ -44,9 +45,10 @@ def exp_sigmoid(
     Raises:
         ValueError: if ``exponent <= 0`` (its logarithm is undefined).
     """
-    if exponent <= 0:
-        raise ValueError(f"exp_sigmoid: exponent must be positive, got {exponent}")
-    x = to_float(x)
+    exponent = positive_number(exponent, "exponent", "exp_sigmoid")
+    max_value = real_param(max_value, "max_value", "exp_sigmoid")
+    threshold = real_param(threshold, "threshold", "exp_sigmoid")
+    x = to_float(x, "x", "exp_sigmoid")
     # sigmoid(x) ** p written as exp(-p * softplus(-x)): the same function, but accurate in
     # float32 for x << 0, where a rounded sigmoid near 0 raised to p loses relative precision.
     return max_value * ops.exp(-math.log(exponent) * ops.softplus(-x)) + threshold
@@ -208,7 +210,12 @@ def frequencies_critical_bands(
         raise ValueError(
             f"frequencies_critical_bands: scale must be 'bark' or 'mel', got {scale!r}"
         )
-    freqs = _add_depth_axis(to_float(freqs), depth)
+    where = "frequencies_critical_bands"
+    depth_scale = positive_number(depth_scale, "depth_scale", where)
+    bandwidth_scale = finite_number(bandwidth_scale, "bandwidth_scale", where)
+    hz_min = finite_number(hz_min, "hz_min", where)
+    hz_max = finite_number(hz_max, "hz_max", where)
+    freqs = _add_depth_axis(to_float(freqs, "freqs", where), depth)
     xp = array_namespace(freqs)
     dtype = freqs.dtype
     n_sinusoids = freqs.shape[-2]

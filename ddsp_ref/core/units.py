@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 from ..autodiff import ops, stop_gradient
+from ..validation import finite_number
 from .math import log10, logb
-from .utils import to_float
+from .utils import real_param, to_float
 
 __all__ = [
     "DB_RANGE",
@@ -90,7 +91,9 @@ def power_to_db(
         strictly above its floor, the decibels wherever they are at or above ``-range_db``.
     """
     del use_tf  # both of ddsp's paths give the same numbers (see above)
-    power = to_float(power)
+    power = to_float(power, "power", "power_to_db")
+    ref_db = real_param(ref_db, "ref_db", "power_to_db")
+    range_db = finite_number(range_db, "range_db", "power_to_db")
     pmin = 10.0 ** (-range_db / 10.0)
     db = 10.0 * log10(_floor_first(power, pmin))
     db = db - ref_db
@@ -160,7 +163,9 @@ def unit_to_midi(unit: Any, midi_min: Any = 20.0, midi_max: Any = 90.0, clip: bo
     Returns:
         MIDI note numbers, same shape.
     """
-    unit = to_float(unit)
+    unit = to_float(unit, "unit", "unit_to_midi")
+    midi_min = real_param(midi_min, "midi_min", "unit_to_midi")
+    midi_max = real_param(midi_max, "midi_max", "unit_to_midi")
     unit = ops.clip(unit, 0.0, 1.0) if clip else unit
     return midi_min + (midi_max - midi_min) * unit
 
@@ -177,7 +182,9 @@ def midi_to_unit(midi: Any, midi_min: Any = 20.0, midi_max: Any = 90.0, clip: bo
     Returns:
         Unit values, same shape.
     """
-    unit = (to_float(midi) - midi_min) / (midi_max - midi_min)
+    midi_min = real_param(midi_min, "midi_min", "midi_to_unit")
+    midi_max = real_param(midi_max, "midi_max", "midi_to_unit")
+    unit = (to_float(midi, "midi", "midi_to_unit") - midi_min) / (midi_max - midi_min)
     return ops.clip(unit, 0.0, 1.0) if clip else unit
 
 

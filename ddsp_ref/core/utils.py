@@ -10,7 +10,7 @@ import numpy as np
 from ..autodiff import ops
 from ..autodiff.tensor import Tensor
 from ..backend import array_namespace, float_dtype
-from ..validation import check_real_dtype
+from ..validation import check_real_dtype, finite_number
 
 __all__ = [
     "to_float",
@@ -21,7 +21,25 @@ __all__ = [
     "leaf_key",
     "pad_axis",
     "diff",
+    "real_param",
 ]
+
+
+def real_param(value: Any, name: str, where: str) -> Any:
+    """A real parameter: a finite Python float, or an array / Tensor of real numbers (returned
+    as is, so gradients still flow). Complex, string, NaN and infinite scalars raise."""
+    if isinstance(value, Tensor) or (hasattr(value, "shape") and tuple(value.shape) != ()):
+        check_real_dtype(value, name, where)
+        return value
+    return finite_number(value, name, where)
+
+
+def _as_array(x: Any, name: str, where: str) -> Any:
+    """Arrays and Tensors as they are (after a real-dtype check); lists and scalars as float32."""
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        check_real_dtype(x, name, where)
+        return x
+    return to_float(x, name, where)
 
 
 def to_float(x: Any, name: str = "input", where: str = "ddsp_ref") -> Any:
@@ -79,6 +97,10 @@ def to_dict(x: Any, keys: Sequence[str]) -> dict:
 
 def nested_keys(nested_dict: dict, delimiter: str = "/", prefix: str = "") -> list[str]:
     """Flat list of 'a/b/c' paths to every leaf of a nested dict."""
+    if not isinstance(nested_dict, dict):
+        raise TypeError(
+            f"nested_keys: nested_dict must be a dict, got {type(nested_dict).__name__}"
+        )
     keys = []
     for k, v in nested_dict.items():
         path = f"{prefix}{delimiter}{k}" if prefix else str(k)
@@ -91,6 +113,11 @@ def nested_keys(nested_dict: dict, delimiter: str = "/", prefix: str = "") -> li
 
 def nested_lookup(nested_key: str, nested_dict: dict, delimiter: str = "/") -> Any:
     """Value at 'a/b/c'; a KeyError lists every available nested key."""
+    if not isinstance(nested_key, str) or not isinstance(nested_dict, dict):
+        raise TypeError(
+            "nested_lookup: nested_key must be a str and nested_dict a dict, got "
+            f"{type(nested_key).__name__} and {type(nested_dict).__name__}"
+        )
     value = nested_dict
     for part in nested_key.split(delimiter):
         if not isinstance(value, dict) or part not in value:
@@ -104,12 +131,17 @@ def nested_lookup(nested_key: str, nested_dict: dict, delimiter: str = "/") -> A
 
 def leaf_key(nested_key: str, delimiter: str = "/") -> str:
     """The last component of a 'a/b/c' key."""
+    if not isinstance(nested_key, str):
+        raise TypeError(f"leaf_key: nested_key must be a str, got {type(nested_key).__name__}")
     return nested_key.split(delimiter)[-1]
 
 
 def pad_axis(x: Any, padding: Sequence[int] = (0, 0), axis: int = 0, **pad_kwargs: Any) -> Any:
     """Pad only ``axis`` of ``x`` by ``padding = (before, after)``; other kwargs go to pad."""
+    x = _as_array(x, "x", "pad_axis")
     ndim = len(x.shape)
+    if ndim == 0:
+        raise ValueError("pad_axis: x must have at least one axis, got a scalar")
     width = [(0, 0)] * ndim
     width[axis % ndim] = tuple(int(p) for p in padding)
     return ops.pad(x, width, **pad_kwargs)
@@ -121,6 +153,7 @@ def diff(x: Any, axis: int = -1) -> Any:
     Raises:
         ValueError: if ``axis`` is not an axis of ``x`` (ddsp raises for axis >= rank).
     """
+    x = _as_array(x, "x", "diff")
     ndim = len(x.shape)
     if axis >= ndim or axis < -ndim:
         raise ValueError(f"diff: invalid axis index {axis} for an input of rank {ndim}")

@@ -6,7 +6,8 @@ from typing import Any
 
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
-from .resampling import linear_taps, resample
+from ..validation import check_rank, check_same_batch, positive_int, positive_number
+from .resampling import _window_hop, linear_taps, resample_range
 from .utils import pad_axis, to_float
 
 __all__ = [
@@ -66,7 +67,12 @@ def linear_lookup(phase: Any, wavetables: Any) -> Any:
     Raises:
         ValueError: for phase or wavetables of another rank, or an empty table.
     """
-    phase, wavetables = to_float(phase), to_float(wavetables)
+    phase = to_float(phase, "phase", "linear_lookup")
+    wavetables = to_float(wavetables, "wavetables", "linear_lookup")
+    if len(phase.shape) == 3 and phase.shape[-1] != 1:
+        raise ValueError(
+            f"linear_lookup: phase must be [batch, n_samples(, 1)], got shape {phase.shape}"
+        )
     if len(phase.shape) not in (2, 3):
         raise ValueError(
             f"linear_lookup: phase must be [batch, n_samples(, 1)], got shape {phase.shape}"
@@ -80,6 +86,14 @@ def linear_lookup(phase: Any, wavetables: Any) -> Any:
         phase = ops.expand_dims(phase, -1)
     if len(wavetables.shape) == 2:
         wavetables = ops.expand_dims(wavetables, 1)
+    if wavetables.shape[1] not in (1, phase.shape[1]) or wavetables.shape[0] not in (
+        1,
+        phase.shape[0],
+    ):
+        raise ValueError(
+            f"linear_lookup: wavetables of shape {tuple(wavetables.shape)} do not fit phase of "
+            f"shape {tuple(phase.shape)} (one table per sample, or one for all)"
+        )
     n_wavetable = wavetables.shape[-1]
     lo, w_lo, w_hi = _neighbour_weights(phase, n_wavetable)
     hi = (lo + 1) % n_wavetable  # grid point W is the appended copy of sample 0
@@ -88,18 +102,18 @@ def linear_lookup(phase: Any, wavetables: Any) -> Any:
     return ops.squeeze(w_lo * values_lo + w_hi * values_hi, -1)
 
 
-def _lookup_interpolated_tables(phase: Any, wavetables: Any, n_samples: int) -> Any:
+def _lookup_interpolated_tables(phase: Any, wavetables: Any, n_samples: int, span: tuple) -> Any:
     """``linear_lookup(phase, resample(wavetables, n_samples))`` without the resampled tables.
 
     ddsp resamples ``[batch, n_frames, W]`` tables linearly to ``[batch, n_samples, W]`` before
     the lookup. Only two table samples are read per output sample, so this gathers those two
     from the two bracketing frames and applies the same legacy-resize interpolation
     (``a + (b - a) * lerp``) to them: equal numbers, O(n_samples) memory instead of
-    O(n_samples * W).
+    O(n_samples * W). ``phase`` holds the output steps ``span = (start, stop)``.
     """
     xp = array_namespace(phase, wavetables)
     batch, n_frames, n_wavetable = wavetables.shape
-    frame_lo, frame_hi, lerp = linear_taps(xp, n_frames, n_samples, align_corners=False)
+    frame_lo, frame_hi, lerp = linear_taps(xp, n_frames, n_samples, False, span)
     lerp = lerp.astype(wavetables.dtype)[None, :, None]
     lo, w_lo, w_hi = _neighbour_weights(phase, n_wavetable)
     hi = (lo + 1) % n_wavetable
@@ -134,7 +148,10 @@ def harmonic_distribution_to_wavetable(harmonic_distribution: Any, n_wavetable: 
     Raises:
         ValueError: if ``n_harmonics > n_wavetable // 2``.
     """
-    harmonic_distribution = to_float(harmonic_distribution)
+    where = "harmonic_distribution_to_wavetable"
+    harmonic_distribution = to_float(harmonic_distribution, "harmonic_distribution", where)
+    check_rank(harmonic_distribution, range(1, 8), "harmonic_distribution", where, "[..., n]")
+    n_wavetable = positive_int(n_wavetable, "n_wavetable", where)
     n_harmonics = harmonic_distribution.shape[-1]
     n_pad = int(n_wavetable / 2) - n_harmonics
     if n_pad < 0:
@@ -151,8 +168,16 @@ def harmonic_distribution_to_wavetable(harmonic_distribution: Any, n_wavetable: 
     return wavetable * (n_wavetable / 2.0)
 
 
-def _phase(frequency_envelopes: Any, sample_rate: float) -> Any:
-    """Exclusive running sum of ``f / sample_rate`` modulo 1, accumulated in float64.
+# Output samples per chunk of wavetable_synthesis (times the batch): ~0.5 MB per float64
+# intermediate (a dozen of them), so 10 minutes at 48 kHz render in bounded memory.
+CHUNK_ELEMENTS = 1 << 16
+MIN_CHUNK = 256  # samples (tests patch both to put chunk boundaries in small signals)
+
+
+def _phase(frequency_envelopes: Any, sample_rate: float, phase0: Any) -> tuple[Any, Any]:
+    """Exclusive running sum of ``f / sample_rate`` modulo 1 after ``phase0`` [cycles],
+    accumulated in float64; returns the phase (input dtype) and the float64 phase after the
+    last sample (the next chunk's ``phase0``).
 
     ddsp sums in float32, which drifts by milli-cycles over 64000 samples; the float64 sum is
     cast back to the input dtype (the difference from ddsp is that float32 drift, below 1e-3).
@@ -160,8 +185,10 @@ def _phase(frequency_envelopes: Any, sample_rate: float) -> Any:
     dtype = frequency_envelopes.dtype
     xp = array_namespace(frequency_envelopes)
     velocity = ops.astype(frequency_envelopes, xp.float64) / float(sample_rate)
-    phase = ops.mod(ops.cumsum(velocity, axis=1, exclusive=True), 1.0)
-    return phase if dtype == phase.dtype else ops.astype(phase, dtype)
+    before = ops.cumsum(velocity, axis=1, exclusive=True) + phase0
+    phase = ops.mod(before, 1.0)
+    next_phase = ops.mod(before[:, -1:] + velocity[:, -1:], 1.0)
+    return (phase if dtype == phase.dtype else ops.astype(phase, dtype)), next_phase
 
 
 def wavetable_synthesis(
@@ -178,7 +205,8 @@ def wavetable_synthesis(
     *exclusive* running sum of ``f / sample_rate`` modulo 1 (it starts at 0, unlike
     oscillator_bank), accumulated in float64 for accuracy (ddsp accumulates in float32).
     Multi-frame tables are interpolated at the two samples each output step reads instead of
-    being materialised as ``[batch, n_samples, n_wavetable]`` (same numbers).
+    being materialised as ``[batch, n_samples, n_wavetable]`` (same numbers), and the output
+    is rendered in chunks of samples (phase carried in float64), so memory is O(n_samples).
 
     Args:
         frequencies: ``[batch, n_frames, 1]`` in Hz.
@@ -189,19 +217,45 @@ def wavetable_synthesis(
 
     Returns:
         ``[batch, n_samples]``.
+
+    Raises:
+        ValueError: for controls of other shapes, batch mismatches, non-positive sizes or
+            sample rate, or ``n_samples`` not a multiple of the amplitude frames.
     """
-    frequencies, amplitudes = to_float(frequencies), to_float(amplitudes)
-    wavetables = to_float(wavetables)
+    where = "wavetable_synthesis"
+    frequencies = to_float(frequencies, "frequencies", where)
+    amplitudes = to_float(amplitudes, "amplitudes", where)
+    wavetables = to_float(wavetables, "wavetables", where)
+    check_rank(frequencies, 3, "frequencies", where, "[batch, n_frames, 1]")
+    check_rank(amplitudes, 3, "amplitudes", where, "[batch, n_frames, 1]")
+    check_rank(wavetables, (2, 3), "wavetables", where, "[batch(, n_frames), n_wavetable]")
+    batch = check_same_batch(
+        where, frequencies=frequencies, amplitudes=amplitudes, wavetables=wavetables
+    )
+    n_samples = positive_int(n_samples, "n_samples", where)
+    sample_rate = positive_number(sample_rate, "sample_rate", where)
+    for name, x in (("frequencies", frequencies), ("amplitudes", amplitudes)):
+        if x.shape[1] < 1 or x.shape[2] != 1:
+            raise ValueError(f"{where}: {name} must be [batch, n_frames >= 1, 1], got {x.shape}")
+    if wavetables.shape[-1] < 1 or (len(wavetables.shape) == 3 and wavetables.shape[1] < 1):
+        raise ValueError(f"{where}: wavetables are empty (shape {tuple(wavetables.shape)})")
+    _window_hop(amplitudes.shape[1], n_samples, True, "upsample_with_windows")
     if len(wavetables.shape) == 2:
         wavetables = ops.expand_dims(wavetables, 1)
-    frequency_envelopes = resample(frequencies, n_samples)  # [batch, n_samples, 1]
-    amplitude_envelope = resample(amplitudes, n_samples, method="window")[:, :, 0]
-    phase = _phase(frequency_envelopes, sample_rate)
-    if wavetables.shape[1] > 1:
-        audio = _lookup_interpolated_tables(phase, wavetables, n_samples)
-    else:
-        audio = linear_lookup(phase, wavetables)
-    return audio * amplitude_envelope
+    xp = array_namespace(frequencies)
+    size = max(MIN_CHUNK, CHUNK_ELEMENTS // batch)
+    phase0, parts = xp.zeros((1, 1, 1)), []
+    for start in range(0, n_samples, size):
+        span = (start, min(n_samples, start + size))
+        frequency_envelopes = resample_range(frequencies, n_samples, "linear", True, span)
+        amplitude_envelope = resample_range(amplitudes, n_samples, "window", True, span)[:, :, 0]
+        phase, phase0 = _phase(frequency_envelopes, sample_rate, phase0)
+        if wavetables.shape[1] > 1:
+            audio = _lookup_interpolated_tables(phase, wavetables, n_samples, span)
+        else:
+            audio = linear_lookup(phase, wavetables)
+        parts.append(audio * amplitude_envelope)
+    return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
 
 def variable_length_delay(phase: Any, audio: Any, max_length: int = 512) -> Any:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..backend import array_namespace
 from . import oscillator_reference as reference
-from .oscillator_plan import Plan, check_steps, make_plan, pieces
+from .oscillator_plan import Block, Plan, check_steps, make_plan, pieces
 from .oscillator_reference import Taps
 from .selection import select
 
@@ -91,14 +91,22 @@ def _phase0(xp: ModuleType, initial_phase: Any, batch: int, fn: str) -> Any:
     return xp.ascontiguousarray(phase0)
 
 
+def _gain(xp: ModuleType, gain: Any, amps: Any, fn: str) -> Any:
+    if gain is None:
+        return None
+    gain = xp.asarray(gain)
+    if gain.shape != amps.shape[:2] + (1,):
+        raise ValueError(
+            f"{fn}: gain must be [batch, n_frames, 1] like the amplitudes {amps.shape}, got "
+            f"{gain.shape}"
+        )
+    return gain
+
+
 def _full_tables(xp: ModuleType, taps: Taps) -> tuple:
     lo, w_lo, w_hi = taps.tables()
     check_steps(lo, taps, "reference", True, True)
     return xp.asarray(lo), xp.asarray(w_lo), xp.asarray(w_hi)
-
-
-def _slice(xp: ModuleType, x: Any, first: int, count: int) -> Any:
-    return x if count == x.shape[1] else xp.ascontiguousarray(x[:, first : first + count])
 
 
 def _chain_phases(xp: ModuleType, sums: Any, phase0: Any) -> tuple[Any, Any]:
@@ -143,81 +151,99 @@ def _float64(xp: ModuleType, *arrays: Any) -> list:
     return [xp.ascontiguousarray(a, dtype=xp.float64) for a in arrays]
 
 
-def _render(xp, impl, kernel, freqs, amps, taps_f, taps_a, phase0, scale, fn, *args):
-    """Run ``impl.<kernel>`` over the pieces; returns the audio (in the controls' dtype) and
-    the end phases."""
-    dtype = xp.result_type(freqs, amps)
-    freqs, amps = _float64(xp, freqs, amps)
-    n = taps_f.n_samples
-    out = None
-    phase = phase0
-    for piece in pieces(xp, impl, taps_f, taps_a, fn):
-        f_c = _slice(xp, freqs, piece.f0, piece.nf)
-        a_c = _slice(xp, amps, piece.a0, piece.na)
+class Bank(NamedTuple):
+    """A whole bank as the launcher walks it piece by piece (controls in their own dtype;
+    each piece is converted to float64 on its own)."""
+
+    freqs: Any  # [B, Ff] (harmonic) or [B, Ff, K], Hz
+    amps: Any  # [B, Fa, K]
+    taps_f: Taps
+    taps_a: Taps
+    phase0: Any  # [B] (harmonic) or [B, K], rad
+    scale: float  # 2 pi / sample_rate
+    nyquist: float  # Hz (inf: no mask)
+    gain: Any = None  # [B, Fa, 1] factor of the amplitudes, applied per piece (or None)
+
+
+def _blocks(xp: ModuleType, impl: ModuleType, bank: Bank, fn: str):
+    """``(piece, block)`` per piece, each block's start phases chained from the previous
+    piece's end phase; the last item is ``(None, end phase [B, K])``."""
+    phase = bank.phase0
+    harmonic = bank.freqs.ndim == 2
+    for piece in pieces(xp, impl, bank.taps_f, bank.taps_a, fn):
+        # float64 copies of this piece's frames only (not of the whole controls)
+        frames = slice(piece.a0, piece.a0 + piece.na)
+        f_c, a_c = _float64(xp, bank.freqs[:, piece.f0 : piece.f0 + piece.nf], bank.amps[:, frames])
+        if bank.gain is not None:  # amplitudes = amps * gain, formed one piece at a time
+            a_c = a_c * bank.gain[:, frames]  # a new array: a_c may view the caller's
         f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
-        starts, phase = _chain_phases(xp, impl.group_phase_sums(f_3d, piece.plan, scale), phase)
-        if kernel == "harmonic_forward":
+        sums = impl.group_phase_sums(f_3d, piece.plan, bank.scale)
+        starts, phase = _chain_phases(xp, sums, phase)
+        if harmonic:
             starts = xp.ascontiguousarray(starts[..., 0])
-        audio = getattr(impl, kernel)(f_c, a_c, piece.plan, starts, scale, *args)
-        if piece.n1 - piece.n0 == n:
-            return audio.astype(dtype, copy=False), phase
+        yield piece, Block(f_c, a_c, piece.plan, starts, bank.scale, bank.nyquist)
+    yield None, phase
+
+
+def _render(xp: ModuleType, kernel: Any, impl: ModuleType, bank: Bank, dtype: Any, fn: str):
+    """Audio ``[B, N]`` in ``dtype`` from ``kernel`` (a forward kernel of ``impl``) over the
+    pieces, and the end phases ``[B, K]``."""
+    n = bank.taps_f.n_samples
+    out = None
+    for piece, block in _blocks(xp, impl, bank, fn):
+        if piece is None:
+            return out, block
+        audio = kernel(block)
         if out is None:  # pieces land in the output directly (no float64 copy of it all)
             out = xp.empty((audio.shape[0], n), dtype=dtype)
         out[:, piece.n0 : piece.n1] = audio
-    return out, phase
 
 
-def _gradients(
-    xp,
-    impl,
-    kernel,
-    freqs,
-    amps,
-    taps_f,
-    taps_a,
-    phase0,
-    scale,
-    fn,
-    g_audio,
-    need_amps,
-    need_phase,
-    *args,
-):
-    """Run ``impl.<kernel>`` (a backward kernel) over the pieces and assemble float64
-    ``d_amps`` and the phase sums ``(U, Q_lo, Q_hi) [B, Ff, K]`` with the frame sums ``sw``."""
-    freqs, amps, g_audio = _float64(xp, freqs, amps, g_audio)
-    d_amps, sums, sw = None, None, None
-    phase = phase0
-    for piece in pieces(xp, impl, taps_f, taps_a, fn):
-        f_c = _slice(xp, freqs, piece.f0, piece.nf)
-        a_c = _slice(xp, amps, piece.a0, piece.na)
-        f_3d = f_c.reshape(f_c.shape[:2] + (-1,))
-        starts, phase = _chain_phases(xp, impl.group_phase_sums(f_3d, piece.plan, scale), phase)
-        if kernel == "harmonic_backward":
-            starts = xp.ascontiguousarray(starts[..., 0])
+def _accumulate_sums(sums: list, sw: list, part: list, sw_part: tuple, frames: slice) -> None:
+    """Add one piece's phase sums to the totals of its frames.
+
+    A frame split between pieces restarts its cumulative weights ``cw`` in the later piece,
+    whose samples therefore miss the weight ``sw`` the frame already had in the earlier
+    pieces: ``Q += Q_part + sw_before * U_part`` restores it (``sw_before`` is 0 for frames
+    not seen yet). Identity plans (``Q`` None) have one sample per frame: never split.
+    """
+    u_part, q_lo_part, q_hi_part = part
+    if q_lo_part is not None:
+        sums[1][:, frames] += q_lo_part + sw[0][frames][None, :, None] * u_part
+        sums[2][:, frames] += q_hi_part + sw[1][frames][None, :, None] * u_part
+    sums[0][:, frames] += u_part
+    sw[0][frames] += sw_part[0]
+    sw[1][frames] += sw_part[1]
+
+
+def _gradients(xp, kernel, impl, bank: Bank, g_audio, need_amps: bool, need_phase: bool, fn):
+    """Run ``kernel`` (a backward kernel of ``impl``) over the pieces: float64 ``d_amps`` (or
+    None) and the phase sums ``(U, Q_lo, Q_hi) [B, Ff, K]`` with the frame sums ``sw`` (or
+    None), accumulated over pieces into full-size frame arrays."""
+    g_audio = _float64(xp, g_audio)[0]
+    n = bank.taps_f.n_samples
+    d_amps = sums = sw = None
+    for piece, block in _blocks(xp, impl, bank, fn):
+        if piece is None:
+            break
         g_c = xp.ascontiguousarray(g_audio[:, piece.n0 : piece.n1])
-        d_c, sums_c = getattr(impl, kernel)(
-            f_c, a_c, piece.plan, starts, scale, *args, g_c, need_amps, need_phase
-        )
-        sums_c = [None if p is None else p.reshape(p.shape[:2] + (-1,)) for p in sums_c]
+        d_c, sums_c = kernel(block, g_c, need_amps, need_phase)
+        if need_phase:
+            sums_c = [None if p is None else p.reshape(p.shape[:2] + (-1,)) for p in sums_c]
         sw_c = (piece.plan.sw_lo_f, piece.plan.sw_hi_f)
-        if piece.n1 - piece.n0 == taps_f.n_samples:  # one piece: its arrays are the result
-            return d_c, tuple(sums_c), sw_c
-        if d_amps is None:  # several pieces: accumulate into full-size frame arrays
-            d_amps = xp.zeros(amps.shape, dtype=xp.float64) if need_amps else None
-            shape = freqs.reshape(freqs.shape[:2] + (-1,)).shape
-            sums = [None if p is None else xp.zeros(shape) for p in sums_c]
-            sw = [xp.zeros(freqs.shape[1]) for _ in range(2)]
+        if piece.n0 == 0 and piece.n1 == n:  # one piece: its arrays are the result
+            return d_c, (tuple(sums_c) if need_phase else None), sw_c
+        if piece.n0 == 0:  # several pieces: accumulate into full-size frame arrays
+            d_amps = xp.zeros(bank.amps.shape) if need_amps else None
+            if need_phase:
+                shape = bank.freqs.reshape(bank.freqs.shape[:2] + (-1,)).shape
+                sums = [None if p is None else xp.zeros(shape) for p in sums_c]
+                sw = [xp.zeros(shape[1]) for _ in range(2)]
         if need_amps:
             d_amps[:, piece.a0 : piece.a0 + piece.na] += d_c
         if need_phase:
-            frames = slice(piece.f0, piece.f0 + piece.nf)
-            for total, part in zip(sums, sums_c):
-                if part is not None:
-                    total[:, frames] += part
-            sw[0][frames] += sw_c[0]
-            sw[1][frames] += sw_c[1]
-    return d_amps, tuple(sums), tuple(sw)
+            _accumulate_sums(sums, sw, sums_c, sw_c, slice(piece.f0, piece.f0 + piece.nf))
+    return d_amps, (None if sums is None else tuple(sums)), sw
 
 
 # -- harmonic bank --------------------------------------------------------------------------------
@@ -230,6 +256,7 @@ def harmonic_forward(
     sample_rate: float = 16000,
     nyquist: bool = True,
     *,
+    gain: Any = None,
     implementation: str | None = None,
 ) -> tuple[Any, Any]:
     """Render ``sum_k a_k(n) sin(k phi(n))`` from frame-rate controls.
@@ -241,6 +268,10 @@ def harmonic_forward(
         initial_phase: phase before the first sample [rad], ``[B]`` (or one value), or None.
         sample_rate: samples per second.
         nyquist: silence harmonic k where ``k * f0(n) >= sample_rate / 2``.
+        gain: optional ``[B, Fa, 1]`` factor: the amplitudes are ``amps * gain`` (formed per
+            piece, so the product of a distribution and an overall amplitude never exists as
+            a whole array). The same keyword on :func:`harmonic_backward`, whose ``d_amps``
+            is then the gradient of the product.
         implementation: None (automatic, see the module docstring), or force 'reference',
             'cpu' or 'cuda' (tests and benchmarks; 'cuda' on numpy arrays needs numba's
             simulator). The same keyword exists on every function here.
@@ -255,25 +286,17 @@ def harmonic_forward(
     fn = "harmonic_forward"
     xp, f0, amps, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
+    gain = _gain(xp, gain, amps, fn)
     impl = _implementation(xp, (f0.dtype, amps.dtype), implementation)
     if impl is reference:
+        amps = amps if gain is None else (amps * gain).astype(xp.result_type(amps, gain))
         return reference.harmonic_forward(
             f0, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), phase0, sr, nyquist
         )
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    audio, phase = _render(
-        xp,
-        impl,
-        "harmonic_forward",
-        f0,
-        amps,
-        taps_f,
-        taps_a,
-        phase0,
-        reference.TWO_PI / sr,
-        fn,
-        nyquist_hz,
-    )
+    dtype = xp.result_type(f0, amps, *([] if gain is None else [gain]))
+    bank = Bank(f0, amps, taps_f, taps_a, phase0, reference.TWO_PI / sr, nyquist_hz, gain)
+    audio, phase = _render(xp, impl.harmonic_forward, impl, bank, dtype, fn)
     return audio, phase[:, 0]
 
 
@@ -290,6 +313,7 @@ def harmonic_backward(
     need_amps: bool = True,
     need_phase: bool = True,
     *,
+    gain: Any = None,
     implementation: str | None = None,
 ) -> tuple:
     """VJP of :func:`harmonic_forward`.
@@ -307,11 +331,13 @@ def harmonic_backward(
     fn = "harmonic_backward"
     xp, f0, amps, sr = _prepare(fn, f0, amps, taps_f, taps_a, sample_rate, True)
     phase0 = _phase0(xp, initial_phase, f0.shape[0], fn)
+    gain = _gain(xp, gain, amps, fn)
     g_audio = xp.asarray(g_audio)
     if g_final is not None:
         g_final = xp.asarray(g_final, dtype=xp.float64).reshape(-1)
     impl = _implementation(xp, (f0.dtype, amps.dtype, g_audio.dtype), implementation)
     if impl is reference:
+        amps = amps if gain is None else amps * gain
         g_final0 = xp.zeros(f0.shape[0]) if g_final is None else g_final
         d_f0, d_amps, d_p0 = reference.harmonic_backward(
             f0,
@@ -331,22 +357,9 @@ def harmonic_backward(
         )
     scale = reference.TWO_PI / sr
     nyquist_hz = sr / 2.0 if nyquist else math.inf
-    d_amps, sums, sw = _gradients(
-        xp,
-        impl,
-        "harmonic_backward",
-        f0,
-        amps,
-        taps_f,
-        taps_a,
-        phase0,
-        scale,
-        fn,
-        g_audio,
-        need_amps,
-        need_phase,
-        nyquist_hz,
-    )
+    bank = Bank(f0, amps, taps_f, taps_a, phase0, scale, nyquist_hz, gain)
+    kernel = impl.harmonic_backward
+    d_amps, sums, sw = _gradients(xp, kernel, impl, bank, g_audio, need_amps, need_phase, fn)
     if not need_phase:
         return None, d_amps, None
     g_final = None if g_final is None else g_final[:, None]
@@ -383,19 +396,9 @@ def sinusoid_forward(
             freqs, amps, _full_tables(xp, taps_f), _full_tables(xp, taps_a), sr
         )
     phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
-    audio, _ = _render(
-        xp,
-        impl,
-        "sinusoid_forward",
-        freqs,
-        amps,
-        taps_f,
-        taps_a,
-        phase0,
-        reference.TWO_PI / sr,
-        fn,
-        sr / 2.0,
-    )
+    dtype = xp.result_type(freqs, amps)
+    bank = Bank(freqs, amps, taps_f, taps_a, phase0, reference.TWO_PI / sr, sr / 2)
+    audio, _ = _render(xp, impl.sinusoid_forward, impl, bank, dtype, fn)
     return audio
 
 
@@ -426,22 +429,9 @@ def sinusoid_backward(
         return None, None
     scale = reference.TWO_PI / sr
     phase0 = xp.zeros(freqs.shape[::2], dtype=xp.float64)
-    d_amps, sums, sw = _gradients(
-        xp,
-        impl,
-        "sinusoid_backward",
-        freqs,
-        amps,
-        taps_f,
-        taps_a,
-        phase0,
-        scale,
-        fn,
-        g_audio,
-        need_amps,
-        need_freqs,
-        sr / 2.0,
-    )
+    bank = Bank(freqs, amps, taps_f, taps_a, phase0, scale, sr / 2.0)
+    kernel = impl.sinusoid_backward
+    d_amps, sums, sw = _gradients(xp, kernel, impl, bank, g_audio, need_amps, need_freqs, fn)
     if not need_freqs:
         return None, d_amps
     d_freqs, _ = _phase_gradient(xp, sums, sw, scale, None)

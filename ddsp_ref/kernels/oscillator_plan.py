@@ -1,8 +1,9 @@
 """Plans of the fused oscillator kernels: per-piece index tables, work groups, long signals.
 
-A signal is rendered in *pieces* of about ``PIECE`` samples that start on a frame boundary of
-both taps; each piece builds its index tables (O(piece) memory: 10 minutes at 48 kHz never
-holds per-sample tables of the whole signal). Inside a piece, work is split into *groups* of
+A signal is rendered in *pieces* of ``PIECE`` samples (a frame may be split between two
+pieces: its phase carries over, and the launcher adds the cross term of its gradient); each
+piece builds its index tables (O(piece) memory: 10 minutes at 48 kHz never holds per-sample
+tables of the whole signal). Inside a piece, work is split into *groups* of
 whole frames (boundaries of both taps again), so backward tasks own their rows of the
 frame-rate gradients. Single-piece plans are cached by the identity of their :class:`Taps`.
 """
@@ -16,7 +17,16 @@ import numpy as np
 
 from .oscillator_reference import Taps
 
-__all__ = ["Plan", "Piece", "make_plan", "pieces", "check_steps"]
+__all__ = [
+    "Plan",
+    "Piece",
+    "Block",
+    "make_plan",
+    "pieces",
+    "check_steps",
+    "freq_tables",
+    "amp_tables",
+]
 
 PIECE = 1 << 18  # samples per piece of a long signal
 _GROUP_SAMPLES, _MIN_GROUP_SAMPLES = 2048, 256  # CPU work groups (samples)
@@ -47,6 +57,42 @@ class Plan(NamedTuple):
     groups: Any
     gseg_f: Any
     identity: bool = False
+
+
+class Block(NamedTuple):
+    """What a compiled kernel renders: one piece of a bank (the kernels' parameter record).
+
+    ``freqs``: float64 frame-rate frequencies [Hz] of the piece, ``[B, Ff]`` (harmonic: the
+    fundamental) or ``[B, Ff, K]``; ``amps``: float64 amplitudes ``[B, Fa, K]``; ``plan``: its
+    :class:`Plan`; ``starts``: float64 phase [rad] before every work group, ``[B, G]``
+    (harmonic) or ``[B, G, K]``; ``scale``: ``2 pi / sample_rate`` (rad per sample per Hz);
+    ``nyquist``: silence oscillators at or above this frequency [Hz] (``inf``: no mask).
+    """
+
+    freqs: Any
+    amps: Any
+    plan: Plan
+    starts: Any
+    scale: float
+    nyquist: float
+
+
+def freq_tables(plan: Plan) -> tuple:
+    """The frequency-tap tables of ``plan`` as one tuple (how the kernels take them)."""
+    return (
+        plan.lo_f,
+        plan.w_lo_f,
+        plan.w_hi_f,
+        plan.cw_lo_f,
+        plan.cw_hi_f,
+        plan.sw_lo_f,
+        plan.sw_hi_f,
+    )
+
+
+def amp_tables(plan: Plan) -> tuple:
+    """The amplitude-tap tables ``(lo, w_lo, w_hi, seg)`` of ``plan``."""
+    return plan.lo_a, plan.w_lo_a, plan.w_hi_a, plan.seg_a
 
 
 class Piece(NamedTuple):
@@ -134,27 +180,14 @@ def check_steps(lo: np.ndarray, taps: Taps, name: str, first: bool, last: bool) 
     piece, starts at frame 0 / ends at the last frame)."""
     steps = np.diff(lo)
     bad = bool(steps.size) and (steps.min() < 0 or steps.max() > 1)
-    if bad or (first and lo[0] != 0) or (last and lo[-1] != taps.n_frames - 1):
+    # Crossfade taps read their last frame only as the upper neighbour of the last interval.
+    end = taps.n_frames - (2 if taps.kind == "crossfade" else 1)
+    if bad or (first and lo[0] != 0) or (last and lo[-1] != end):
         raise ValueError(
-            f"{name}: the taps must start at frame 0, end at frame {taps.n_frames - 1} and "
+            f"{name}: the taps must start at frame 0, end at frame {end} and "
             f"advance by 0 or 1 frame per sample (upsampling); {taps.kind!r} taps of "
             f"{taps.n_frames} frames to {taps.n_samples} samples do not"
         )
-
-
-def _common_boundary(taps_f: Taps, taps_a: Taps, start: int) -> int:
-    """First sample >= start that begins a frame of both taps (or n_samples)."""
-    n = taps_f.n_samples
-    width = 4 * (n // taps_f.n_frames + n // taps_a.n_frames + 2)
-    while True:
-        stop = min(n, start + width)
-        lo_f, lo_a = taps_f.tables(start - 1, stop)[0], taps_a.tables(start - 1, stop)[0]
-        hits = np.flatnonzero((lo_f[1:] != lo_f[:-1]) & (lo_a[1:] != lo_a[:-1]))
-        if hits.size:
-            return start + int(hits[0])
-        if stop == n:
-            return n
-        width *= 2
 
 
 def _piece(
@@ -199,8 +232,5 @@ def pieces(xp: ModuleType, impl: ModuleType, taps_f: Taps, taps_a: Taps, name: s
             _PLANS[key] = entry
         yield entry[2]
         return
-    start = 0
-    while start < n:
-        stop = _common_boundary(taps_f, taps_a, start + PIECE) if start + PIECE < n else n
-        yield _piece(xp, taps_f, taps_a, start, stop, per_frame, name)
-        start = stop
+    for start in range(0, n, PIECE):
+        yield _piece(xp, taps_f, taps_a, start, min(n, start + PIECE), per_frame, name)

@@ -90,6 +90,12 @@ class Taps:
     - 'window': raised-cosine crossfade (ddsp's 'window'): ``hop = N / F``, sample
       ``n = f * hop + j`` weighs frame f by ``window[hop + j]`` and frame f + 1 by
       ``window[j]``, ``window`` a periodic Hann of ``2 * hop`` samples given in float64.
+    - 'nearest': TF1's legacy nearest-neighbour resize (ddsp's 'nearest'): the 'linear'
+      positions' floor, weights 1 and 0.
+    - 'crossfade': frame f at sample ``f * hop`` (``hop = N / (F - 1)``), sample
+      ``n = f * hop + j`` mixes frames f and f + 1 with ``w_hi = weights[j]``,
+      ``w_lo = 1 - w_hi`` (block-wise streaming: the last frame is only read as the upper
+      neighbour of the last interval).
     - 'identity': controls already at the sample rate (``lo = n``, weights 1 and 0).
     - 'table': explicit ``(lo, w_lo, w_hi)`` host arrays.
 
@@ -107,6 +113,10 @@ class Taps:
         return cls("linear", int(n_frames), int(n_samples))
 
     @classmethod
+    def nearest(cls, n_frames: int, n_samples: int) -> Taps:
+        return cls("nearest", int(n_frames), int(n_samples))
+
+    @classmethod
     def windowed(cls, n_frames: int, n_samples: int, window: Any) -> Taps:
         window = np.asarray(window, dtype=np.float64)
         if n_samples % n_frames or window.shape != (2 * (n_samples // n_frames),):
@@ -115,6 +125,16 @@ class Taps:
                 f"({n_frames}) and the window 2 * hop long, got {window.shape}"
             )
         return cls("window", int(n_frames), int(n_samples), window=window)
+
+    @classmethod
+    def crossfade(cls, n_frames: int, hop: int, weights: Any) -> Taps:
+        weights = np.asarray(weights, dtype=np.float64)
+        if n_frames < 2 or weights.shape != (int(hop),):
+            raise ValueError(
+                f"Taps.crossfade: needs n_frames >= 2 ({n_frames}) and hop weights, got "
+                f"{weights.shape} for hop {hop}"
+            )
+        return cls("crossfade", int(n_frames), (int(n_frames) - 1) * int(hop), window=weights)
 
     @classmethod
     def identity(cls, n_samples: int) -> Taps:
@@ -130,17 +150,23 @@ class Taps:
         samples ``n0 .. n1 - 1``."""
         n1 = self.n_samples if n1 is None else n1
         n = np.arange(n0, n1, dtype=np.int64)
-        if self.kind == "linear":
+        if self.kind in ("linear", "nearest"):
             scale = np.float32(self.n_frames) / np.float32(self.n_samples)
             pos = n.astype(np.float32) * scale  # float32 like TF (float32 arange, no rounding)
             floor = np.floor(pos)
             lo = np.minimum(floor.astype(np.int64), self.n_frames - 1)
             w_hi = (pos - floor).astype(np.float64)
+            if self.kind == "nearest":
+                w_hi = np.zeros(n.shape[0])
             return lo, 1.0 - w_hi, w_hi
         if self.kind == "window":
             hop = self.n_samples // self.n_frames
             offset = n % hop
             return n // hop, self.window[hop + offset], self.window[offset]
+        if self.kind == "crossfade":
+            hop = self.window.shape[0]
+            w_hi = self.window[n % hop]
+            return n // hop, 1.0 - w_hi, w_hi
         if self.kind == "identity":
             return n, np.ones(n.shape[0]), np.zeros(n.shape[0])
         lo, w_lo, w_hi = (a[n0:n1] for a in self.table)

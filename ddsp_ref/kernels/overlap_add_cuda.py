@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 from numba import cuda
 
 from ..backend import array_namespace
+from .cuda_launch import launch
 
 __all__ = ["overlap_add", "frame"]
 
@@ -58,23 +58,13 @@ def _frame_kernel(x, hop, pad_value, out):  # pragma: no cover - compiled
         out[r, f, k] = pad_value
 
 
-def _launch(kernel: Any, n_threads: int, xp: Any, *args: Any) -> None:
-    blocks = max(1, -(-n_threads // _THREADS))
-    if numba.config.ENABLE_CUDASIM or xp.__name__ != "cupy":
-        kernel[blocks, _THREADS](*args)
-        return
-    # Queue behind the work cupy has already put on its current stream.
-    stream = cuda.external_stream(xp.cuda.get_current_stream().ptr)
-    kernel[blocks, _THREADS, stream](*args)
-
-
 def overlap_add(frames: Any, hop_size: int) -> Any:
     """``[rows, F, L]`` C-contiguous float array (F >= 1) -> ``[rows, (F-1)*hop + L]``."""
     xp = array_namespace(frames)
     rows, n_frames, frame_size = frames.shape
     out = xp.empty((rows, (n_frames - 1) * hop_size + frame_size), dtype=frames.dtype)
     if out.size:
-        _launch(_overlap_add_kernel, out.size, xp, frames, hop_size, out)
+        launch(_overlap_add_kernel, out.size, xp, frames, hop_size, out, threads=_THREADS)
     return out
 
 
@@ -83,5 +73,7 @@ def frame(x: Any, frame_size: int, hop_size: int, n_frames: int, pad_value: Any 
     xp = array_namespace(x)
     out = xp.empty((x.shape[0], n_frames, frame_size), dtype=x.dtype)
     if out.size:
-        _launch(_frame_kernel, out.size, xp, x, hop_size, x.dtype.type(pad_value), out)
+        launch(
+            _frame_kernel, out.size, xp, x, hop_size, x.dtype.type(pad_value), out, threads=_THREADS
+        )
     return out

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from ddsp_ref.autodiff import ops
+from ddsp_ref.autodiff.fused import oscillators as fused
 from ddsp_ref.autodiff.fused.spectral_loss import spectral_terms
-from ddsp_ref.core import fused
+from ddsp_ref.core.resampling import resample_taps
 
 
 @dataclass
@@ -473,14 +474,20 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
     def spectral(t, a, l2=False):
         return spectral_terms(t, a, fft_sizes=(16, 8), w_mag=1.0, w_log=0.5, l2=l2)
 
-    taps_f = fused.resample_taps(3, 18, "linear")
-    taps_w = fused.resample_taps(3, 18, "window", np.float64)
-    ident = fused.identity_taps(7)
+    taps_f = resample_taps(3, 18, "linear")
+    taps_w = resample_taps(3, 18, "window", np.float64)
+    taps_n = resample_taps(3, 18, "nearest")
+    ident = fused.Taps.identity(7)
 
-    def harmonic(f0, amps, phase0):
-        audio, final = fused.harmonic_bank(f0, amps, taps_f, taps_w, phase0, 16000,
-                                           with_final_phase=True)  # fmt: skip
+    def harmonic(f0, amps, phase0, taps_a=taps_w):
+        audio, final = fused.harmonic_bank(f0, amps, taps_f, taps_a, phase0, 16000)
         return ops.concatenate([audio, ops.reshape(final, (2, 1))], axis=1)
+
+    def harmonic_audio(f, a):
+        return fused.harmonic_bank(f, a, ident, ident, np.zeros(2), 16000)[0]
+
+    def wrapped(x, exclusive=False):
+        return np.mod(np.cumsum(x, axis=1) - (x if exclusive else 0.0), 2 * np.pi)
 
     return {
         # k * f0 stays below Nyquist (7500 < 8000 Hz): no mask boundary under perturbation.
@@ -493,22 +500,48 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
                 u(0, 6, 2),
             ),
             K(
-                "sample-rate",
-                lambda f, a: fused.harmonic_bank(f, a, ident, ident),
-                u(100, 900, 2, 7),
-                u(0, 1, 2, 7, 4),
+                "frame-rate f0, nearest amps, final phase",
+                lambda f, a, p: harmonic(f, a, p, taps_n),
+                u(100, 1500, 2, 3),
+                u(0, 1, 2, 3, 5),
+                u(0, 6, 2),
+            ),
+            K("sample-rate", harmonic_audio, u(100, 900, 2, 7), u(0, 1, 2, 7, 4)),
+            K(
+                "frame-rate, amplitudes times a gain",
+                lambda f, a, p, g: ops.concatenate(
+                    [
+                        o if o.ndim == 2 else ops.reshape(o, (2, 1))
+                        for o in fused.harmonic_bank(f, a, taps_f, taps_w, p, 16000, gain=g)
+                    ],
+                    axis=1,
+                ),  # fmt: skip
+                u(100, 1500, 2, 3),
+                u(0, 1, 2, 3, 5),
+                u(0, 6, 2),
+                u(0.1, 1, 2, 3, 1),
+            ),
+        ],
+        # Steps small enough that no partial sum crosses a multiple of 2 pi under perturbation.
+        "wrapped_cumsum": [
+            K("inclusive", lambda x: fused.wrapped_cumsum(x), u(0.01, 0.05, 2, 9), ref=wrapped),
+            K(
+                "exclusive, axis 2",
+                lambda x: fused.wrapped_cumsum(x, axis=2, exclusive=True),
+                u(0.01, 0.05, 2, 3, 9),
+                ref=lambda x: np.moveaxis(wrapped(np.moveaxis(x, 2, 1), True), 1, 2),
             ),
         ],
         "fused_sinusoid_bank": [
             K(
                 "sample-rate",
-                lambda f, a: fused.sinusoid_bank(f, a, ident, ident),
+                lambda f, a: fused.sinusoid_bank(f, a, ident, ident, 16000),
                 u(100, 7000, 2, 7, 3),
                 u(0, 1, 2, 7, 3),
             ),
             K(
                 "frame-rate",
-                lambda f, a: fused.sinusoid_bank(f, a, taps_f, taps_w),
+                lambda f, a: fused.sinusoid_bank(f, a, taps_f, taps_w, 16000),
                 u(100, 7000, 2, 3, 4),
                 u(0, 1, 2, 3, 4),
             ),

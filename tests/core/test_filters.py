@@ -90,7 +90,8 @@ def response(taps, freqs):
     ],
 )
 def test_golden(name, xp):
-    replay(name, xp=xp, fwd_tol=1e-6, grad_tol=1e-6)
+    # Measured: at most 1.3e-7 forward and 2.0e-7 for the gradients (float32 rounding).
+    replay(name, xp=xp, fwd_tol=3e-7, grad_tol=4e-7)
 
 
 # -- get_fft_size ----------------------------------------------------------------------------

@@ -3,8 +3,6 @@ DSP properties (linearity, Nyquist, streaming), ddsp's conversion tests and grad
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -51,13 +49,21 @@ def rng_array(rng, shape, low, high):
 # -- golden cases recorded from ddsp 3.7.0 ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["oscillator_bank", "harmonic_synthesis", "harmonic_synthesis_dist"]
-)
+GOLDEN_TOLERANCES = {  # (forward, gradients), a little above the measured errors below
+    "oscillator_bank": (1.5e-4, 2e-4),
+    "harmonic_synthesis": (4e-5, 4e-5),
+    "harmonic_synthesis_dist": (2e-4, 2.5e-4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_TOLERANCES))
 def test_golden(name, xp):
     # TF integrates phase with a float32 cumsum; it is itself ~1e-4 away from the exact answer
     # on these cases (see test_golden_tf_error_is_phase_error), ours is float64-accurate.
-    replay(name, xp=xp, fwd_tol=1e-3, grad_tol=1e-3)
+    # Measured relative errors (forward; gradients): oscillator_bank 8.0e-5; 1.2e-4, 8.4e-5;
+    # harmonic_synthesis 1.9e-5; 1.8e-5; harmonic_synthesis_dist 1.1e-4; 1.5e-4, 8.1e-5.
+    fwd_tol, grad_tol = GOLDEN_TOLERANCES[name]
+    replay(name, xp=xp, fwd_tol=fwd_tol, grad_tol=grad_tol)
 
 
 def test_golden_tf_error_is_phase_error():
@@ -187,16 +193,13 @@ def exact_phase(numerator, denominator, n):
 
 def test_long_signal_phase_oscillator_bank():
     sr, n = 48000, 48000 * 600
-    start = time.perf_counter()
     # 440.125 Hz = 3521 / 8: phase after sample index i is 2 pi frac(3521 (i + 1) / 384000).
     f = np.full((1, n, 1), 440.125, np.float32)
     out = core.oscillator_bank(f, np.ones((1, n, 1), np.float32), sample_rate=sr)
-    elapsed = time.perf_counter() - start
     counts = np.arange(n - 5000, n, dtype=np.int64) + 1
     expected = np.sin(exact_phase(3521, 8 * sr, counts))
     # |sin(a) - sin(b)| <= |a - b|: a phase error of 1e-4 rad could not hide in 3e-6.
     np.testing.assert_allclose(out[0, -5000:], expected, atol=3e-6)
-    assert elapsed < 15.0, f"10 minutes at 48 kHz took {elapsed:.1f} s"
 
 
 def test_long_signal_phase_harmonic_oscillator_bank():
@@ -407,7 +410,7 @@ def test_harmonic_oscillator_bank_coherent_harmonics():
 
 def test_input_validation():
     f = np.ones((1, 10, 2), np.float32)
-    with pytest.raises(ValueError, match="frequency must have shape"):
+    with pytest.raises(ValueError, match=r"frequency must be \[batch, n_samples, 1\]"):
         core.harmonic_oscillator_bank(f, f)
     with pytest.raises(ValueError, match="sample_rate"):
         core.oscillator_bank(f, f, sample_rate=0)

@@ -22,7 +22,7 @@ N_SMALLER, N_LARGER = 5, 16000
     "name", ["resample_linear", "resample_window", "upsample_with_windows_noendpoint"]
 )
 def test_golden(name, xp):
-    replay(name, xp)
+    replay(name, xp, fwd_tol=2e-7, grad_tol=3e-7)  # measured at most 9.5e-8; 1.6e-7
 
 
 # -- TF1 legacy resize, written out independently (scalar loops, float64 interpolation) ------------
@@ -146,9 +146,9 @@ def test_downsampling_is_accurate(method, add_endpoint):
 
 
 def test_window_upsampling_rejects_non_3d():
-    with pytest.raises(ValueError, match="3-D"):
+    with pytest.raises(ValueError, match=r"inputs must have shape \[batch, n_frames, n_channels\]"):
         upsample_with_windows(np.zeros((2, 5)), 100)
-    with pytest.raises(ValueError, match="3-D"):
+    with pytest.raises(ValueError, match=r"inputs must have shape \[batch, n_frames, n_channels\]"):
         upsample_with_windows(np.zeros((2, 5, 1, 1)), 100)
 
 
@@ -184,7 +184,7 @@ def test_invalid_method_raises(method):
 
 @pytest.mark.parametrize("shape", [(), (1, 2, 3, 4, 5)])
 def test_invalid_rank_raises(shape):
-    with pytest.raises(ValueError, match="1-D to 4-D"):
+    with pytest.raises(ValueError, match=r"resample: inputs must have shape \[n_frames\]"):
         resample(np.zeros(shape), 16)
 
 
@@ -255,3 +255,20 @@ def test_window_gradients(add_endpoint, n_frames, hop, channels, seed):
         n_out *= n_frames + 1  # keep it an upsampling with an integer ratio
     ddsp_ref.check_grads(lambda a: upsample_with_windows(a, n_out, add_endpoint), x)
     ddsp_ref.check_grads(lambda a: resample(a[:, :, 0], n_out, "window", add_endpoint), x)
+
+
+@pytest.mark.parametrize("method", ["nearest", "linear", "cubic", "window"])
+@pytest.mark.parametrize("n_frames, n_out", [(7, 56), (5, 11), (300, 4800)])
+def test_resample_range_of_a_frame_slice_equals_the_full_resample(method, n_frames, n_out):
+    """Chunked rendering resamples a span of output steps from only the frames it reads
+    (resampling.frames_read): the same numbers as slicing the full resample."""
+    from ddsp_ref.core.resampling import frames_read, resample_range
+
+    if method == "window" and n_out % n_frames:
+        pytest.skip("'window' needs n_out divisible by n_frames")
+    x = np.random.default_rng(n_out).standard_normal((2, n_frames, 3))
+    full = resample(x, n_out, method=method)
+    for span in [(0, 1), (0, n_out), (1, n_out // 3), (n_out // 2, n_out), (n_out - 1, n_out)]:
+        first, stop = frames_read(n_frames, n_out, span)
+        part = resample_range(x[:, first:stop], n_out, method, True, span, (first, n_frames))
+        np.testing.assert_array_equal(part, full[:, span[0] : span[1]])

@@ -35,7 +35,7 @@ def ref_unit_to_hz(u, hz_min, hz_max):
 
 
 def test_golden_exp_sigmoid(xp):
-    replay("exp_sigmoid", xp=xp)
+    replay("exp_sigmoid", xp=xp, fwd_tol=2e-7, grad_tol=6e-7)  # measured 7.5e-8; 3.3e-7
 
 
 def test_exp_sigmoid_reference_numbers():

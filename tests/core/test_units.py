@@ -42,7 +42,7 @@ def ref_amplitude_to_db(s, amin=1e-5, top_db=80.0):
 
 @pytest.mark.parametrize("name", ["amplitude_to_db", "hz_to_midi", "midi_to_hz", "unit_to_hz"])
 def test_golden(name, xp):
-    replay(name, xp=xp)
+    replay(name, xp=xp, fwd_tol=2e-7, grad_tol=2e-7)  # measured at most 7.4e-8; 9.1e-8
 
 
 # -- MIDI <-> Hz -----------------------------------------------------------------------------

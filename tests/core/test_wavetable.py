@@ -23,20 +23,22 @@ from tests.golden_util import replay
 
 # -- golden cases recorded from ddsp 3.7.0 ---------------------------------------------------------
 def test_golden_linear_lookup(xp):
-    replay("linear_lookup", xp)
+    replay("linear_lookup", xp, fwd_tol=1e-7, grad_tol=2e-7)  # measured 0; 0, 7.8e-8
 
 
 def test_golden_wavetable_synthesis(xp):
     # TF accumulates the phase in float32; ours is float64 (allowed up to ~1e-3, README).
-    replay("wavetable_synthesis", xp, fwd_tol=1e-3, grad_tol=1e-3)
+    # Measured: forward 1.9e-4, gradients 3.4e-4 and 1.9e-4 (TF's float32 phase drift).
+    replay("wavetable_synthesis", xp, fwd_tol=3e-4, grad_tol=5e-4)
 
 
 def test_golden_wavetable_synthesis_with_float32_phase(monkeypatch):
     """With ddsp's float32 phase accumulation the golden case matches to float32 rounding."""
 
-    def float32_phase(frequency_envelopes, sample_rate):
+    def float32_phase(frequency_envelopes, sample_rate, phase0):
         velocity = frequency_envelopes / float(sample_rate)
-        return ops.mod(ops.cumsum(velocity, axis=1, exclusive=True), 1.0)
+        before = ops.cumsum(velocity, axis=1, exclusive=True) + phase0.astype(np.float32)
+        return ops.mod(before, 1.0), ops.mod(before[:, -1:] + velocity[:, -1:], 1.0)
 
     monkeypatch.setattr(wavetable_module, "_phase", float32_phase)
     replay("wavetable_synthesis")

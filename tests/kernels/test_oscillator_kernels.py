@@ -20,6 +20,7 @@ from ddsp_ref.kernels import oscillator_plan
 from ddsp_ref.kernels import oscillator_reference as R
 from ddsp_ref.kernels.oscillator import Taps
 from ddsp_ref.kernels.selection import compiled_module
+from ddsp_ref.numerics import hann_window
 
 TWO_PI = 2.0 * np.pi
 SMALL = settings(max_examples=15, deadline=None)
@@ -28,7 +29,7 @@ CUDASIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 def window_taps(n_frames, n_samples, dtype=np.float64):
     hop = n_samples // n_frames
-    return Taps.windowed(n_frames, n_samples, resampling._periodic_hann(np, 2 * hop, dtype))
+    return Taps.windowed(n_frames, n_samples, hann_window(np, 2 * hop, dtype))
 
 
 def make_taps(kind, n_frames, n_samples):
@@ -260,6 +261,20 @@ def compare_harmonic(c, implementation, tol=1e-11, dtype=np.float64):
     )
     assert only_amps[0] is None and only_amps[2] is None
     np.testing.assert_allclose(only_amps[1], got[1], rtol=1e-13, atol=1e-13)
+    only_phase = K.harmonic_backward(
+        *args, g, g_final, need_amps=False, implementation=implementation
+    )
+    assert only_phase[1] is None
+    for i in (0, 2):
+        np.testing.assert_allclose(only_phase[i], got[i], rtol=1e-13, atol=1e-13)
+    # amplitudes given as distribution x gain: the gradient of the product is the same
+    gain = rng.uniform(0.5, 2.0, amps.shape[:2] + (1,)).astype(dtype)
+    with_gain = K.harmonic_backward(
+        *args[:1], amps / gain, *args[2:], g, g_final, gain=gain, implementation=implementation
+    )
+    tol_gain = 1e-9 if dtype == np.float64 else 1e-5  # amps / gain * gain rounds in float32
+    for x, y in zip(with_gain, got):
+        np.testing.assert_allclose(x, y, rtol=tol_gain, atol=tol_gain * np.max(np.abs(y)))
 
 
 def compare_sinusoids(c, implementation, tol=1e-11):
@@ -275,7 +290,12 @@ def compare_sinusoids(c, implementation, tol=1e-11):
     ref = K.sinusoid_backward(*args, g, implementation="reference")
     for x, y in zip(got, ref):
         assert rel(x, y) < tol
-    assert K.sinusoid_backward(*args, g, need_amps=False, implementation=implementation)[1] is None
+    only_freqs = K.sinusoid_backward(*args, g, need_amps=False, implementation=implementation)
+    assert only_freqs[1] is None
+    np.testing.assert_allclose(only_freqs[0], got[0], rtol=1e-13, atol=1e-13)
+    only_amps = K.sinusoid_backward(*args, g, need_freqs=False, implementation=implementation)
+    assert only_amps[0] is None
+    np.testing.assert_allclose(only_amps[1], got[1], rtol=1e-13, atol=1e-13)
 
 
 @given(controls())

@@ -1,4 +1,4 @@
-"""Fused oscillator ops (core/fused.py) and their use in core.oscillators: float64 gradient
+"""Fused oscillator ops (autodiff/fused/oscillators.py) and their use in core: float64 gradient
 checks, fused vs composed values and gradients, streaming, accuracy, fallbacks."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import ddsp_ref
 from ddsp_ref import check_grads, core
 from ddsp_ref.autodiff import ops
-from ddsp_ref.core import fused
+from ddsp_ref.autodiff.fused import oscillators as fused
+from ddsp_ref.core.resampling import resample_taps
 from ddsp_ref.kernels.oscillator import Taps
 
 TWO_PI = 2.0 * np.pi
@@ -61,36 +62,35 @@ def assert_same(a, b, tol):
 def test_grad_fused_harmonic_bank(seed, n_frames, n_harm, method):
     rng = np.random.default_rng(seed)
     n_samples = n_frames * 6
-    taps_f = fused.resample_taps(n_frames, n_samples, "linear")
-    taps_a = fused.resample_taps(n_frames, n_samples, method, np.float64)
+    taps_f = resample_taps(n_frames, n_samples, "linear")
+    taps_a = resample_taps(n_frames, n_samples, method, np.float64)
     f0 = rng.uniform(100.0, 1500.0, (2, n_frames))
     amps = rng.uniform(0.0, 1.0, (2, n_frames, n_harm))
     phase0 = rng.uniform(0.0, 6.0, 2)
 
     def fun(f, a, p):
-        audio, final = fused.harmonic_bank(
-            f, a, taps_f, taps_a, p, 16000, nyquist=False, with_final_phase=True
-        )
+        audio, final = fused.harmonic_bank(f, a, taps_f, taps_a, p, 16000, nyquist=False)
         return ops.concatenate([audio, ops.reshape(final, (2, 1))], axis=1)
 
     check_grads(fun, f0, amps, phase0)
-    check_grads(lambda f, a: fused.harmonic_bank(f, a, taps_f, taps_a), f0, amps)
+    zero = np.zeros(2)
+    check_grads(lambda f, a: fused.harmonic_bank(f, a, taps_f, taps_a, zero, 16000)[0], f0, amps)
 
 
 @given(seeds, st.integers(1, 12), st.integers(1, 4))
 @SMALL
 def test_grad_fused_sinusoid_bank(seed, n_samples, n_osc):
     rng = np.random.default_rng(seed)
-    taps = fused.identity_taps(n_samples)
+    taps = Taps.identity(n_samples)
     freqs = rng.uniform(100.0, 7000.0, (2, n_samples, n_osc))
     amps = rng.uniform(0.0, 1.0, (2, n_samples, n_osc))
-    check_grads(lambda f, a: fused.sinusoid_bank(f, a, taps, taps), freqs, amps)
+    check_grads(lambda f, a: fused.sinusoid_bank(f, a, taps, taps, 16000), freqs, amps)
     frame_taps = (
-        fused.resample_taps(3, 12, "window", np.float64),
-        fused.resample_taps(3, 12, "linear"),
+        resample_taps(3, 12, "window", np.float64),
+        resample_taps(3, 12, "linear"),
     )
     f3, a3 = rng.uniform(100.0, 7000.0, (1, 3, n_osc)), rng.uniform(0.0, 1.0, (1, 3, n_osc))
-    check_grads(lambda f, a: fused.sinusoid_bank(f, a, frame_taps[1], frame_taps[0]), f3, a3)
+    check_grads(lambda f, a: fused.sinusoid_bank(f, a, frame_taps[1], frame_taps[0], 16000), f3, a3)
 
 
 # -- fused vs composed: the same function ----------------------------------------------------------
@@ -205,7 +205,7 @@ def test_sinusoidal_synthesis_equals_resample_then_bank():
     amps = rng.uniform(0.0, 1.0, (2, 6, 3))
 
     def fun(f, a):
-        return fused.sinusoidal_synthesis(f, a, n_samples=48)
+        return core.sinusoidal_synthesis(f, a, n_samples=48)
 
     def direct(f, a):
         a = core.resample(a, 48, method="window")
@@ -330,11 +330,12 @@ def test_fallbacks_compute_the_same_function():
 
 
 def test_taps_cache_and_applicability():
-    assert fused.resample_taps(10, 640, "linear") is fused.resample_taps(10, 640, "linear")
-    assert fused.resample_taps(10, 5, "linear") is None  # downsampling
-    assert fused.resample_taps(10, 645, "window") is None
-    assert fused.resample_taps(10, 640, "cubic") is None
-    assert fused.resample_taps(3, 4, "linear") is not None
-    window32 = fused.resample_taps(4, 32, "window", np.float32).window
-    window64 = fused.resample_taps(4, 32, "window", np.float64).window
+    assert resample_taps(10, 640, "linear") is resample_taps(10, 640, "linear")
+    assert resample_taps(10, 5, "linear") is None  # downsampling
+    assert resample_taps(10, 645, "window") is None
+    assert resample_taps(10, 640, "cubic") is None
+    assert resample_taps(10, 640, "nearest").kind == "nearest"
+    assert resample_taps(3, 4, "linear") is not None
+    window32 = resample_taps(4, 32, "window", np.float32).window
+    window64 = resample_taps(4, 32, "window", np.float64).window
     assert window32.dtype == np.float64 and np.any(window32 != window64)  # float32-rounded
