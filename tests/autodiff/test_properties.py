@@ -235,7 +235,9 @@ def test_dual_mode(name, case):
     (_, aux), _ = ddsp_ref.value_and_grad(traced, argnums=tuple(range(len(case.args))),
                                           has_aux=True)(*case.args)  # fmt: skip
     assert _is_plain(aux)
-    np.testing.assert_array_equal(aux, plain)
+    # Equal up to summation order: a fused kernel asked for gradients may accumulate its value
+    # in another order (the spectral loss: 1 ulp).
+    np.testing.assert_allclose(aux, plain, rtol=1e-14, atol=0)
 
 
 def test_constants_inside_value_and_grad_are_not_recorded():
