@@ -21,7 +21,8 @@ B, F, N, H = 2, 4, 64, 3
 class Arg:
     """One argument: its valid value and its kind.
 
-    kind: 'array' (real float array), 'size' (positive int), 'count' (non-negative int), 'rate'
+    kind: 'array' (real float array), 'size' (positive int), 'count' (non-negative int),
+    'integer' (any int), 'rate'
     (positive finite number), 'number' (finite number), 'choice' (one of ``options``), 'fixed'
     (not mutated). For arrays, ``rank`` (the only rank accepted, when the function documents
     one), ``batch`` (axis 0 is the batch, shared with the call's other batch arrays) and
@@ -60,6 +61,11 @@ def number(v):
 
 def choice(v, *options, names=()):
     return Arg(v, "choice", options=options, names=names)
+
+
+def integer(v):
+    """Any integer (ddsp's window sizes: <= 0 means the whole impulse response)."""
+    return Arg(v, "integer")
 
 
 def fixed(v):
@@ -150,7 +156,7 @@ SPECS: list[Spec] = [
     Spec("core.remove_above_nyquist", {"frequency_envelopes": A(u(100, 9000, B, N, H)),
                                        "amplitude_envelopes": A(u(0, 1, B, N, H)),
                                        "sample_rate": rate(16000)}),
-    Spec("core.normalize_harmonics", {"harmonic_distribution": A(DIST_FRAMES, rank=3),
+    Spec("core.normalize_harmonics", {"harmonic_distribution": A(DIST_FRAMES),
                                       "f0_hz": A(F0_FRAMES, rank=3), "sample_rate": rate(16000)}),
     Spec("core.oscillator_bank", {"frequency_envelopes": A(u(100, 400, B, N, H), rank=3,
                                                            batch=True, time=1),
@@ -177,7 +183,7 @@ SPECS: list[Spec] = [
           "n_samples": size(N), "sample_rate": rate(16000)}, n_pos=2),
     Spec("core.wavetable_synthesis", {"frequencies": A(F0_FRAMES, rank=3, batch=True, time=1),
                                       "amplitudes": A(AMPS_FRAMES, rank=3, batch=True, time=1),
-                                      "wavetables": A(n(B, 1, 16), rank=3, batch=True),
+                                      "wavetables": A(n(B, 1, 16), batch=True),
                                       "n_samples": size(N), "sample_rate": rate(16000)}),
     Spec("core.linear_lookup", {"phase": A(u(0, 1, B, N, 1), rank=3, batch=True),
                                 "wavetables": A(n(B, N, 16), rank=3, batch=True)}),
@@ -197,22 +203,23 @@ SPECS: list[Spec] = [
                                          "sample_rate": rate(16000)}),
     # -- core: filters -------------------------------------------------------------------------
     Spec("core.fft_convolve", {"audio": A(AUDIO, rank=2, batch=True, time=1),
-                               "impulse_response": A(n(B, F, 8), batch=True),
+                               "impulse_response": A(n(B, F, 8), batch=True,
+                                                     names=("impulse response",)),
                                "padding": choice("same", "same", "valid")}),
     Spec("core.frequency_impulse_response", {"magnitudes": A(u(0, 1, B, F, 9)),
-                                             "window_size": count(8)}),
+                                             "window_size": integer(8)}),
     Spec("core.frequency_filter", {"audio": A(AUDIO, rank=2, batch=True, time=1),
                                    "magnitudes": A(u(0, 1, B, F, 9), batch=True),
-                                   "window_size": count(8),
+                                   "window_size": integer(8),
                                    "padding": choice("same", "same", "valid")}),
     Spec("core.sinc_impulse_response", {"cutoff_frequency": A(u(0.1, 0.4, B, F, 1)),
-                                        "window_size": size(16)}),
+                                        "window_size": count(16)}),
     Spec("core.sinc_filter", {"audio": A(AUDIO, rank=2, batch=True, time=1),
                               "cutoff_frequency": A(u(0.1, 0.4, B, F, 1), batch=True),
-                              "window_size": size(16),
+                              "window_size": count(16),
                               "padding": choice("same", "same", "valid")}),
     Spec("core.apply_window_to_impulse_response", {"impulse_response": A(n(B, F, 16)),
-                                                   "window_size": count(8)}),
+                                                   "window_size": integer(8)}),
     Spec("core.center_crop", {"audio": A(n(B, N + 16), time=1), "frame_size": size(16)}),
     Spec("core.get_fft_size", {"frame_size": size(16), "ir_size": size(8)}),
     # -- spectral ops --------------------------------------------------------------------------

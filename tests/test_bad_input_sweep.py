@@ -88,6 +88,7 @@ def array_mutations(spec: Spec, name: str, arg: Arg) -> Iterator[tuple[str, Any,
 SCALAR_MUTATIONS = {
     "size": [("0", 0), ("-3", -3), ("nan", math.nan), ("'29.5'", "29.5"), ("29.5", 29.5)],
     "count": [("-3", -3), ("nan", math.nan), ("'2'", "2"), ("2.5", 2.5)],
+    "integer": [("nan", math.nan), ("'2'", "2"), ("2.5", 2.5)],
     "rate": [("0", 0.0), ("-16000", -16000.0), ("nan", math.nan), ("inf", math.inf),
              ("'16000'", "16000")],
     "number": [("nan", math.nan), ("inf", math.inf), ("'1.0'", "1.0")],
@@ -166,9 +167,9 @@ _NON_INTEGRAL = st.floats(allow_nan=False, allow_infinity=False).filter(
 BAD_VALUES = {
     "size": st.one_of(st.integers(max_value=0), _NON_INTEGRAL, st.just(math.nan), st.text()),
     "count": st.one_of(st.integers(max_value=-1), _NON_INTEGRAL, st.just(math.nan), st.text()),
-    "rate": st.one_of(
-        st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.text(), st.none()
-    ),
+    "integer": st.one_of(_NON_INTEGRAL, st.just(math.nan), st.text()),
+    # (None is legal for some rates: normalize_harmonics without a sample rate masks nothing.)
+    "rate": st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.text()),
     "number": st.one_of(st.just(math.nan), st.just(-math.inf), st.text(min_size=1)),
     "choice": st.text().filter(lambda t: t not in ("linear", "cubic", "nearest", "window")),
 }

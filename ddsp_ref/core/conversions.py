@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autodiff import ops, stop_gradient
-from ..validation import check_rank, positive_int, positive_number
+from ..validation import check_rank, check_same_batch, positive_int, positive_number
 from .math import safe_divide
 from .oscillators import _check_broadcast, get_harmonic_frequencies, remove_above_nyquist
 from .utils import to_float
@@ -49,6 +49,7 @@ def sinusoidal_to_harmonic(
     for name, x in (("sin_amps", sin_amps), ("sin_freqs", sin_freqs), ("f0_hz", f0_hz)):
         check_rank(x, 3, name, where, "[batch, n_frames, channels]")
     _check_broadcast(sin_amps, sin_freqs, "sin_amps and sin_freqs", where)
+    check_same_batch(where, sin_amps=sin_amps, sin_freqs=sin_freqs, f0_hz=f0_hz)
     n_harmonics = positive_int(n_harmonics, "n_harmonics", where)
     sample_rate = positive_number(sample_rate, "sample_rate", where)
     harm_freqs = get_harmonic_frequencies(f0_hz, n_harmonics)  # [b, t, h]
@@ -91,6 +92,7 @@ def harmonic_to_sinusoidal(
     f0_hz = to_float(f0_hz, "f0_hz", where)
     for name, x in (("harm_amp", harm_amp), ("harm_dist", harm_dist), ("f0_hz", f0_hz)):
         check_rank(x, 3, name, where, "[batch, n_frames, channels]")
+    check_same_batch(where, harm_amp=harm_amp, harm_dist=harm_dist, f0_hz=f0_hz)
     sample_rate = positive_number(sample_rate, "sample_rate", where)
     freqs = get_harmonic_frequencies(f0_hz, int(harm_dist.shape[-1]))
     harm_dist = remove_above_nyquist(freqs, harm_dist, sample_rate)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..autodiff import ops, stop_gradient
 from ..backend import array_namespace
 from ..numerics import hann_window, next_power_of_2
-from ..validation import check_rank, nonnegative_int, one_of, positive_number
+from ..validation import check_rank, nonnegative_int, one_of, positive_int, positive_number
 from .utils import to_float
 
 __all__ = [
@@ -54,12 +56,10 @@ def _tf_hamming(xp: Any, length: int, dtype: Any) -> Any:
 
 
 def _window_size(window_size: Any, where: str) -> int:
-    """An integer window size (ddsp: ``<= 0`` means the whole IR)."""
-    try:
-        value = float(window_size)
-    except (TypeError, ValueError):
-        value = math.nan
-    if isinstance(window_size, bool) or not value.is_integer():
+    """An integer window size (ddsp: ``<= 0`` means the whole IR); text, NaN and fractions
+    raise."""
+    number = isinstance(window_size, (int, float, np.integer, np.floating))
+    if not number or isinstance(window_size, bool) or not float(window_size).is_integer():
         raise ValueError(f"{where}: window_size must be an integer, got {window_size!r}")
     return int(window_size)
 
@@ -88,7 +88,9 @@ def get_fft_size(frame_size: int, ir_size: int, power_of_2: bool = True) -> int:
     Returns:
         The FFT size (int).
     """
-    convolved_frame_size = int(ir_size) + int(frame_size) - 1
+    frame_size = positive_int(frame_size, "frame_size", "get_fft_size")
+    ir_size = positive_int(ir_size, "ir_size", "get_fft_size")
+    convolved_frame_size = ir_size + frame_size - 1
     if power_of_2:
         return next_power_of_2(convolved_frame_size)
     return _next_5_smooth(convolved_frame_size)
@@ -311,16 +313,14 @@ def apply_window_to_impulse_response(
 
     Args:
         impulse_response: IRs [..., ir_size], zero-phase form (sample 0 = time 0), or causal
-            form (peak in the middle) if ``causal``. Only the real part is used.
+            form (peak in the middle) if ``causal``. Real: ddsp silently keeps the real part of
+            a complex IR; here that is a TypeError (take ``.real`` explicitly if you mean it).
         window_size: Hann window length in samples.
         causal: the input is in causal form (it is fftshifted to zero-phase first).
 
     Returns:
         Windowed causal IRs [..., n_taps] as described above.
     """
-    if getattr(stop_gradient(impulse_response), "dtype", None) is not None:
-        if stop_gradient(impulse_response).dtype.kind == "c":  # ddsp keeps the real part
-            impulse_response = ops.real(impulse_response)
     where = "apply_window_to_impulse_response"
     impulse_response = to_float(impulse_response, "impulse_response", where)
     if len(impulse_response.shape) < 1 or impulse_response.shape[-1] < 1:
@@ -476,6 +476,7 @@ def frequency_filter(
     audio = to_float(audio, "audio", "frequency_filter")
     magnitudes = to_float(magnitudes, "magnitudes", "frequency_filter")
     check_rank(magnitudes, (2, 3), "magnitudes", "frequency_filter", "[batch(, n_frames), n_freq]")
+    _check_filter_batch(audio, magnitudes, "magnitudes", "frequency_filter")
     traced = _is_traced(audio, magnitudes)
     if traced or len(magnitudes.shape) != 3:
         impulse_response = frequency_impulse_response(magnitudes, window_size=window_size)
@@ -516,7 +517,19 @@ def sinc_filter(
     Returns:
         Filtered audio [batch, n_samples] ('same') or [batch, n_samples + n_taps - 1].
     """
+    audio = to_float(audio, "audio", "sinc_filter")
+    cutoff_frequency = to_float(cutoff_frequency, "cutoff_frequency", "sinc_filter")
+    _check_filter_batch(audio, cutoff_frequency, "cutoff_frequency", "sinc_filter")
     impulse_response = sinc_impulse_response(
         cutoff_frequency, window_size=window_size, sample_rate=sample_rate, high_pass=high_pass
     )
     return fft_convolve(audio, impulse_response, padding=padding)
+
+
+def _check_filter_batch(audio: Any, controls: Any, name: str, where: str) -> None:
+    """The filter controls' batch is the audio's (or 1): checked before the FIRs are built,
+    so the error names the argument the caller passed."""
+    if len(audio.shape) and len(controls.shape) and controls.shape[0] not in (1, audio.shape[0]):
+        raise ValueError(
+            f"{where}: {name} has batch size {controls.shape[0]}, audio has {audio.shape[0]}"
+        )

@@ -177,6 +177,11 @@ def normalize_harmonics(
     if sample_rate is not None and f0_hz is not None:
         sample_rate = positive_number(sample_rate, "sample_rate", where)
         f0_hz = to_float(f0_hz, "f0_hz", where)
+        if len(f0_hz.shape) != len(harmonic_distribution.shape) or f0_hz.shape[-1] != 1:
+            raise ValueError(
+                f"{where}: f0_hz must be [batch, n_frames, 1] (the rank of "
+                f"harmonic_distribution, one channel), got shape {tuple(f0_hz.shape)}"
+            )
         harmonic_frequencies = get_harmonic_frequencies(f0_hz, int(harmonic_distribution.shape[-1]))
         _check_broadcast(
             harmonic_frequencies, harmonic_distribution, "f0_hz and harmonic_distribution", where

@@ -225,6 +225,8 @@ def frames_read(n_frames: int, n_timesteps: int, span: tuple) -> tuple[int, int]
 
 def _window_hop(n_frames: int, n_timesteps: int, add_endpoint: bool, where: str) -> int:
     """``hop`` of windowed upsampling, or ddsp's errors."""
+    if n_frames < 1:
+        raise ValueError(f"{where}: inputs needs at least one frame, got 0")
     n_intervals = n_frames if add_endpoint else n_frames - 1
     if n_intervals + 1 >= n_timesteps:
         raise ValueError(
@@ -350,7 +352,7 @@ def center_crop(audio: Any, frame_size: int) -> Any:
     pad_amount = positive_int(frame_size, "frame_size", where) // 2
     if 2 * pad_amount > audio.shape[1]:
         raise ValueError(
-            f"{where}: frame_size {frame_size} crops {2 * pad_amount} samples from a signal of "
+            f"{where}: frame_size {frame_size} crops {2 * pad_amount} samples from audio of "
             f"{audio.shape[1]}"
         )
     return audio[:, pad_amount:-pad_amount]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autodiff import ops
 from ..backend import array_namespace
-from ..validation import finite_number, positive_number
+from ..validation import finite_number, positive_int, positive_number
 from .math import soft_limit
 from .units import bark_to_hz, hz_to_bark, hz_to_erb, hz_to_mel, mel_to_hz, unit_to_hz
 from .utils import real_param, to_float
@@ -64,7 +64,8 @@ def sym_exp_sigmoid(x: Any, width: float = 8.0) -> Any:
     Returns:
         Positive values [same shape as ``x``].
     """
-    x = to_float(x)
+    x = to_float(x, "x", "sym_exp_sigmoid")
+    width = finite_number(width, "width", "sym_exp_sigmoid")
     return exp_sigmoid(width * (ops.abs(x) / 2.0 - 1.0))
 
 
@@ -75,9 +76,10 @@ def _add_depth_axis(freqs: Any, depth: int = 1) -> Any:
         ValueError: if ``freqs`` is not 3-D or its last axis is not a multiple of ``depth``.
     """
     shape = tuple(freqs.shape)
+    depth = positive_int(depth, "depth", "frequencies")
     if len(shape) != 3:
         raise ValueError(f"freqs must be [batch, time, n_sinusoids * depth], got shape {shape}")
-    if depth < 1 or shape[-1] % depth:
+    if shape[-1] % depth:
         raise ValueError(
             f"the last axis of freqs ({shape[-1]}) must be a multiple of depth ({depth})"
         )
@@ -118,7 +120,8 @@ def frequencies_softmax(
     Raises:
         ValueError: for another rank or a last axis not divisible by ``depth``.
     """
-    freqs, depth = _with_depth(to_float(freqs), depth, "frequencies_softmax")
+    freqs, depth = _with_depth(to_float(freqs, "freqs", "frequencies_softmax"), depth,
+                               "frequencies_softmax")  # fmt: skip
     f_probs = ops.exp(freqs - ops.logsumexp(freqs, axis=-1, keepdims=True))
     xp = array_namespace(freqs)
     unit_bins = xp.linspace(0.0, 1.0, depth).astype(freqs.dtype)
@@ -150,7 +153,8 @@ def frequencies_sigmoid(
     Raises:
         ValueError: for another rank or a last axis not divisible by ``depth``.
     """
-    freqs, depth = _with_depth(to_float(freqs), depth, "frequencies_sigmoid")
+    freqs, depth = _with_depth(to_float(freqs, "freqs", "frequencies_sigmoid"), depth,
+                               "frequencies_sigmoid")  # fmt: skip
     f_probs = ops.sigmoid(freqs)
     hz_range = hz_max - hz_min
     scale_factor = hz_range ** (1.0 / depth)

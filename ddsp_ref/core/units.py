@@ -62,7 +62,7 @@ def amplitude_to_db(
     Returns:
         Decibels [same shape as ``amplitude``].
     """
-    amplitude = to_float(amplitude)
+    amplitude = to_float(amplitude, "amplitude", "amplitude_to_db")
     return power_to_db(amplitude**2.0, ref_db=ref_db, range_db=range_db, use_tf=use_tf)
 
 
@@ -102,12 +102,12 @@ def power_to_db(
 
 def db_to_amplitude(db: Any) -> Any:
     """Decibels [dB] to linear amplitude: ``db_to_power(db / 2)``."""
-    return db_to_power(to_float(db) / 2.0)
+    return db_to_power(to_float(db, "db", "db_to_amplitude") / 2.0)
 
 
 def db_to_power(db: Any) -> Any:
     """Decibels [dB] to linear power: ``10 ** (db / 10)``."""
-    return ops.power(10.0, to_float(db) / 10.0)
+    return ops.power(10.0, to_float(db, "db", "db_to_power") / 10.0)
 
 
 # -- MIDI and Hz -----------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def midi_to_hz(notes: Any, midi_zero_silence: bool = False) -> Any:
     Returns:
         Frequencies [Hz], same shape.
     """
-    notes = to_float(notes)
+    notes = to_float(notes, "notes", "midi_to_hz")
     hz = 440.0 * ops.power(2.0, (notes - 69.0) / 12.0)
     if midi_zero_silence:
         hz = ops.where(stop_gradient(notes) == 0.0, 0.0, hz)
@@ -139,14 +139,15 @@ def hz_to_midi(frequencies: Any) -> Any:
     Returns:
         MIDI note numbers, same shape.
     """
-    frequencies = to_float(frequencies)
+    frequencies = to_float(frequencies, "frequencies", "hz_to_midi")
     notes = 12.0 * (logb(frequencies, 2.0) - _LOG2_440) + 69.0
     return ops.where(stop_gradient(frequencies) <= 0.0, 0.0, notes)
 
 
-def _midi_bound(hz: Any) -> Any:
+def _midi_bound(hz: Any, name: str, where: str) -> Any:
     """MIDI number of a range bound: a Python float stays a Python float (full precision)."""
-    if isinstance(hz, (int, float)) and not isinstance(hz, bool):
+    hz = real_param(hz, name, where)
+    if isinstance(hz, float):
         return 12.0 * (math.log2(hz) - _LOG2_440) + 69.0 if hz > 0 else 0.0
     return hz_to_midi(hz)
 
@@ -203,7 +204,9 @@ def unit_to_hz(unit: Any, hz_min: Any, hz_max: Any, clip: bool = False) -> Any:
     Returns:
         Frequencies [Hz], same shape.
     """
-    midi = unit_to_midi(unit, _midi_bound(hz_min), _midi_bound(hz_max), clip=clip)
+    where = "unit_to_hz"
+    bounds = _midi_bound(hz_min, "hz_min", where), _midi_bound(hz_max, "hz_max", where)
+    midi = unit_to_midi(to_float(unit, "unit", where), *bounds, clip=clip)
     return midi_to_hz(midi)
 
 
@@ -219,31 +222,32 @@ def hz_to_unit(hz: Any, hz_min: Any, hz_max: Any, clip: bool = False) -> Any:
     Returns:
         Unit values, same shape.
     """
-    midi = hz_to_midi(hz)
-    return midi_to_unit(midi, _midi_bound(hz_min), _midi_bound(hz_max), clip=clip)
+    where = "hz_to_unit"
+    bounds = _midi_bound(hz_min, "hz_min", where), _midi_bound(hz_max, "hz_max", where)
+    return midi_to_unit(hz_to_midi(to_float(hz, "hz", where)), *bounds, clip=clip)
 
 
 # -- psychoacoustic scales -------------------------------------------------------------------
 def hz_to_bark(hz: Any) -> Any:
     """Hz to Bark (Traunmueller 1990): ``26.81 / (1 + 1960 / f) - 0.53``."""
-    return 26.81 / (1.0 + 1960.0 / to_float(hz)) - 0.53
+    return 26.81 / (1.0 + 1960.0 / to_float(hz, "hz", "hz_to_bark")) - 0.53
 
 
 def bark_to_hz(bark: Any) -> Any:
     """Bark to Hz (inverse Traunmueller): ``1960 / (26.81 / (b + 0.53) - 1)``."""
-    return 1960.0 / (26.81 / (to_float(bark) + 0.53) - 1.0)
+    return 1960.0 / (26.81 / (to_float(bark, "bark", "bark_to_hz") + 0.53) - 1.0)
 
 
 def hz_to_mel(hz: Any) -> Any:
     """Hz to mel (HTK): ``2595 log10(1 + f / 700)`` through ddsp's safe logarithm."""
-    return 2595.0 * logb(1.0 + to_float(hz) / 700.0, 10.0)
+    return 2595.0 * logb(1.0 + to_float(hz, "hz", "hz_to_mel") / 700.0, 10.0)
 
 
 def mel_to_hz(mel: Any) -> Any:
     """Mel (HTK) to Hz: ``700 (10 ** (m / 2595) - 1)``."""
-    return 700.0 * (ops.power(10.0, to_float(mel) / 2595.0) - 1.0)
+    return 700.0 * (ops.power(10.0, to_float(mel, "mel", "mel_to_hz") / 2595.0) - 1.0)
 
 
 def hz_to_erb(hz: Any) -> Any:
     """Equivalent rectangular bandwidth [Hz] at frequency ``hz``: ``0.108 f + 24.7``."""
-    return 0.108 * to_float(hz) + 24.7
+    return 0.108 * to_float(hz, "hz", "hz_to_erb") + 24.7

@@ -279,12 +279,9 @@ def variable_length_delay(phase: Any, audio: Any, max_length: int = 512) -> Any:
     Raises:
         ValueError: for a non-positive max_length or shapes that do not fit.
     """
-    phase, audio = to_float(phase), to_float(audio)
-    if int(max_length) != max_length or max_length < 1:
-        raise ValueError(
-            f"variable_length_delay: max_length must be a positive integer, got {max_length!r}"
-        )
-    max_length = int(max_length)
+    where = "variable_length_delay"
+    phase, audio = to_float(phase, "phase", where), to_float(audio, "audio", where)
+    max_length = positive_int(max_length, "max_length", where)
     if len(audio.shape) != 2:
         raise ValueError(
             f"variable_length_delay: audio must be [batch, n_samples], got shape {audio.shape}"
