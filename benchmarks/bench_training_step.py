@@ -5,7 +5,7 @@ noise magnitudes) and the trainable reverb IR, on the standard workload of PERFO
 batch 4, 16 kHz, 4 s (64000 samples), 1000 frames, 100 harmonics, 65 noise bands, 48000-tap
 reverb, multi-scale spectral loss (2048 ... 64, mag + logmag).
 
-Run: python -m benchmarks.bench_training_step [--batch 4] [--repeats 5]
+Run: python -m benchmarks.bench_training_step [--batch 4] [--repeats 5] [--device gpu]
 For side-by-side peer timings on identical inputs see benchmarks/peers/.
 """
 
@@ -17,6 +17,8 @@ import numpy as np
 
 import ddsp_ref
 from ddsp_ref import effects, losses, processors, synths
+from ddsp_ref.autodiff import tree_map
+from ddsp_ref.backend import to_device, to_numpy
 
 try:
     from benchmarks.timing import median_ms, peak_rss_mb, print_table
@@ -54,10 +56,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     args = parser.parse_args()
     inputs = make_inputs(args.batch)
-    target = inputs.pop("target")
     group = build_group()
+    params = group.parameters()
+    xp = np
+    if args.device == "gpu":  # everything on the GPU: controls, target and the reverb IR
+        import cupy as xp
+
+        inputs = tree_map(lambda x: to_device(x, "gpu"), inputs)
+        params = tree_map(lambda x: to_device(x, "gpu"), params)
+    target = inputs.pop("target")
     spectral_loss = losses.SpectralLoss(logmag_weight=1.0)
 
     def loss_fn(controls, params):
@@ -65,13 +75,11 @@ def main() -> None:
         return spectral_loss(target, audio)
 
     step = ddsp_ref.value_and_grad(loss_fn, argnums=(0, 1))
-    params = group.parameters()
-    t_forward = median_ms(lambda: loss_fn(inputs, params), repeats=args.repeats, warmup=2)
-    t_step = median_ms(lambda: step(inputs, params), repeats=args.repeats, warmup=2)
+    t_forward = median_ms(lambda: loss_fn(inputs, params), repeats=args.repeats, warmup=2, xp=xp)
+    t_step = median_ms(lambda: step(inputs, params), repeats=args.repeats, warmup=2, xp=xp)
     value, (g_controls, g_params) = step(inputs, params)
-    assert np.isfinite(float(value)) and all(
-        np.isfinite(g).all() for g in list(g_controls.values()) + [g_params["reverb"]["ir"]]
-    )
+    grads = [to_numpy(g) for g in list(g_controls.values()) + [g_params["reverb"]["ir"]]]
+    assert np.isfinite(float(to_numpy(value))) and all(np.isfinite(g).all() for g in grads)
     rows = [
         ("forward (loss value)", f"{t_forward:.0f}", "", ""),
         (
@@ -82,7 +90,7 @@ def main() -> None:
         ),
     ]
     print_table(
-        f"Training step, batch {args.batch} (median ms of {args.repeats}; "
+        f"Training step on {args.device}, batch {args.batch} (median ms of {args.repeats}; "
         f"peak RSS {peak_rss_mb():.0f} MB)",
         rows,
         ("what", "ms", "vs TF graph 1367 ms", "vs TF eager 1937 ms"),
