@@ -182,7 +182,8 @@ def _abs_vjp(xp, saved, g):
         # g times the unit phasor x / |x| (0 where x == 0). Dividing g by a tiny |x| first
         # would overflow float32 (|x| ~ 1e-25 in the quiet bins of a spectrogram) although the
         # product is finite: the phasor is at most 1 in size.
-        unit = xp.divide(x, out, out=xp.zeros_like(x), where=out != 0)
+        nonzero = out != 0
+        unit = xp.where(nonzero, x / xp.where(nonzero, out, 1), 0)  # cupy has no divide(where=)
         return (unit * g,)
     return (g * xp.sign(x),)
 
