@@ -6,3 +6,4 @@ the caller imported (numba itself still loads only on the first kernel call).
 """
 
 from . import framing  # noqa: F401  (registers frame / overlap_add)
+from . import rnn  # noqa: F401  (registers fused_gru / fused_lstm)
