@@ -94,7 +94,7 @@ def _project(xp, x, kernel, bias):
     batch, n_steps, n_in = x.shape
     xg = x.reshape(batch * n_steps, n_in) @ kernel
     xg += bias
-    return xg.reshape(batch, n_steps, -1)
+    return xg.reshape(batch, n_steps, kernel.shape[1])
 
 
 def gru_forward(x, kernel, recurrent_kernel, bias, initial_state=None, save=False,
@@ -127,14 +127,14 @@ def gru_forward(x, kernel, recurrent_kernel, bias, initial_state=None, save=Fals
 
 def _previous_states(xp, first, seq):
     """``[state_0, seq_0, ..., seq_{T-2}]`` flattened to ``[batch * n_steps, H]``."""
-    prev = xp.concatenate([first[:, None], seq[:, :-1]], axis=1)
+    prev = xp.concatenate([first[:, None], seq[:, :-1]], axis=1)[:, : seq.shape[1]]
     return prev.reshape(-1, seq.shape[2])
 
 
 def _input_grads(xp, saved: RnnSaved, dxg, needs) -> tuple:
     """Cotangents of the inputs and the kernel from the input-projection cotangent ``dxg``."""
     batch, n_steps, n_in = saved.x.shape
-    flat = dxg.reshape(batch * n_steps, -1)
+    flat = dxg.reshape(batch * n_steps, dxg.shape[2])
     dx = (flat @ saved.kernel.T).reshape(batch, n_steps, n_in) if needs[0] else None
     dkernel = saved.x.reshape(batch * n_steps, n_in).T @ flat if needs[1] else None
     return dx, dkernel

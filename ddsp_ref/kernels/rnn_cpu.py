@@ -21,7 +21,8 @@ __all__ = ["gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]
 
 @numba.njit(inline="always")
 def _sigmoid(v):  # pragma: no cover - compiled
-    return 0.5 + 0.5 * math.tanh(0.5 * v)
+    e = math.exp(-abs(v))  # the reference's formula: no overflow, exact tails
+    return 1 / (1 + e) if v >= 0 else e / (1 + e)
 
 
 @numba.njit(nogil=True, cache=True)

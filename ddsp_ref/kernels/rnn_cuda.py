@@ -22,10 +22,13 @@ from ..backend import array_namespace
 
 __all__ = ["gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]
 
+_MAX_THREADS = 256  # per block; units beyond it are looped over
+
 
 @cuda.jit(device=True, inline=True)
 def _sigmoid(v):  # pragma: no cover - compiled
-    return 0.5 + 0.5 * math.tanh(0.5 * v)
+    e = math.exp(-abs(v))  # the reference's formula: no overflow, exact tails
+    return 1 / (1 + e) if v >= 0 else e / (1 + e)
 
 
 @cuda.jit
@@ -140,8 +143,8 @@ def _lstm_backward_kernel(ut, c0, cells, saved, dseq, dh, dc, dgates):  # pragma
 
 
 def _launch(kernel: Any, xp: Any, batch: int, hidden: int, *args: Any) -> None:
-    """One block per batch row, a warp-multiple of threads up to 256 over the units."""
-    threads = min(256, 32 * -(-hidden // 32))
+    """One block per batch row, a warp-multiple of threads over the units."""
+    threads = min(_MAX_THREADS, 32 * -(-hidden // 32))
     if numba.config.ENABLE_CUDASIM or xp.__name__ != "cupy":
         kernel[batch, threads](*args)
         return

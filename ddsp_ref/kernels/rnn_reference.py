@@ -6,8 +6,9 @@ C-contiguous, G = 3 gates for the GRU, 4 for the LSTM), the recurrent kernel is
 ``[H, G * H]`` and states are ``[batch, H]``. The weight gradients are not computed here: the
 backward functions return the gate cotangents from which the launcher forms them as large GEMMs.
 
-Sigmoid is written ``0.5 + 0.5 * tanh(x / 2)`` (equal to ``1 / (1 + exp(-x))``, no overflow
-for large ``|x|``); the compiled kernels use the same formula.
+Sigmoid is ``1 / (1 + exp(-x))`` evaluated through ``e = exp(-|x|)`` (``1 / (1 + e)`` for
+``x >= 0``, ``e / (1 + e)`` below): no overflow for large ``|x|`` and full relative precision in
+the tails; the compiled kernels use the same formula.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ __all__ = ["gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]
 
 
 def _sigmoid(xp, v):
-    return 0.5 + 0.5 * xp.tanh(0.5 * v)
+    e = xp.exp(-xp.abs(v))
+    return xp.where(v >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def gru_forward(xg: Any, u: Any, recurrent_bias: Any, h0: Any, save: bool) -> tuple:
