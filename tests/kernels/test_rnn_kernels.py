@@ -98,7 +98,8 @@ def test_gru_one_step_by_hand():
     h0 = np.array([[0.7]])
     # z = sigmoid(0.5*0.2 + 0.1 + 0.7*0.1 - 0.1) = sigmoid(0.17) = 0.5423979408
     # r = sigmoid(0.5*-0.3 + 0.2 + 0.7*0.5 + 0.05) = sigmoid(0.45) = 0.6106392339
-    # hn = 0.7*-0.6 + 0.2 = -0.22; n = tanh(0.5*0.4 + 0.3 + r*hn) = tanh(0.3656593685) = 0.3501891872
+    # hn = 0.7*-0.6 + 0.2 = -0.22
+    # n = tanh(0.5*0.4 + 0.3 + r*hn) = tanh(0.3656593685) = 0.3501891872
     # h = z*0.7 + (1 - z)*n = 0.3796785586 + 0.1602472932 = 0.5399258517
     for impl in ("reference", "cpu"):
         seq, final, _ = launcher.gru_forward(x, w, u, bias, h0, implementation=impl)

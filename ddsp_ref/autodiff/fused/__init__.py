@@ -5,5 +5,7 @@ tape; importing ``ddsp_ref.autodiff`` imports them all, so the op registry is co
 the caller imported (numba itself still loads only on the first kernel call).
 """
 
-from . import framing  # noqa: F401  (registers frame / overlap_add)
-from . import rnn  # noqa: F401  (registers fused_gru / fused_lstm)
+from . import (
+    framing,  # noqa: F401  (registers frame / overlap_add)
+    rnn,  # noqa: F401  (registers fused_gru / fused_lstm)
+)

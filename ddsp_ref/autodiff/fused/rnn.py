@@ -18,9 +18,7 @@ __all__ = ["gru_sequence", "lstm_sequence"]
 
 
 def _gru_fwd(xp, x, kernel, recurrent_kernel, bias, h0, needs=(False,) * 5):
-    seq, final, saved = _kernels.gru_forward(
-        x, kernel, recurrent_kernel, bias, h0, save=any(needs)
-    )
+    seq, final, saved = _kernels.gru_forward(x, kernel, recurrent_kernel, bias, h0, save=any(needs))
     return (seq, final), saved
 
 
