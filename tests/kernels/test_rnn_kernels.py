@@ -71,8 +71,10 @@ def loop_lstm(x, w, u, bias, h0, c0):
 def gru_args(batch, n_steps, n_in, hidden, dtype=np.float64, seed=0, scale=0.6):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, n_steps, n_in))
-    w = rng.standard_normal((n_in, 3 * hidden)) * scale
-    u = rng.standard_normal((hidden, 3 * hidden)) * scale
+    # Weights ~ 2 * scale / sqrt(fan-in): a stable recurrence at every size (a chaotic one would
+    # amplify rounding differences between two float32 implementations step after step).
+    w = rng.standard_normal((n_in, 3 * hidden)) * (2 * scale / np.sqrt(n_in))
+    u = rng.standard_normal((hidden, 3 * hidden)) * (2 * scale / np.sqrt(hidden))
     bias = rng.standard_normal((2, 3 * hidden)) * 0.3
     h0 = rng.standard_normal((batch, hidden)) * 0.5
     return tuple(a.astype(dtype) for a in (x, w, u, bias, h0))
@@ -81,8 +83,10 @@ def gru_args(batch, n_steps, n_in, hidden, dtype=np.float64, seed=0, scale=0.6):
 def lstm_args(batch, n_steps, n_in, hidden, dtype=np.float64, seed=0, scale=0.6):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, n_steps, n_in))
-    w = rng.standard_normal((n_in, 4 * hidden)) * scale
-    u = rng.standard_normal((hidden, 4 * hidden)) * scale
+    # Weights ~ 2 * scale / sqrt(fan-in): a stable recurrence at every size (a chaotic one would
+    # amplify rounding differences between two float32 implementations step after step).
+    w = rng.standard_normal((n_in, 4 * hidden)) * (2 * scale / np.sqrt(n_in))
+    u = rng.standard_normal((hidden, 4 * hidden)) * (2 * scale / np.sqrt(hidden))
     bias = rng.standard_normal(4 * hidden) * 0.3
     h0 = rng.standard_normal((batch, hidden)) * 0.5
     c0 = rng.standard_normal((batch, hidden))
