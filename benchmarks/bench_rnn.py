@@ -10,7 +10,9 @@ ours. Rounds alternate between the two (the machine may be shared); each reports
 ``--steps`` timed steps after a warm-up, and the ratio is taken within each round.
 
 Run: python -m benchmarks.bench_rnn [--batch 8] [--steps-per-seq 1000] [--inputs 1024]
-     [--units 512] [--steps 5] [--rounds 2] [--torch-python PATH]
+     [--units 512] [--steps 5] [--rounds 2] [--torch-python PATH] [--device cpu|gpu]
+(``--device gpu``: cupy arrays and the numba CUDA kernels against torch on CUDA, cuDNN's GRU;
+torch from this interpreter unless ``--torch-python`` is given.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import sys
 import tempfile
 
 import numpy as np
+
+import ddsp_ref
 
 try:
     from benchmarks.timing import median_ms, peak_rss_mb, print_table
@@ -37,10 +41,11 @@ TORCH_SCRIPT = r"""
 import json, sys, time, statistics
 import numpy as np, torch
 folder, threads, warmup, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+device = sys.argv[5]
 torch.set_num_threads(threads)
-ld = lambda name: torch.from_numpy(np.load(f"{folder}/{name}.npy"))
+ld = lambda name: torch.from_numpy(np.load(f"{folder}/{name}.npy")).to(device)
 x = ld("x")
-gru = torch.nn.GRU(x.shape[2], ld("u").shape[0], batch_first=True)
+gru = torch.nn.GRU(x.shape[2], ld("u").shape[0], batch_first=True).to(device)
 with torch.no_grad():
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
         getattr(gru, name).copy_(ld(name))
@@ -53,11 +58,13 @@ times = []
 for i in range(warmup + steps):
     t0 = time.perf_counter()
     seq = step()
+    if device == "cuda":
+        torch.cuda.synchronize()
     if i >= warmup:
         times.append((time.perf_counter() - t0) * 1e3)
-np.save(f"{folder}/torch_seq.npy", seq.detach().numpy())
+np.save(f"{folder}/torch_seq.npy", seq.detach().cpu().numpy())
 for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-    np.save(f"{folder}/torch_d_{name}.npy", getattr(gru, name).grad.numpy())
+    np.save(f"{folder}/torch_d_{name}.npy", getattr(gru, name).grad.cpu().numpy())
 print(json.dumps({"median_ms": statistics.median(times), "torch": torch.__version__}))
 """
 
@@ -91,7 +98,6 @@ def _inputs(batch, n_steps, n_in, units):
 
 
 def _ours(x, kernel, recurrent_kernel, bias):
-    import ddsp_ref
     from ddsp_ref.autodiff import ops
     from ddsp_ref.autodiff.fused.rnn import gru_sequence
 
@@ -103,11 +109,11 @@ def _ours(x, kernel, recurrent_kernel, bias):
     return lambda: step(kernel, recurrent_kernel, bias), gru_sequence
 
 
-def _run_torch(python, folder, threads, steps):
+def _run_torch(python, folder, threads, steps, device):
     script = os.path.join(folder, "torch_gru.py")
     with open(script, "w") as f:
         f.write(TORCH_SCRIPT)
-    cmd = [python, script, folder, str(threads), "1", str(steps)]
+    cmd = [python, script, folder, str(threads), "1", str(steps), device]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"the PyTorch run failed:\n{done.stderr[-2000:]}")
@@ -135,12 +141,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--torch-python", default=None)
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="gpu: cupy arrays (numba CUDA kernels) against torch on CUDA",
+    )
     args = parser.parse_args(argv)
     python = args.torch_python or next((p for p in TORCH_PYTHONS if os.path.exists(p)), None)
+    if args.device == "gpu":
+        import cupy as xp
+
+        python = args.torch_python or sys.executable
+    else:
+        xp = np
 
     x, kernel, recurrent_kernel, bias = _inputs(args.batch, args.steps_per_seq, args.inputs,
                                                 args.units)  # fmt: skip
-    step, gru_sequence = _ours(x, kernel, recurrent_kernel, bias)
+    step, gru_sequence = _ours(*(xp.asarray(a) for a in (x, kernel, recurrent_kernel, bias)))
     rows, ratios = [], []
     with tempfile.TemporaryDirectory() as folder:
         np.save(f"{folder}/x.npy", x)
@@ -148,25 +166,29 @@ def main(argv: list[str] | None = None) -> None:
         for name, value in _to_torch_layout(kernel, recurrent_kernel, bias).items():
             np.save(f"{folder}/{name}.npy", value)
         for r in range(args.rounds):
-            ours_ms = median_ms(step, repeats=args.steps, warmup=1)
-            rows.append((f"round {r + 1}", "ddsp_ref fused GRU", f"{ours_ms:.0f}"))
+            ours_ms = median_ms(step, repeats=args.steps, warmup=1, xp=xp)
+            rows.append((f"round {r + 1}", "ddsp_ref fused GRU", f"{ours_ms:.1f}"))
             if python is None:
                 continue
-            theirs = _run_torch(python, folder, args.threads, args.steps)
+            device = "cuda" if args.device == "gpu" else "cpu"
+            theirs = _run_torch(python, folder, args.threads, args.steps, device)
             rows.append((f"round {r + 1}", f"torch {theirs['torch']} nn.GRU",
-                         f"{theirs['median_ms']:.0f}"))  # fmt: skip
+                         f"{theirs['median_ms']:.1f}"))  # fmt: skip
             ratios.append(theirs["median_ms"] / ours_ms)
-        title = (f"GRU({args.inputs} -> {args.units}), batch {args.batch} x "
-                 f"{args.steps_per_seq} steps, fwd + bwd, float32, {args.threads} threads")  # fmt: skip
+        title = (
+            f"GRU({args.inputs} -> {args.units}), batch {args.batch} x "
+            f"{args.steps_per_seq} steps, fwd + bwd, float32, {args.threads} threads"
+        )
         print_table(title, rows, ("round", "implementation", "median ms"))
         print(f"ddsp_ref peak RSS {peak_rss_mb():.0f} MB")
         if python is None:
             print("PyTorch not found (pass --torch-python): no comparison")
             return
         print("speed-up over PyTorch per round: " + ", ".join(f"{q:.2f}x" for q in ratios))
-        _, (dk, du, db) = step()
-        seq = gru_sequence(x, kernel, recurrent_kernel, bias)[0]
-        diffs = _compare(folder, seq, (dk, du, db))
+        to_host = ddsp_ref.backend.to_numpy
+        _, grads = step()
+        seq = gru_sequence(*(xp.asarray(a) for a in (x, kernel, recurrent_kernel, bias)))[0]
+        diffs = _compare(folder, to_host(seq), tuple(to_host(g) for g in grads))
         print("max |ours - torch| / max |torch|: "
               + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))  # fmt: skip
 

@@ -259,6 +259,29 @@ def test_launcher_defaults_dtypes_and_layouts(xp):
                                rtol=2e-6)  # fmt: skip
 
 
+def test_default_kernels_on_every_backend(xp):
+    # numpy -> numba CPU kernels, cupy -> numba CUDA kernels (a real GPU where one is present):
+    # forward and backward against the float64 reference on the host.
+    for dtype in (np.float32, np.float64):
+        x, w, u, bias, h0 = gru_args(3, 7, 4, 37, dtype=dtype, seed=5)
+        g_seq = np.random.default_rng(6).standard_normal((3, 7, 37)).astype(dtype)
+        outs = []
+        for module, impl in ((np, "reference"), (xp, None)):
+            args = tuple(module.asarray(a) for a in (x, w, u, bias, h0))
+            seq, final, saved = launcher.gru_forward(*args, save=True, implementation=impl)
+            dseq, dfinal = module.asarray(g_seq), module.ones_like(final)
+            grads = launcher.gru_backward(saved, dseq, dfinal)
+            outs.append([ddsp_ref.backend.to_numpy(a) for a in (seq, final, *grads)])
+        for ref, ours in zip(*outs):
+            assert ours.dtype == dtype
+            assert_close(ours, ref, dtype)
+        x, w, u, bias, h0, c0 = lstm_args(3, 7, 4, 37, dtype=dtype, seed=5)
+        ref = launcher.lstm_forward(x, w, u, bias, h0, c0, implementation="reference")
+        ours = launcher.lstm_forward(*(xp.asarray(a) for a in (x, w, u, bias, h0, c0)))
+        for r, o in zip(ref[:3], ours[:3]):
+            assert_close(ddsp_ref.backend.to_numpy(o), r, dtype)
+
+
 def test_zero_steps_pass_the_initial_state_through():
     x, w, u, bias, h0 = gru_args(2, 0, 3, 4)
     for impl in ("reference", "cpu"):
