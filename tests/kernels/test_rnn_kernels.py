@@ -348,3 +348,38 @@ def test_sigmoid_formula_is_the_logistic_function():
     np.testing.assert_allclose(reference._sigmoid(np, v), _sig(v), rtol=1e-14, atol=1e-300)
     assert reference._sigmoid(np, np.array(1e5)) == 1.0
     assert math.isclose(float(reference._sigmoid(np, np.array(-1e5))), 0.0, abs_tol=0.0)
+
+
+def test_cpu_float32_tanh_and_sigmoid_accuracy():
+    # float32 gates use Eigen's rational tanh (TF's CPU float32 tanh): within 3.3e-7 of tanh
+    # everywhere, exactly odd, saturating to +-1, NaN kept; float64 uses libm.
+    numba = pytest.importorskip("numba")
+
+    @numba.njit
+    def apply(v):
+        out_t, out_s = np.empty_like(v), np.empty_like(v)
+        for i in range(v.size):
+            out_t[i], out_s[i] = cpu._tanh(v[i]), cpu._sigmoid(v[i])
+        return out_t, out_s
+
+    v = np.concatenate([np.linspace(-12, 12, 240001), [0.0, 1e-30, -1e-30, 1e4, -1e4]])
+    t32, s32 = apply(v.astype(np.float32))
+    v32 = v.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(t32, np.tanh(v32), rtol=0, atol=3.3e-7)
+    np.testing.assert_allclose(s32, _sig(v32), rtol=0, atol=2.5e-7)  # absolute: tails lose digits
+    np.testing.assert_array_equal(t32[:120000], -t32[240000:120000:-1])  # odd
+    assert t32[-2] == 1.0 and t32[-1] == -1.0 and s32[-2] == 1.0 and s32[-1] == 0.0
+    t64, s64 = apply(v)
+    np.testing.assert_allclose(t64, np.tanh(v), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(s64, _sig(v), rtol=1e-15, atol=1e-300)
+    nan_t, nan_s = apply(np.array([np.nan], np.float32))
+    assert np.isnan(nan_t[0]) and np.isnan(nan_s[0])
+
+
+@pytest.mark.parametrize("impl", ["reference", "cpu"])
+def test_nan_input_spreads_to_the_outputs(impl):
+    x, w, u, bias, h0 = gru_args(2, 3, 2, 4, dtype=np.float32)
+    x[1, 1, 0] = np.nan
+    seq, final, _ = launcher.gru_forward(x, w, u, bias, h0, implementation=impl)
+    assert not np.any(np.isnan(seq[0])) and not np.any(np.isnan(seq[1, 0]))
+    assert np.all(np.isnan(seq[1, 1:])) and np.all(np.isnan(final[1]))
