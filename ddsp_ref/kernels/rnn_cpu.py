@@ -131,6 +131,21 @@ def _rows_matmul(a, bt, out, lo, hi):  # pragma: no cover - compiled
             _one_dot(a, bt, out, rr, j, rr - lo)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _put4(dst, b, t, hidden, j, v0, v1, v2, v3):  # pragma: no cover - compiled
+    """Unit ``j`` of each of the four gate blocks of ``dst[b, t]`` (``[..., 4H]``)."""
+    dst[b, t, j] = v0
+    dst[b, t, hidden + j] = v1
+    dst[b, t, 2 * hidden + j] = v2
+    dst[b, t, 3 * hidden + j] = v3
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _get4(src, b, t, hidden, j):  # pragma: no cover - compiled
+    """Unit ``j`` of each of the four gate blocks of ``src[b, t]``."""
+    return src[b, t, j], src[b, t, hidden + j], src[b, t, 2 * hidden + j], src[b, t, 3 * hidden + j]
+
+
 @numba.njit(nogil=True, cache=True)
 def _slice(n_rows, n_slices, s):  # pragma: no cover - compiled
     """Rows ``[lo, hi)`` of slice ``s`` of ``n_rows`` split into ``n_slices`` near-equal parts."""
@@ -155,38 +170,25 @@ def _gru_forward_kernel(xg, ut, bias, h, seq, saved, save, n_slices):  # pragma:
                     h[b, j] = z * h[b, j] + (_ONE - z) * n  # the product above already read h
                     seq[b, t, j] = h[b, j]
                     if save:
-                        saved[b, t, j] = z
-                        saved[b, t, hidden + j] = r
-                        saved[b, t, 2 * hidden + j] = n
-                        saved[b, t, 3 * hidden + j] = h_n
+                        _put4(saved, b, t, hidden, j, z, r, n, h_n)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _gru_backward_kernel(u, h0, seq, saved, dseq, dh, dxg, dgh, n_slices):  # pragma: no cover
-    batch, n_steps, hidden = seq.shape
-    for s in numba.prange(n_slices):
-        lo, hi = _slice(batch, n_slices, s)
-        carried = np.empty((hi - lo, hidden), dtype=seq.dtype)
-        step = np.empty((hi - lo, 3 * hidden), dtype=seq.dtype)  # contiguous for the product
-        for t in range(n_steps - 1, -1, -1):
-            for b in range(lo, hi):
-                for j in range(hidden):
-                    z = saved[b, t, j]
-                    r = saved[b, t, hidden + j]
-                    n = saved[b, t, 2 * hidden + j]
-                    h_prev = seq[b, t - 1, j] if t else h0[b, j]
-                    g = dh[b, j] + dseq[b, t, j]
-                    dn = g * (_ONE - z) * (_ONE - n * n)
-                    dz = g * (h_prev - n) * z * (_ONE - z)
-                    dr = dn * saved[b, t, 3 * hidden + j] * r * (_ONE - r)
-                    dxg[b, t, j] = step[b - lo, j] = dz
-                    dxg[b, t, hidden + j] = step[b - lo, hidden + j] = dr
-                    dxg[b, t, 2 * hidden + j] = dn
-                    step[b - lo, 2 * hidden + j] = dn * r
-                    dh[b, j] = g * z
-            _rows_matmul(step, u, carried, 0, hi - lo)
-            dgh[lo:hi, t] = step
-            dh[lo:hi] += carried
+@numba.njit(nogil=True, cache=True, inline="always")
+def _gru_unit_backward(saved, seq, h0, dseq, dh, dxg, step, b, t, j, lo):  # pragma: no cover
+    """Gate cotangents of unit ``j`` of row ``b`` at step ``t`` into ``dxg`` and ``step`` (the
+    recurrent side, ``dn * r`` for the candidate); returns the direct part of ``dh_{t-1}``."""
+    hidden = seq.shape[2]
+    z, r, n, h_n = _get4(saved, b, t, hidden, j)
+    h_prev = seq[b, t - 1, j] if t else h0[b, j]
+    g = dh[b, j] + dseq[b, t, j]
+    dn = g * (_ONE - z) * (_ONE - n * n)
+    dz = g * (h_prev - n) * z * (_ONE - z)
+    dr = dn * h_n * r * (_ONE - r)
+    dxg[b, t, j] = step[b - lo, j] = dz
+    dxg[b, t, hidden + j] = step[b - lo, hidden + j] = dr
+    dxg[b, t, 2 * hidden + j] = dn
+    step[b - lo, 2 * hidden + j] = dn * r
+    return g * z
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -209,38 +211,56 @@ def _lstm_forward_kernel(xg, ut, h, c, seq, cells, saved, save, n_slices):  # pr
                     seq[b, t, j] = h[b, j]
                     cells[b, t, j] = c[b, j]
                     if save:
-                        saved[b, t, j] = i
-                        saved[b, t, hidden + j] = f
-                        saved[b, t, 2 * hidden + j] = g
-                        saved[b, t, 3 * hidden + j] = o
+                        _put4(saved, b, t, hidden, j, i, f, g, o)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _lstm_unit_backward(saved, cells, c0, dseq, dh, dc, step, b, t, j, lo):  # pragma: no cover
+    """Gate cotangents of unit ``j`` of row ``b`` at step ``t`` into ``step``; returns the
+    cotangent of ``c_{t-1}``."""
+    hidden = cells.shape[2]
+    i, f, g, o = _get4(saved, b, t, hidden, j)
+    c_prev = cells[b, t - 1, j] if t else c0[b, j]
+    tc = _tanh(cells[b, t, j])
+    gh = dh[b, j] + dseq[b, t, j]
+    gc = dc[b, j] + gh * o * (_ONE - tc * tc)
+    o_ = b - lo
+    step[o_, j] = gc * g * i * (_ONE - i)
+    step[o_, hidden + j] = gc * c_prev * f * (_ONE - f)
+    step[o_, 2 * hidden + j] = gc * i * (_ONE - g * g)
+    step[o_, 3 * hidden + j] = gh * tc * o * (_ONE - o)
+    return gc * f
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _lstm_backward_kernel(u, c0, cells, saved, dseq, dh, dc, dgates, n_slices):  # pragma: no cover
-    batch, n_steps, hidden = cells.shape
+def _backward_kernel(
+    lstm, u, state0, states, saved, dseq, dh, dc, dxg, dgates, n_slices
+):  # pragma: no cover
+    """The backward recurrence of both cells, last step first: gate cotangents per unit, then
+    ``dh_{t-1} (+)= dgates_t @ U^T`` per slice. ``states`` / ``state0``: the GRU's hidden
+    states or the LSTM's cells; ``dc`` (LSTM) and ``dxg`` (GRU) are unused by the other cell."""
+    batch, n_steps, hidden = states.shape
     for s in numba.prange(n_slices):
         lo, hi = _slice(batch, n_slices, s)
-        carried = np.empty((hi - lo, hidden), dtype=cells.dtype)
-        step = np.empty((hi - lo, 4 * hidden), dtype=cells.dtype)  # contiguous for the product
+        carried = np.empty((hi - lo, hidden), dtype=states.dtype)
+        step = np.empty((hi - lo, dgates.shape[2]), dtype=states.dtype)  # contiguous for gemm
         for t in range(n_steps - 1, -1, -1):
             for b in range(lo, hi):
                 for j in range(hidden):
-                    i = saved[b, t, j]
-                    f = saved[b, t, hidden + j]
-                    g = saved[b, t, 2 * hidden + j]
-                    o = saved[b, t, 3 * hidden + j]
-                    c_prev = cells[b, t - 1, j] if t else c0[b, j]
-                    tc = _tanh(cells[b, t, j])
-                    gh = dh[b, j] + dseq[b, t, j]
-                    gc = dc[b, j] + gh * o * (_ONE - tc * tc)
-                    step[b - lo, j] = gc * g * i * (_ONE - i)
-                    step[b - lo, hidden + j] = gc * c_prev * f * (_ONE - f)
-                    step[b - lo, 2 * hidden + j] = gc * i * (_ONE - g * g)
-                    step[b - lo, 3 * hidden + j] = gh * tc * o * (_ONE - o)
-                    dc[b, j] = gc * f
+                    if lstm:
+                        dc[b, j] = _lstm_unit_backward(
+                            saved, states, state0, dseq, dh, dc, step, b, t, j, lo
+                        )
+                    else:
+                        dh[b, j] = _gru_unit_backward(
+                            saved, states, state0, dseq, dh, dxg, step, b, t, j, lo
+                        )
             _rows_matmul(step, u, carried, 0, hi - lo)
             dgates[lo:hi, t] = step
-            dh[lo:hi] = carried
+            if lstm:
+                dh[lo:hi] = carried
+            else:
+                dh[lo:hi] += carried
 
 
 def _n_slices(batch: int) -> int:
@@ -262,7 +282,9 @@ def gru_backward(u, h0, seq, saved, dseq, dh_last) -> tuple:
     dxg = np.empty(seq.shape[:2] + (3 * seq.shape[2],), dtype=seq.dtype)
     dgh = np.empty_like(dxg)
     dh = dh_last.copy()
-    _gru_backward_kernel(u, h0, seq, saved, dseq, dh, dxg, dgh, _n_slices(seq.shape[0]))
+    unused = np.empty((1, 1), dtype=seq.dtype)
+    slices = _n_slices(seq.shape[0])
+    _backward_kernel(False, u, h0, seq, saved, dseq, dh, unused, dxg, dgh, slices)
     return dxg, dgh, dh
 
 
@@ -283,5 +305,6 @@ def lstm_backward(u, h0, c0, cells, saved, dseq, dh_last, dc_last) -> tuple:
     dgates = np.empty(cells.shape[:2] + (4 * cells.shape[2],), dtype=cells.dtype)
     dh, dc = dh_last.copy(), dc_last.copy()
     slices = _n_slices(cells.shape[0])
-    _lstm_backward_kernel(u, c0, cells, saved, dseq, dh, dc, dgates, slices)
+    unused = np.empty((1, 1, 1), dtype=cells.dtype)
+    _backward_kernel(True, u, c0, cells, saved, dseq, dh, dc, unused, dgates, slices)
     return dgates, dh, dc
