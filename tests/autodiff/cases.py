@@ -554,11 +554,37 @@ def _fused_dsp_cases() -> dict[str, list[Case]]:
     }
 
 
+def _rnn_cases() -> dict[str, list[Case]]:
+    """The fused GRU / LSTM sequence ops (every output read; subsets of inputs and outputs are
+    checked in tests/autodiff/test_fused_rnn.py)."""
+    from ddsp_ref.autodiff.fused.rnn import gru_sequence, lstm_sequence
+
+    def flat(*outs):
+        return ops.concatenate([ops.reshape(o, (o.shape[0], -1)) for o in outs], axis=1)
+
+    def lstm(x, w, u, b, h0=None, c0=None):
+        return flat(*lstm_sequence(x, w, u, b, None if h0 is None else (h0, c0)))
+
+    b, t, n_in, h = 2, 3, 2, 3
+    gru_weights = (r(b, t, n_in), 0.6 * r(n_in, 3 * h), 0.6 * r(h, 3 * h), 0.3 * r(2, 3 * h))
+    lstm_weights = (r(b, t, n_in), 0.6 * r(n_in, 4 * h), 0.6 * r(h, 4 * h), 0.3 * r(4 * h))
+    return {
+        "fused_gru": [
+            K("initial state", lambda *a: flat(*gru_sequence(*a)), *gru_weights, r(b, h)),
+            K("zero initial state", lambda *a: flat(*gru_sequence(*a)), *gru_weights),
+        ],
+        "fused_lstm": [
+            K("initial state", lstm, *lstm_weights, r(b, h), r(b, h)),
+            K("zero initial state", lstm, *lstm_weights),
+        ],
+    }
+
+
 def build_cases() -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for part in (_elementwise_cases(), _unary_cases(), _reduction_cases(), _shape_cases(),
                  _indexing_cases(), _linalg_cases(), _fft_cases(), _framing_cases(),
-                 _fused_dsp_cases()):  # fmt: skip
+                 _fused_dsp_cases(), _rnn_cases()):  # fmt: skip
         for name, items in part.items():
             cases.setdefault(name, []).extend(items)
     return cases
