@@ -42,12 +42,12 @@ _B0, _B2 = np.float32(4.89352518554385e-03), np.float32(2.26843463243900e-03)
 _B4, _B6 = np.float32(1.18534705686654e-04), np.float32(1.19825839466702e-06)
 
 
-def _tanh(v):  # pragma: no cover - replaced in compiled code by the overload below
-    raise NotImplementedError
+def _tanh(v):  # pragma: no cover - in compiled code the overload below takes its place
+    return math.tanh(v)
 
 
-def _sigmoid(v):  # pragma: no cover - replaced in compiled code by the overload below
-    raise NotImplementedError
+def _sigmoid(v):  # pragma: no cover - in compiled code the overload below takes its place
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
 
 
 @overload(_tanh)

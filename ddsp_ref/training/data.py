@@ -7,6 +7,7 @@ permutation of indices per epoch, not a shuffle buffer, and the same seed gives 
 
 from __future__ import annotations
 
+import abc
 import glob
 import os
 import queue
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class DataProvider:
+class DataProvider(abc.ABC):
     """Base: ``get_dataset(shuffle)`` iterates examples; ``get_batch(...)`` batches them.
 
     Subclasses define ``n_examples`` (None for an endless source) and ``example(i)`` returning
@@ -44,8 +45,9 @@ class DataProvider:
     def __init__(self, sample_rate: int = 16000, frame_rate: int = 250, seed: int = 0) -> None:
         self.sample_rate, self.frame_rate, self.seed = sample_rate, frame_rate, seed
 
+    @abc.abstractmethod
     def example(self, index: int) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Example ``index`` as ``{key: [n]}`` float32 arrays."""
 
     def examples(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
         """Examples stacked to ``{key: [len(indices), n]}``."""
