@@ -1,0 +1,40 @@
+"""ddsp's ``training.nn`` building blocks as ``Module``s (parameters are nested dicts of arrays).
+
+Dense, LayerNormalization, normalize_op / Normalize, Fc / FcStack, Rnn / StatelessRnn,
+get_nonlinearity and split_to_dict, with keras' seeded initialisers.
+"""
+
+from .activations import NONLINEARITIES, get_nonlinearity
+from .base import Layer
+from .initializers import glorot_uniform, orthogonal
+from .layers import (
+    Dense,
+    Fc,
+    FcStack,
+    LayerNormalization,
+    Normalize,
+    ensure_4d,
+    inv_ensure_4d,
+    normalize_op,
+    split_to_dict,
+)
+from .recurrent import Rnn, StatelessRnn
+
+__all__ = [
+    "Layer",
+    "Dense",
+    "LayerNormalization",
+    "normalize_op",
+    "Normalize",
+    "Fc",
+    "FcStack",
+    "Rnn",
+    "StatelessRnn",
+    "get_nonlinearity",
+    "NONLINEARITIES",
+    "split_to_dict",
+    "ensure_4d",
+    "inv_ensure_4d",
+    "glorot_uniform",
+    "orthogonal",
+]
