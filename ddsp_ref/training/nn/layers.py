@@ -231,10 +231,10 @@ class FcStack(Module):
         super().__init__(name=name, trainable=True)
         n = positive_int(layers, "layers", "FcStack")
         rng = make_rng(seed)
+        sizes = [input_size] + [ch] * (n - 1)
         self.layers = [
-            Fc(ch, nonlinearity, seed=child_seed(rng), input_size=input_size if i == 0 else ch,
-               name=f"fc_{i}")  # fmt: skip
-            for i in range(n)
+            Fc(ch, nonlinearity, seed=child_seed(rng), input_size=size, name=f"fc_{i}")
+            for i, size in enumerate(sizes)
         ]
 
     def children(self) -> dict[str, Module]:
