@@ -339,10 +339,15 @@ def _layers():
         "lstm": lambda s: nn.Rnn(4, "lstm", seed=s),
         "gru_last": lambda s: nn.Rnn(4, "gru", return_sequences=False, seed=s),
         "lstm_last": lambda s: nn.Rnn(3, "lstm", return_sequences=False, seed=s),
+        "gru_bidir": lambda s: nn.Rnn(3, "gru", bidir=True, seed=s),
+        "lstm_bidir_last": lambda s: nn.Rnn(2, "lstm", return_sequences=False, bidir=True, seed=s),
+        "fc_stack_out": lambda s: nn.FcStackOut(4, 2, 3, seed=s),
+        "rnn_sandwich": lambda s: nn.RnnSandwich(4, 1, 3, "lstm", seed=s),
+        "single_gru": lambda s: nn.SingleGru(3, seed=s),
     }
 
 
-SEEDED = ["dense", "fc", "fc_stack", "gru", "lstm"]
+SEEDED = ["dense", "fc", "fc_stack", "gru", "lstm", "gru_bidir", "fc_stack_out", "rnn_sandwich"]
 
 
 @pytest.mark.parametrize("kind", SEEDED)
@@ -414,7 +419,7 @@ def test_layer_gradients(kind, argnums):
     x = _x((2, 4, 3), scale=0.7)
     layer(x)
     params = _randomize(layer.parameters(), seed=3)
-    if kind in ("gru", "lstm", "gru_last", "lstm_last"):  # keep the gates out of saturation
+    if "gru" in kind or "lstm" in kind or "rnn" in kind:  # keep the gates out of saturation
         params = tree_map(lambda p: 0.5 * p, params)
     check_grads(lambda p, v: layer.apply(p, v), params, x, argnums=argnums)
 
@@ -545,3 +550,63 @@ def test_layers_follow_the_array_module(xp):
         assert type(y) is type(x) and y.dtype == np.float32
         leaves = tree_flatten(layer.parameters())[0]
         assert all(type(p) is type(x) for p in leaves)
+
+
+@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_bidirectional_rnn_matches_numpy(rnn_type, return_sequences):
+    """keras Bidirectional(merge 'concat'): [forward, backward run on reversed time, put back]."""
+    layer = nn.Rnn(3, rnn_type, return_sequences=return_sequences, bidir=True, seed=2)
+    x = _x((2, 5, 4))
+    y = layer(x)
+    p = _f64(layer.parameters())
+    zeros = np.zeros((2, 3))
+
+    def run(q, v):
+        args = (v, q["kernel"], q["recurrent_kernel"], q["bias"], zeros)
+        seq = np_gru(*args)[0] if rnn_type == "gru" else np_lstm(*args, zeros)[0]
+        return seq
+
+    fwd, bwd = run(p, x), run(p["backward"], x[:, ::-1])
+    assert not np.allclose(p["kernel"], p["backward"]["kernel"])  # separate weights
+    if return_sequences:
+        want = np.concatenate([fwd, bwd[:, ::-1]], -1)
+    else:
+        want = np.concatenate([fwd[:, -1], bwd[:, -1]], -1)
+    np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-12)
+
+
+def test_stacks_match_numpy():
+    x = _x((2, 4, 3))
+    out = nn.FcStackOut(5, 2, 2, seed=0)
+    out(x)
+    params = _randomize(out.parameters())
+    h = x
+    for i in range(2):
+        q = params["stack"][f"fc_{i}"]
+        dense = h @ q["dense"]["kernel"] + q["dense"]["bias"]
+        h = np_leaky(np_layer_norm(dense, q["layer_norm"]["gamma"], q["layer_norm"]["beta"]))
+    want = h @ params["dense_out"]["kernel"] + params["dense_out"]["bias"]
+    np.testing.assert_allclose(out.apply(params, x), want, rtol=1e-10, atol=1e-12)
+
+    single = nn.SingleGru(4, seed=1)
+    single(x)
+    params = _randomize(single.parameters())
+    g = params["gru"]
+    seq = np_gru(x, g["kernel"], g["recurrent_kernel"], g["bias"], np.zeros((2, 4)))[0]
+    norm = params["layer_norm"]
+    want = np_layer_norm(seq, norm["gamma"], norm["beta"])
+    np.testing.assert_allclose(single.apply(params, x), want, rtol=1e-10, atol=1e-12)
+
+
+def test_rnn_sandwich_is_its_parts_in_order():
+    sandwich = nn.RnnSandwich(fc_stack_ch=6, fc_stack_layers=1, rnn_ch=4, rnn_type="gru", seed=0)
+    x = _x((2, 5, 3))
+    y = sandwich(x)
+    assert list(sandwich.children()) == ["fc_stack_in", "rnn", "fc_stack_out"]
+    inner = sandwich.rnn(sandwich.fc_stack_in(x))
+    np.testing.assert_array_equal(y, sandwich.fc_stack_out(inner))
+    defaults = nn.RnnSandwich(seed=0)  # ddsp's defaults: 256-wide stacks of 2, GRU(512)
+    p = defaults.parameters()
+    assert p["rnn"]["recurrent_kernel"].shape == (512, 1536)
+    assert p["fc_stack_out"]["fc_1"]["dense"]["kernel"].shape == (256, 256)

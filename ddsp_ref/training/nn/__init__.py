@@ -1,7 +1,8 @@
 """ddsp's ``training.nn`` building blocks as ``Module``s (parameters are nested dicts of arrays).
 
-Dense, LayerNormalization, normalize_op / Normalize, Fc / FcStack, Rnn / StatelessRnn,
-get_nonlinearity and split_to_dict, with keras' seeded initialisers.
+Dense, LayerNormalization, normalize_op / Normalize, Fc / FcStack / FcStackOut, Rnn (also
+bidirectional) / StatelessRnn / RnnSandwich / SingleGru, get_nonlinearity and split_to_dict,
+with keras' seeded initialisers.
 """
 
 from .activations import NONLINEARITIES, get_nonlinearity
@@ -11,6 +12,7 @@ from .layers import (
     Dense,
     Fc,
     FcStack,
+    FcStackOut,
     LayerNormalization,
     Normalize,
     ensure_4d,
@@ -18,7 +20,7 @@ from .layers import (
     normalize_op,
     split_to_dict,
 )
-from .recurrent import Rnn, StatelessRnn
+from .recurrent import Rnn, RnnSandwich, SingleGru, StatelessRnn
 
 __all__ = [
     "Layer",
@@ -28,8 +30,11 @@ __all__ = [
     "Normalize",
     "Fc",
     "FcStack",
+    "FcStackOut",
     "Rnn",
     "StatelessRnn",
+    "RnnSandwich",
+    "SingleGru",
     "get_nonlinearity",
     "NONLINEARITIES",
     "split_to_dict",

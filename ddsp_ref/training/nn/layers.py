@@ -22,6 +22,7 @@ __all__ = [
     "Normalize",
     "Fc",
     "FcStack",
+    "FcStackOut",
     "split_to_dict",
     "ensure_4d",
     "inv_ensure_4d",
@@ -244,6 +245,26 @@ class FcStack(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+class FcStackOut(Module):
+    """ddsp's ``FcStackOut``: :class:`FcStack` (``ch``, ``layers``) then Dense(``n_out``).
+
+    Children ``stack`` and ``dense_out``. Call: ``[..., input_size]`` -> ``[..., n_out]``.
+    """
+
+    def __init__(self, ch: int, layers: int, n_out: int, seed: Any = None,
+                 input_size: int | None = None, name: str | None = None):  # fmt: skip
+        super().__init__(name=name, trainable=True)
+        rng = make_rng(seed)
+        self.stack = FcStack(ch, layers, seed=child_seed(rng), input_size=input_size, name="stack")
+        self.dense_out = Dense(n_out, seed=child_seed(rng), input_size=ch, name="dense_out")
+
+    def children(self) -> dict[str, Module]:
+        return {"stack": self.stack, "dense_out": self.dense_out}
+
+    def __call__(self, x: Any) -> Any:
+        return self.dense_out(self.stack(x))
 
 
 def split_to_dict(tensor: Any, splits: Sequence[tuple[str, int]]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""ddsp's Rnn and StatelessRnn: keras GRU / LSTM layers over the fused sequence ops."""
+"""ddsp's recurrent layers (Rnn, StatelessRnn, RnnSandwich, SingleGru) on the fused RNN ops."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from typing import Any
 
 import numpy as np
 
+from ...autodiff import ops
 from ...autodiff.fused.rnn import gru_sequence, lstm_sequence
 from ...core.utils import to_float
+from ...module import Module
 from ...validation import one_of, positive_int
 from .base import Layer, cast_like
-from .initializers import glorot_uniform, orthogonal
+from .initializers import child_seed, glorot_uniform, make_rng, orthogonal
+from .layers import FcStack, LayerNormalization
 
-__all__ = ["Rnn", "StatelessRnn"]
+__all__ = ["Rnn", "StatelessRnn", "RnnSandwich", "SingleGru"]
 
 _GATES = {"gru": 3, "lstm": 4}
 
@@ -64,27 +67,49 @@ class Rnn(_Recurrent):
         rnn_type: 'gru' or 'lstm'.
         return_sequences: return every step ``[batch, n_steps, dims]``, else only the last
             output ``[batch, dims]``.
+        bidir: keras ``Bidirectional`` (merge 'concat'): a second layer, child ``backward``,
+            runs over the time-reversed input; its outputs are put back in time order and
+            concatenated after the forward ones, so the last axis has ``2 * dims`` entries
+            (with ``return_sequences=False``: the forward layer's last output and the
+            backward layer's output after the whole reversed sequence).
         seed: int, None or numpy Generator for the initialisers.
         input_size: build now; None builds at the first call.
 
-    Call: ``[batch, n_steps, input_size]`` from zero initial state. ddsp's ``bidir`` is not
-    implemented.
+    Call: ``[batch, n_steps, input_size]`` from zero initial state.
 
     Raises:
         ValueError: an unknown ``rnn_type`` or non-positive ``dims``.
     """
 
     def __init__(self, dims: int, rnn_type: str = "gru", return_sequences: bool = True,
-                 seed: Any = None, input_size: int | None = None,
+                 bidir: bool = False, seed: Any = None, input_size: int | None = None,
                  name: str | None = None):  # fmt: skip
         super().__init__(dims, rnn_type, seed, input_size, name)
         self.return_sequences = bool(return_sequences)
+        self.backward = None
+        if bidir:
+            seed = child_seed(self._rng)
+            self.backward = _Recurrent(dims, rnn_type, seed, input_size, "backward")
+
+    def children(self) -> dict[str, Any]:
+        return {} if self.backward is None else {"backward": self.backward}
 
     def __call__(self, x: Any) -> Any:
-        seq, final = self._run(x, None)
+        seq, last = _sequence_and_last(self, x)
+        if self.backward is None:
+            return seq if self.return_sequences else last
+        back_seq, back_last = _sequence_and_last(
+            self.backward, ops.flip(to_float(x, "inputs", "Rnn"), 1)
+        )
         if self.return_sequences:
-            return seq
-        return final if self.rnn_type == "gru" else final[0]
+            return ops.concatenate([seq, ops.flip(back_seq, 1)], axis=-1)
+        return ops.concatenate([last, back_last], axis=-1)
+
+
+def _sequence_and_last(layer: _Recurrent, x: Any) -> tuple:
+    """``(sequence [batch, n_steps, dims], last output [batch, dims])`` from zero state."""
+    seq, final = layer._run(x, None)
+    return seq, final if layer.rnn_type == "gru" else final[0]
 
 
 class StatelessRnn(_Recurrent):
@@ -117,3 +142,47 @@ def _cast_state(state: Any, like: Any, rnn_type: str) -> Any:
             f"{type(state).__name__}"
         )
     return tuple(cast_like(to_float(s, "state", "StatelessRnn"), like) for s in state)
+
+
+class RnnSandwich(Module):
+    """ddsp's ``RnnSandwich``: FcStack -> Rnn (sequences) -> FcStack.
+
+    Children ``fc_stack_in``, ``rnn``, ``fc_stack_out``. Call: ``[batch, n_steps, input_size]``
+    -> ``[batch, n_steps, fc_stack_ch]``.
+    """
+
+    def __init__(self, fc_stack_ch: int = 256, fc_stack_layers: int = 2, rnn_ch: int = 512,
+                 rnn_type: str = "gru", seed: Any = None, name: str | None = None):  # fmt: skip
+        super().__init__(name=name, trainable=True)
+        rng = make_rng(seed)
+        self.fc_stack_in = FcStack(fc_stack_ch, fc_stack_layers, seed=child_seed(rng),
+                                   name="fc_stack_in")  # fmt: skip
+        self.rnn = Rnn(rnn_ch, rnn_type, seed=child_seed(rng), input_size=fc_stack_ch, name="rnn")
+        self.fc_stack_out = FcStack(fc_stack_ch, fc_stack_layers, seed=child_seed(rng),
+                                    input_size=rnn_ch, name="fc_stack_out")  # fmt: skip
+
+    def children(self) -> dict[str, Module]:
+        return {"fc_stack_in": self.fc_stack_in, "rnn": self.rnn, "fc_stack_out": self.fc_stack_out}
+
+    def __call__(self, x: Any) -> Any:
+        return self.fc_stack_out(self.rnn(self.fc_stack_in(x)))
+
+
+class SingleGru(Module):
+    """ddsp's ``SingleGru``: GRU(``gru_dim``, sequences) -> keras LayerNormalization.
+
+    Children ``gru``, ``layer_norm``. Call: ``[batch, n_steps, input_size]`` ->
+    ``[batch, n_steps, gru_dim]``.
+    """
+
+    def __init__(self, gru_dim: int = 128, seed: Any = None, input_size: int | None = None,
+                 name: str | None = None):  # fmt: skip
+        super().__init__(name=name, trainable=True)
+        self.gru = Rnn(gru_dim, "gru", seed=seed, input_size=input_size, name="gru")
+        self.layer_norm = LayerNormalization(input_size=self.gru.dims, name="layer_norm")
+
+    def children(self) -> dict[str, Module]:
+        return {"gru": self.gru, "layer_norm": self.layer_norm}
+
+    def __call__(self, x: Any) -> Any:
+        return self.layer_norm(self.gru(x))
