@@ -610,3 +610,73 @@ def test_rnn_sandwich_is_its_parts_in_order():
     p = defaults.parameters()
     assert p["rnn"]["recurrent_kernel"].shape == (512, 1536)
     assert p["fc_stack_out"]["fc_1"]["dense"]["kernel"].shape == (256, 256)
+
+
+# -- DictLayer / OutputSplitsLayer -----------------------------------------------------------
+class _SumProd(nn.DictLayer):
+    # This file uses postponed annotations, so the return annotation reaches DictLayer as
+    # the string "['total', 'product']" (the string path is what is tested here).
+    # ddsp writes output keys this way; the noqa keeps ruff from unquoting them.
+    def call(self, a, b, c=10.0, d=100.0) -> ["total", "product"]:  # noqa: F821, UP037
+        return a + b + c + d, a * b
+
+
+def test_dict_layer_keys_from_the_signature():
+    layer = _SumProd()
+    assert layer.input_keys == ["a", "b"] and layer.default_input_keys == ["c", "d"]
+    assert layer.output_keys == ["total", "product"]
+    # Two dicts merged (later wins), a missing optional key takes its default, extra keys ignored.
+    out = layer({"a": 1.0, "b": 5.0, "d": 0.5}, {"b": 2.0, "unused": -1.0})
+    assert out == {"total": 1.0 + 2.0 + 10.0 + 0.5, "product": 2.0}
+    assert layer(3.0, 4.0) == {"total": 117.0, "product": 12.0}  # arrays go straight to call
+    with pytest.raises(KeyError, match="'b'"):
+        layer({"a": 1.0})
+
+
+def test_dict_layer_explicit_keys_nested_paths_and_errors():
+    layer = _SumProd(input_keys=["x/a", "y"], output_keys=["s", "p"])
+    assert layer.default_input_keys == []
+    out = layer({"x": {"a": 2.0}, "y": 3.0, "c": 1000.0})  # c is not looked up any more
+    assert out == {"s": 115.0, "p": 6.0}
+
+    class Plain(nn.DictLayer):
+        def call(self, a):
+            return a, a
+
+    Plain.call.__annotations__["return"] = ["one"]  # a real (not string) annotation
+    with pytest.raises(ValueError, match="returned 2 outputs but the layer has 1"):
+        Plain()({"a": 1.0})
+
+    class Direct(nn.DictLayer):
+        def call(self, a):
+            return {"doubled": 2 * a}
+
+    assert Direct()({"a": 4.0}) == {"doubled": 8.0}
+
+
+class _Splits(nn.OutputSplitsLayer):
+    def compute_output(self, f0_scaled, ld_scaled):
+        return ops.concatenate([f0_scaled, ld_scaled], axis=-1)
+
+
+def test_output_splits_layer_matches_numpy_and_trains():
+    layer = _Splits(output_splits=(("amps", 1), ("harmonic_distribution", 3)), seed=0)
+    assert layer.input_keys == ["f0_scaled", "ld_scaled"]
+    f0, ld = _x((2, 5, 1)), _x((2, 5, 1), seed=1)
+    out = layer({"f0_scaled": f0, "ld_scaled": ld, "audio": None})
+    p = _f64(layer.parameters()["dense_out"])
+    full = np.concatenate([f0, ld], -1) @ p["kernel"] + p["bias"]
+    assert list(out) == ["amps", "harmonic_distribution"]
+    np.testing.assert_allclose(out["amps"], full[..., :1], rtol=1e-12)
+    np.testing.assert_allclose(out["harmonic_distribution"], full[..., 1:], rtol=1e-12)
+
+    def fun(params, f, v):
+        res = layer.apply(params, {"f0_scaled": f, "ld_scaled": v})
+        return ops.concatenate([res["amps"] ** 2, res["harmonic_distribution"]], axis=-1)
+
+    params = _randomize(layer.parameters())
+    for argnums in [(0,), (1, 2), (0, 1, 2)]:
+        check_grads(fun, params, f0, ld, argnums=argnums)
+    assert _Splits(seed=0).output_keys == ["amps", "harmonic_distribution"]  # ddsp's default
+    with pytest.raises(ValueError, match="size of 'amps'"):
+        _Splits(output_splits=(("amps", 0),))

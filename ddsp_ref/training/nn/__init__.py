@@ -1,12 +1,13 @@
 """ddsp's ``training.nn`` building blocks as ``Module``s (parameters are nested dicts of arrays).
 
 Dense, LayerNormalization, normalize_op / Normalize, Fc / FcStack / FcStackOut, Rnn (also
-bidirectional) / StatelessRnn / RnnSandwich / SingleGru, get_nonlinearity and split_to_dict,
-with keras' seeded initialisers.
+bidirectional) / StatelessRnn / RnnSandwich / SingleGru, get_nonlinearity, split_to_dict,
+DictLayer / OutputSplitsLayer, with keras' seeded initialisers.
 """
 
 from .activations import NONLINEARITIES, get_nonlinearity
 from .base import Layer
+from .dict_layer import DictLayer, OutputSplitsLayer
 from .initializers import glorot_uniform, orthogonal
 from .layers import (
     Dense,
@@ -24,6 +25,8 @@ from .recurrent import Rnn, RnnSandwich, SingleGru, StatelessRnn
 
 __all__ = [
     "Layer",
+    "DictLayer",
+    "OutputSplitsLayer",
     "Dense",
     "LayerNormalization",
     "normalize_op",
