@@ -4,6 +4,7 @@ Split by family into submodules and re-exported here.
 """
 
 from .conversions import *  # noqa: F401,F403
+from .convolution import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from .math import *  # noqa: F401,F403
 from .oscillators import *  # noqa: F401,F403

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import ddsp_ref
 from ddsp_ref import core
 from ddsp_ref.autodiff import ops
-from ddsp_ref.core import filters
+from ddsp_ref.core import convolution
 
 ROOT = Path(__file__).resolve().parents[2]
 NEVER = 1 << 60  # a block FFT / chunk size no input reaches: the one-shot computation
@@ -40,17 +40,17 @@ def reference_convolve(audio, ir, padding, delay_compensation):
 def convolve(audio, ir, padding="same", delay_compensation=-1, *, block_fft_min, chunk,
              record=None):  # fmt: skip
     """fft_convolve with the long-audio parameters set; ``record`` collects the FFT sizes."""
-    original = filters._overlap_add_convolve
+    original = convolution._overlap_add_convolve
 
     def spy(audio, ir_fft_of, n_frames, frame_size, fft_size, traced):
         record.append(fft_size)
         return original(audio, ir_fft_of, n_frames, frame_size, fft_size, traced)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(filters, "_MIN_LONG_BLOCK_FFT", block_fft_min)
-        mp.setattr(filters, "_CHUNK_ELEMENTS", chunk)
+        mp.setattr(convolution, "_MIN_LONG_BLOCK_FFT", block_fft_min)
+        mp.setattr(convolution, "_CHUNK_ELEMENTS", chunk)
         if record is not None:
-            mp.setattr(filters, "_overlap_add_convolve", spy)
+            mp.setattr(convolution, "_overlap_add_convolve", spy)
         return core.fft_convolve(audio, ir, padding, delay_compensation)
 
 
@@ -90,11 +90,11 @@ def test_block_path_is_taken_for_long_audio_only():
         convolve(rng.standard_normal((1, n)), ir, block_fft_min=256, chunk=NEVER, record=sizes)
         assert sizes == fft_sizes
     # Defaults: ddsp's single FFT for 4 s + a 3 s reverb, blocks of 2^18 for 40 s.
-    assert filters._long_block_fft(48000) == 1 << 18
+    assert convolution._long_block_fft(48000) == 1 << 18
     sizes = []
-    original = filters._overlap_add_convolve
+    original = convolution._overlap_add_convolve
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(filters, "_overlap_add_convolve",
+        mp.setattr(convolution, "_overlap_add_convolve",
                    lambda *a: sizes.append(a[4]) or original(*a))  # fmt: skip
         for n in (64000, 640000):
             core.fft_convolve(np.zeros((1, n), np.float32), np.zeros((1, 48000), np.float32))
@@ -109,7 +109,7 @@ def test_block_wise_gradients_equal_one_fft():
     def loss(block_fft_min, cot=cot):
         def fun(a, h):
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(filters, "_MIN_LONG_BLOCK_FFT", block_fft_min)
+                mp.setattr(convolution, "_MIN_LONG_BLOCK_FFT", block_fft_min)
                 return ops.sum(core.fft_convolve(a, h, "same", 0) * cot)
 
         return fun
@@ -132,7 +132,7 @@ def test_chunked_time_varying_filters_equal_one_shot():
         one_shot = convolve(audio, ir, padding, block_fft_min=NEVER, chunk=NEVER)
         np.testing.assert_allclose(chunked, one_shot, rtol=1e-5, atol=1e-5)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(filters, "_CHUNK_ELEMENTS", 300)  # a few frames per chunk
+            mp.setattr(convolution, "_CHUNK_ELEMENTS", 300)  # a few frames per chunk
             chunked = core.frequency_filter(audio, mags, window_size=0, padding=padding)
         one_shot = core.fft_convolve(audio, core.frequency_impulse_response(mags), padding)
         np.testing.assert_allclose(chunked, one_shot, rtol=1e-5, atol=1e-5)
