@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ddsp_ref.autodiff import ops, value_and_grad
+from ddsp_ref.backend import to_numpy
 from ddsp_ref.training.optimizers import Adam, ExponentialDecay, clip_by_global_norm
 
 B1, B2, EPS = 0.9, 0.999, 1e-7
@@ -233,3 +234,33 @@ def test_clip_by_global_norm_zero_nonfinite_none_and_empty():
     assert clip_by_global_norm({}, 1.0) == ({}, 0.0)
     with pytest.raises(ValueError, match="clip_norm"):
         clip_by_global_norm(zeros, 0.0)
+
+
+# -- array backends --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_and_clipping_on_each_backend(xp, dtype):
+    """Same numbers on the device as the float64 keras formulas; arrays stay on it, in dtype."""
+    params, grads = _tree(dtype), _grads(dtype)
+    on = {
+        "dense": {"kernel": xp.asarray(params["dense"]["kernel"])},
+        "bias": xp.asarray(params["bias"]),
+    }
+    opt, state = Adam(0.1), None
+    state = opt.init(on)
+    for g in grads:
+        g_on = {
+            "dense": {"kernel": xp.asarray(g["dense"]["kernel"])},
+            "bias": xp.asarray(g["bias"]),
+        }
+        g_on, _ = clip_by_global_norm(g_on, 1e9)
+        on, state = opt.update(on, g_on, state)
+    want_p = _keras_adam(params, grads, [0.1] * 3)[0]
+    for k, got in _flat(on).items():
+        assert type(got) is type(on["bias"]) and got.dtype == dtype
+        assert state["m"]["bias"].dtype == dtype
+        moved = np.float64(to_numpy(got)) - np.float64(_flat(params)[k])
+        rtol = 1e-12 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(moved, want_p[k] - _flat(params)[k], rtol=rtol, atol=0)
+    clipped, norm = clip_by_global_norm({"a": xp.asarray(np.array([6.0, 8.0], dtype))}, 5.0)
+    np.testing.assert_allclose(to_numpy(clipped["a"]), [3.0, 4.0], rtol=1e-6)
+    assert float(norm) == pytest.approx(10.0) and clipped["a"].dtype == dtype
