@@ -113,7 +113,7 @@ class Adam:
     """keras' Adam (the optimiser of ddsp's Trainer), functional over pytrees.
 
     With ``t = step + 1`` and ``lr = learning_rate(step)`` (or the constant):
-    ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
+    ``m += (1 - beta_1) (g - m)``, ``v += (1 - beta_2) (g**2 - v)``,
     ``param -= lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``
     (bias correction folded into the step size; ``epsilon`` is added to the uncorrected
     ``sqrt(v)``, as keras does). The moments have the parameters' shapes and dtypes, so float32
@@ -173,9 +173,20 @@ class Adam:
                 return p, m, v
             xp = array_namespace(p)
             g = xp.asarray(g).astype(p.dtype, copy=False)
-            m = b1 * m + (1.0 - b1) * g
-            v = b2 * v + (1.0 - b2) * xp.square(g)
-            return p - (alpha * m) / (xp.sqrt(v) + eps), m, v
+            # TF's ApplyAdam kernel form, m += (g - m)(1 - b1), in place on fresh arrays only
+            # (fewer temporaries; the arguments are never written).
+            m_new = g - m
+            m_new *= 1.0 - b1
+            m_new += m
+            v_new = xp.square(g)
+            v_new -= v
+            v_new *= 1.0 - b2
+            v_new += v
+            step = xp.sqrt(v_new)
+            step += eps
+            xp.divide(m_new, step, out=step)
+            step *= alpha
+            return p - step, m_new, v_new
 
         flat, rebuild = tree_flatten(params)
         others = [
