@@ -184,7 +184,7 @@ class Adam:
             v_new += v
             step = xp.sqrt(v_new)
             step += eps
-            xp.divide(m_new, step, out=step)
+            step = m_new / step  # not out=: 0-d inputs give numpy scalars
             step *= alpha
             return p - step, m_new, v_new
 

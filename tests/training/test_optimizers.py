@@ -264,3 +264,13 @@ def test_adam_and_clipping_on_each_backend(xp, dtype):
     clipped, norm = clip_by_global_norm({"a": xp.asarray(np.array([6.0, 8.0], dtype))}, 5.0)
     np.testing.assert_allclose(to_numpy(clipped["a"]), [3.0, 4.0], rtol=1e-6)
     assert float(norm) == pytest.approx(10.0) and clipped["a"].dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_on_scalar_parameters(dtype):
+    p, g = {"s": np.array(2.0, dtype)}, {"s": np.array(-0.5, dtype)}
+    opt = Adam(0.1)
+    new, state = opt.update(p, g, opt.init(p))
+    assert np.shape(new["s"]) == () and new["s"].dtype == dtype and state["v"]["s"].dtype == dtype
+    want = 2.0 + 0.1 * 0.5 / (0.5 + EPS / math.sqrt(1 - B2))
+    assert float(new["s"]) == pytest.approx(want, rel=1e-6 if dtype == np.float32 else 1e-14)
