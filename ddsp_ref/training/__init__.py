@@ -5,7 +5,7 @@ Submodules load on first use, so ``import ddsp_ref`` stays quick.
 
 import importlib
 
-_SUBMODULES = {"data", "data_preparation", "nn", "postprocessing"}
+_SUBMODULES = {"checkpoints", "data", "data_preparation", "nn", "optimizers", "postprocessing"}
 
 
 def __getattr__(name: str):
