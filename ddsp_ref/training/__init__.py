@@ -5,7 +5,15 @@ Submodules load on first use, so ``import ddsp_ref`` stays quick.
 
 import importlib
 
-_SUBMODULES = {"data", "data_preparation", "nn", "postprocessing"}
+_SUBMODULES = {
+    "data",
+    "data_preparation",
+    "decoders",
+    "models",
+    "nn",
+    "postprocessing",
+    "preprocessing",
+}
 
 
 def __getattr__(name: str):
