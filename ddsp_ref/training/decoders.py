@@ -7,6 +7,7 @@ from typing import Any
 
 from ..autodiff import ops
 from ..core.utils import nested_keys, nested_lookup
+from ..gin_support import register
 from ..module import Module
 from ..validation import positive_int
 from .nn import FcStack, OutputSplitsLayer, Rnn, StatelessRnn, split_to_dict
@@ -113,3 +114,8 @@ def _has_key(features: dict, key: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+for _cls in (RnnFcDecoder,):  # gin: ddsp.training.<module>.<Class>
+    register(_cls, module="ddsp_ref.training.decoders")
+del _cls

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.utils import make_iterable
+from ..gin_support import register
 from ..module import Module
 
 __all__ = ["Model", "Autoencoder"]
@@ -157,3 +158,8 @@ def _features_dict(features: Any, where: str) -> dict:
             f"Autoencoder.{where}: features must be a dict, got {type(features).__name__}"
         )
     return dict(features)
+
+
+for _cls in (Autoencoder,):  # gin: ddsp.training.<module>.<Class>
+    register(_cls, module="ddsp_ref.training.models")
+del _cls

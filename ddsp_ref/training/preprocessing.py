@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import core
 from ..autodiff import ops
+from ..gin_support import register
 from ..spectral_ops import compute_loudness, compute_power
 from ..validation import positive_int
 from .nn import DictLayer
@@ -152,3 +153,11 @@ class F0PowerPreprocessor(_ResamplingPreprocessor):
     def invert_scaling(f0_scaled: Any, pw_scaled: Any) -> tuple[Any, Any]:
         """``(f0_hz, pw_db)`` from the scaled features."""
         return inv_scale_f0_hz(f0_scaled), inv_scale_db(pw_scaled)
+
+
+for _cls in (
+    F0LoudnessPreprocessor,
+    F0PowerPreprocessor,
+):  # gin: ddsp.training.<module>.<Class>
+    register(_cls, module="ddsp_ref.training.preprocessing")
+del _cls

@@ -228,3 +228,53 @@ def test_sgd_with_the_solo_instrument_loss(features):
     _, history = _sgd(make_model(), features, lr=0.01, n_steps=8)
     assert all(b < a for a, b in zip(history, history[1:])), history
     assert history[-1] < 0.8 * history[0], history
+
+
+# A solo_instrument.gin-like config (small sizes) for ddsp's gin names.
+GIN_CONFIG = """
+import ddsp_ref
+
+F0LoudnessPreprocessor.time_steps = 250
+RnnFcDecoder.rnn_channels = 8
+RnnFcDecoder.ch = 8
+RnnFcDecoder.layers_per_stack = 1
+RnnFcDecoder.input_keys = ('ld_scaled', 'f0_scaled')
+RnnFcDecoder.output_splits = (('amps', 1), ('harmonic_distribution', 6), ('noise_magnitudes', 5))
+Harmonic.n_samples = 16000
+FilteredNoise.n_samples = 16000
+Reverb.trainable = True
+Reverb.reverb_length = 1000
+processors.ProcessorGroup.dag = [
+  (@synths.Harmonic(), ['amps', 'harmonic_distribution', 'f0_hz']),
+  (@synths.FilteredNoise(), ['noise_magnitudes']),
+  (@processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
+  (@effects.Reverb(), ['add/signal']),
+]
+SpectralLoss.logmag_weight = 1.0
+Autoencoder.preprocessor = @preprocessing.F0LoudnessPreprocessor()
+Autoencoder.decoder = @decoders.RnnFcDecoder()
+Autoencoder.processor_group = @processors.ProcessorGroup()
+Autoencoder.losses = [@losses.SpectralLoss()]
+test_models_holder.model = @models.Autoencoder()
+"""
+
+
+def test_gin_config_builds_the_autoencoder(features):
+    gin = pytest.importorskip("gin")
+    gin.clear_config()
+
+    @gin.configurable("test_models_holder")
+    def holder(model=None):
+        return model
+
+    try:
+        gin.parse_config(GIN_CONFIG)
+        model = holder()
+    finally:
+        gin.clear_config()
+    assert isinstance(model, Autoencoder) and isinstance(model.decoder, RnnFcDecoder)
+    assert model.preprocessor.time_steps == 250 and model.decoder.rnn.dims == 8
+    assert model.processor_group.processor_names == ["harmonic", "filtered_noise", "add", "reverb"]
+    out, losses = model(features, training=True, return_losses=True)
+    assert out["audio_synth"].shape == (1, SR) and out["harmonic_distribution"].shape[-1] == 6
+    assert sorted(losses) == ["spectral_loss", "total_loss"]
