@@ -116,6 +116,7 @@ def _has_key(features: dict, key: str) -> bool:
     return True
 
 
-for _cls in (RnnFcDecoder,):  # gin: ddsp.training.<module>.<Class>
+# ddsp's gin name: @decoders.RnnFcDecoder().
+for _cls in (RnnFcDecoder,):
     register(_cls, module="ddsp_ref.training.decoders")
 del _cls

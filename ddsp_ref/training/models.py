@@ -5,6 +5,7 @@ Restoring a model from checkpoints (ddsp's ``Model.restore``) is not here yet.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ..core.utils import make_iterable
@@ -111,7 +112,7 @@ class Autoencoder(Model):
         """Features updated by the preprocessor's and the encoder's outputs (a new dict)."""
         features = _features_dict(features, "encode")
         if self.preprocessor is not None:
-            features.update(self.preprocessor(features, training=training))
+            features.update(_call_with_training(self.preprocessor, features, training))
         if self.encoder is not None:
             features.update(self.encoder(features))
         return features
@@ -139,7 +140,7 @@ class Autoencoder(Model):
     def _decoder(self, features: dict, training: bool) -> dict:
         if self.decoder is None:
             raise ValueError("Autoencoder: a decoder is needed")
-        return self.decoder(features, training=training)
+        return _call_with_training(self.decoder, features, training)
 
     def get_audio_from_outputs(self, outputs: dict) -> Any:
         """The synthesized audio ``outputs['audio_synth']`` ``[batch, n_samples]``."""
@@ -152,6 +153,15 @@ class Autoencoder(Model):
         return super().apply(params, features, training=training, return_losses=return_losses)
 
 
+def _call_with_training(layer: Any, features: dict, training: bool) -> Any:
+    """``layer(features, training=training)`` if the layer's ``call`` takes ``training`` (or
+    ``**kwargs``), else ``layer(features)``: keras drops the flag for layers that ignore it."""
+    params = inspect.signature(getattr(layer, "call", layer)).parameters.values()
+    if any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in params):
+        return layer(features, training=training)
+    return layer(features)
+
+
 def _features_dict(features: Any, where: str) -> dict:
     if not isinstance(features, dict):
         raise TypeError(
@@ -160,6 +170,7 @@ def _features_dict(features: Any, where: str) -> dict:
     return dict(features)
 
 
-for _cls in (Autoencoder,):  # gin: ddsp.training.<module>.<Class>
+# ddsp's gin name: @models.Autoencoder().
+for _cls in (Autoencoder,):
     register(_cls, module="ddsp_ref.training.models")
 del _cls

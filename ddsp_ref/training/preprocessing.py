@@ -155,9 +155,7 @@ class F0PowerPreprocessor(_ResamplingPreprocessor):
         return inv_scale_f0_hz(f0_scaled), inv_scale_db(pw_scaled)
 
 
-for _cls in (
-    F0LoudnessPreprocessor,
-    F0PowerPreprocessor,
-):  # gin: ddsp.training.<module>.<Class>
+# ddsp's gin names (ddsp.training.preprocessing.<Class>), e.g. @preprocessing.<Class>().
+for _cls in (F0LoudnessPreprocessor, F0PowerPreprocessor):
     register(_cls, module="ddsp_ref.training.preprocessing")
 del _cls

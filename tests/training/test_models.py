@@ -118,6 +118,24 @@ def test_encoder_outputs_reach_the_decoder(features):
     ]  # fmt: skip
 
 
+class ToyDecoder(nn.DictLayer):
+    """A decoder whose call takes no ``training`` flag (keras drops it for such layers)."""
+
+    def call(self, f0_scaled) -> ["amps", "harmonic_distribution"]:  # noqa: F821, UP037
+        return np.asarray(f0_scaled), np.concatenate([np.asarray(f0_scaled)] * 3, axis=-1)
+
+
+def test_layers_without_a_training_flag():
+    feats = make_features(1600, 25)
+    harmonic = synths.Harmonic(n_samples=1600, sample_rate=SR, name="harmonic")
+    group = processors.ProcessorGroup([(harmonic, ["amps", "harmonic_distribution", "f0_hz"])])
+    model = Autoencoder(F0LoudnessPreprocessor(25), ToyZEncoder(), ToyDecoder(), group)
+    out = model(feats, training=True)  # no losses: nothing is added
+    assert model.losses_dict == {} and out["audio_synth"].shape == (1, 1600)
+    np.testing.assert_array_equal(out["harmonic"]["signal"], out["audio_synth"])
+    assert model.parameters() == {}
+
+
 def test_encode_then_decode_is_the_call():
     feats = make_features()
     model, twin = make_model(noise=False), make_model(noise=False)
