@@ -53,7 +53,8 @@ class RnnFcDecoder(OutputSplitsLayer):
         self.stateless = bool(stateless)
         rnn_channels = positive_int(rnn_channels, "rnn_channels", "RnnFcDecoder")
         layers = positive_int(layers_per_stack, "layers_per_stack", "RnnFcDecoder")
-        keys = list(input_keys) + (["state"] if self.stateless else [])
+        input_keys = [input_keys] if isinstance(input_keys, str) else list(input_keys)
+        keys = input_keys + (["state"] if self.stateless else [])
         super().__init__(keys, output_splits, seed=child_seed(rng), name=name)
         if self.stateless:  # the state is passed through, not produced by the Dense layer
             self.output_keys = self.output_keys + ["state"]

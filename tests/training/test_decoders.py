@@ -106,6 +106,12 @@ def test_seed_reproduces_and_extra_features_are_ignored():
     assert not np.allclose(_decoder(seed=4)(features)["amps"], out_a["amps"])
 
 
+def test_a_single_key_may_be_a_string():
+    dec = RnnFcDecoder(4, ch=3, layers_per_stack=1, input_keys="z", seed=0)
+    assert dec.input_keys == ["z"] and len(dec.input_stacks) == 1
+    assert dec(_features())["harmonic_distribution"].shape == (2, 7, 40)
+
+
 def test_missing_keys_are_named():
     dec = _decoder()
     features = _features()
