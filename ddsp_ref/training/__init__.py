@@ -1,11 +1,22 @@
-"""ddsp's training library (``ddsp.training``): data, data preparation, post-processing.
+"""ddsp's training library (``ddsp.training``): layers, preprocessing, decoders, models,
+optimisation and checkpoints, data, data preparation, post-processing.
 
-Submodules load on first use, so ``import ddsp_ref`` stays quick.
+Like ``import ddsp.training``, importing this package registers the model-side classes with gin
+(so a config that starts with ``import ddsp.training`` finds ``@models.Autoencoder()``); the data
+side loads on first use. ``import ddsp_ref`` alone imports none of it.
 """
 
 import importlib
 
-_SUBMODULES = {"checkpoints", "data", "data_preparation", "nn", "optimizers", "postprocessing"}
+from . import decoders, models, nn, preprocessing  # noqa: F401  (gin registration)
+
+_SUBMODULES = {
+    "checkpoints",
+    "data",
+    "data_preparation",
+    "optimizers",
+    "postprocessing",
+}
 
 
 def __getattr__(name: str):
