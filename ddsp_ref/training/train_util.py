@@ -1,7 +1,8 @@
 """ddsp's ``training.train_util``: the training loop and checkpoint look-up.
 
 ``train(data_provider, trainer, ...)`` builds the trainer on a first batch, restores the latest
-checkpoint of ``restore_dir`` (continuing its step count), then runs ``num_steps`` steps with a
+checkpoint of ``restore_dir`` (continuing its step count), then steps until the trainer's step
+reaches ``num_steps`` (a total, as in ddsp: a resumed run finishes at the same step), with a
 progress line, mean-loss summaries appended to ``<save_dir>/metrics.jsonl``, checkpoints, optional
 early stopping, and a clean stop on Ctrl-C (a checkpoint is written, then it returns).
 
@@ -44,12 +45,13 @@ class _TrainProgress(Progress):
     """Progress line of the loop: step, loss, steps per second and ETA."""
 
     loss = float("nan")
+    first = last = 0
 
     def line(self) -> str:
         elapsed = max(time.monotonic() - self._start, 1e-9)
         eta = self.eta_s()
         return (
-            f"step {self.amount:.0f} ({self.done}/{self.total}) loss {self.loss:.4g}, "
+            f"step {self.first + self.done}/{self.last} loss {self.loss:.4g}, "
             f"{self.done / elapsed:.2f} steps/s, "
             f"ETA {'?' if eta is None else format_duration(eta)}"
         )
@@ -85,7 +87,7 @@ def train(data_provider: Any, trainer: Any, batch_size: int = 32, num_steps: int
         data_provider: a DataProvider (``get_batch(batch_size, shuffle=True, repeats=-1)``).
         trainer: a :class:`~ddsp_ref.training.trainers.Trainer`.
         batch_size: examples per step.
-        num_steps: steps to run in this call (after any restored ones).
+        num_steps: the step count to train up to (restored steps included).
         steps_per_summary: steps between lines of ``<save_dir>/metrics.jsonl``: ``{"step",
             each loss averaged over those steps, "steps_per_sec"}``.
         steps_per_save: steps between checkpoints (one is also written at the end).
@@ -123,17 +125,17 @@ def _chain(first: dict, rest: Any):
 def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_dir,
           early_stop_loss_value):  # fmt: skip
     """The steps of :func:`train`; saves on the way out (end, early stop or Ctrl-C)."""
-    progress = _TrainProgress(num_steps, label="steps", stream=sys.stderr)
-    progress.amount = trainer.step
+    progress = _TrainProgress(max(num_steps - trainer.step, 0), label="steps", stream=sys.stderr)
+    progress.first, progress.last = trainer.step, num_steps
     sums: dict[str, float] = {}
     count, since = 0, time.monotonic()
     saved_at = trainer.step
     try:
-        for _ in range(num_steps):
+        while trainer.step < num_steps:
             losses = trainer.train_step(next(batches))
             step = trainer.step
             progress.loss = losses["total_loss"]
-            progress.update(1, 1.0)
+            progress.update(1)
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + value
             count += 1

@@ -209,9 +209,10 @@ def test_train_writes_checkpoints_metrics_and_resumes(batch, tmp_path):
     assert step == 7
     _assert_trees_equal(params, run.model.parameters())
 
-    # A new process: fresh model and trainer, restored from save_dir, continues the count.
+    # A new process: fresh model and trainer, restored from save_dir, continues the count up
+    # to num_steps (a total, as in ddsp).
     resumed = Recording(Trainer(tiny_model(), learning_rate=0.01))
-    train_util.train(_provider(batch), resumed, batch_size=1, num_steps=3, steps_per_summary=3,
+    train_util.train(_provider(batch), resumed, batch_size=1, num_steps=10, steps_per_summary=3,
                      steps_per_save=100, save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
     assert resumed.step == 10
     assert _ckpt_steps(save_dir) == [2, 4, 6, 7, 10]
@@ -221,6 +222,12 @@ def test_train_writes_checkpoints_metrics_and_resumes(batch, tmp_path):
     straight = Trainer(tiny_model(), learning_rate=0.01)
     losses = [straight.train_step(batch)["total_loss"] for _ in range(10)]
     assert [h["total_loss"] for h in resumed.history] == losses[7:]
+    # Already at num_steps: restored, nothing trained, nothing new written.
+    again = Recording(Trainer(tiny_model(), learning_rate=0.01))
+    train_util.train(_provider(batch), again, batch_size=1, num_steps=10, steps_per_save=1,
+                     save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
+    assert again.step == 10 and again.history == []
+    assert _ckpt_steps(save_dir) == [2, 4, 6, 7, 10]
 
 
 def test_train_early_stop_and_ctrl_c_save_and_return(batch, tmp_path):
