@@ -151,7 +151,8 @@ def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_d
     except KeyboardInterrupt:
         progress.write(f"interrupted at step {trainer.step}: saving a checkpoint")
     finally:
-        progress.close()
+        if progress.done:  # a run with nothing left to do prints no line
+            progress.close()
     if save_dir and trainer.step != saved_at:
         trainer.save(save_dir)
 

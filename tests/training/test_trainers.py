@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -308,3 +309,21 @@ def test_train_on_synthetic_notes(tmp_path):
     assert all(np.isfinite(totals)) and len(set(totals)) == 4  # four different batches
     with open(tmp_path / "metrics.jsonl") as f:
         assert [json.loads(line)["step"] for line in f] == [2, 4]
+
+
+def test_defaults_are_ddsps():
+    import inspect
+
+    trainer = inspect.signature(Trainer.__init__).parameters
+    assert {k: trainer[k].default for k in list(trainer)[2:9]} == {
+        "strategy": None, "checkpoints_to_keep": 100, "learning_rate": 0.001,
+        "lr_decay_steps": 10000, "lr_decay_rate": 0.98, "grad_clip_norm": 3.0,
+        "restore_keys": None,
+    }  # fmt: skip
+    train = inspect.signature(train_util.train).parameters
+    assert {k: train[k].default for k in list(train)[2:8]} == {
+        "batch_size": 32, "num_steps": 1000000, "steps_per_summary": 300, "steps_per_save": 300,
+        "save_dir": os.path.join(tempfile.gettempdir(), "ddsp"),
+        "restore_dir": os.path.join(tempfile.gettempdir(), "ddsp"),
+    }  # fmt: skip
+    assert train["early_stop_loss_value"].default is None
