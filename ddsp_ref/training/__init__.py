@@ -16,6 +16,8 @@ _SUBMODULES = {
     "data_preparation",
     "optimizers",
     "postprocessing",
+    "trainers",
+    "train_util",
 }
 
 

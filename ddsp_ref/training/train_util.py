@@ -1,0 +1,160 @@
+"""ddsp's ``training.train_util``: the training loop and checkpoint look-up.
+
+``train(data_provider, trainer, ...)`` builds the trainer on a first batch, restores the latest
+checkpoint of ``restore_dir`` (continuing its step count), then steps until the trainer's step
+reaches ``num_steps`` (a total, as in ddsp: a resumed run finishes at the same step), with a
+progress line, mean-loss summaries appended to ``<save_dir>/metrics.jsonl``, checkpoints, optional
+early stopping, and a clean stop on Ctrl-C (a checkpoint is written, then it returns).
+
+Step numbers are the trainer's count after the update (1 for the first update), so summaries
+and checkpoints fall on multiples of ``steps_per_summary`` / ``steps_per_save`` (ddsp counts
+before the update and so saves ckpt-1, ckpt-301, ...). A last checkpoint is written at the end.
+TensorBoard summaries are replaced by the JSON-lines file; hypertune reporting is not provided.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+from ..gin_support import configurable
+from ..progress import Progress, format_duration
+from ..validation import nonnegative_int, positive_int
+from .checkpoints import latest_checkpoint
+
+__all__ = ["train", "get_latest_checkpoint", "METRICS_FILE"]
+
+METRICS_FILE = "metrics.jsonl"
+_DEFAULT_DIR = os.path.join(tempfile.gettempdir(), "ddsp")
+
+
+def get_latest_checkpoint(checkpoint_path: str | os.PathLike) -> str | None:
+    """ddsp's helper: the checkpoint file itself, or the latest complete one of a folder (None
+    if there is none)."""
+    path = os.fspath(checkpoint_path)
+    if os.path.isfile(path):
+        return path
+    return latest_checkpoint(path)
+
+
+class _TrainProgress(Progress):
+    """Progress line of the loop: step, loss, steps per second and ETA."""
+
+    loss = float("nan")
+    first = last = 0
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        eta = self.eta_s()
+        return (
+            f"step {self.first + self.done}/{self.last} loss {self.loss:.4g}, "
+            f"{self.done / elapsed:.2f} steps/s, "
+            f"ETA {'?' if eta is None else format_duration(eta)}"
+        )
+
+    def eta_s(self) -> float | None:
+        if self.done == 0:
+            return None
+        elapsed = time.monotonic() - self._start
+        return elapsed * (self.total - self.done) / self.done
+
+
+def _append_metrics(save_dir: str, record: dict) -> None:
+    os.makedirs(save_dir, exist_ok=True)
+    with open(os.path.join(save_dir, METRICS_FILE), "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _summary(step: int, sums: dict[str, float], count: int, seconds: float) -> dict:
+    record: dict[str, Any] = {"step": step}
+    record.update({name: total / count for name, total in sums.items()})
+    record["steps_per_sec"] = count / max(seconds, 1e-9)
+    return record
+
+
+def train(data_provider: Any, trainer: Any, batch_size: int = 32, num_steps: int = 1000000,
+          steps_per_summary: int = 300, steps_per_save: int = 300,
+          save_dir: str = _DEFAULT_DIR, restore_dir: str = _DEFAULT_DIR,
+          early_stop_loss_value: float | None = None,
+          report_loss_to_hypertune: bool = False) -> None:  # fmt: skip
+    """ddsp's training loop (see the module docstring).
+
+    Args:
+        data_provider: a DataProvider (``get_batch(batch_size, shuffle=True, repeats=-1)``).
+        trainer: a :class:`~ddsp_ref.training.trainers.Trainer`.
+        batch_size: examples per step.
+        num_steps: the step count to train up to (restored steps included).
+        steps_per_summary: steps between lines of ``<save_dir>/metrics.jsonl``: ``{"step",
+            each loss averaged over those steps, "steps_per_sec"}``.
+        steps_per_save: steps between checkpoints (one is also written at the end).
+        save_dir: where checkpoints and metrics go ('' or None: nothing is written).
+        restore_dir: folder whose latest checkpoint is restored first, if any.
+        early_stop_loss_value: stop (after saving) once ``total_loss <= `` this value.
+        report_loss_to_hypertune: must be False (not supported).
+    """
+    where = "train"
+    batch_size = positive_int(batch_size, "batch_size", where)
+    num_steps = nonnegative_int(num_steps, "num_steps", where)
+    steps_per_summary = positive_int(steps_per_summary, "steps_per_summary", where)
+    steps_per_save = positive_int(steps_per_save, "steps_per_save", where)
+    if report_loss_to_hypertune:
+        raise ValueError(f"{where}: report_loss_to_hypertune is not supported")
+    batches = data_provider.get_batch(batch_size, shuffle=True, repeats=-1)
+    try:
+        first = next(batches)
+        trainer.build(first)
+        if restore_dir and get_latest_checkpoint(restore_dir) is not None:
+            trainer.restore(get_latest_checkpoint(restore_dir))
+        _loop(trainer, _chain(first, batches), num_steps, steps_per_summary, steps_per_save,
+              save_dir, early_stop_loss_value)  # fmt: skip
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # stops the prefetch thread
+
+
+def _chain(first: dict, rest: Any):
+    yield first
+    yield from rest
+
+
+def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_dir,
+          early_stop_loss_value):  # fmt: skip
+    """The steps of :func:`train`; saves on the way out (end, early stop or Ctrl-C)."""
+    progress = _TrainProgress(max(num_steps - trainer.step, 0), label="steps", stream=sys.stderr)
+    progress.first, progress.last = trainer.step, num_steps
+    sums: dict[str, float] = {}
+    count, since = 0, time.monotonic()
+    saved_at = trainer.step
+    try:
+        while trainer.step < num_steps:
+            losses = trainer.train_step(next(batches))
+            step = trainer.step
+            progress.loss = losses["total_loss"]
+            progress.update(1)
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value
+            count += 1
+            if step % steps_per_summary == 0 and save_dir:
+                _append_metrics(save_dir, _summary(step, sums, count, time.monotonic() - since))
+                sums, count, since = {}, 0, time.monotonic()
+            if early_stop_loss_value is not None and losses["total_loss"] <= early_stop_loss_value:
+                progress.write(f"total_loss reached the early-stop value {early_stop_loss_value}")
+                break
+            if step % steps_per_save == 0 and save_dir:
+                trainer.save(save_dir)
+                saved_at = step
+    except KeyboardInterrupt:
+        progress.write(f"interrupted at step {trainer.step}: saving a checkpoint")
+    finally:
+        if progress.done:  # a run with nothing left to do prints no line
+            progress.close()
+    if save_dir and trainer.step != saved_at:
+        trainer.save(save_dir)
+
+
+train = configurable(train, module="ddsp_ref.training.train_util")
