@@ -8,17 +8,19 @@ side loads on first use. ``import ddsp_ref`` alone imports none of it.
 
 import importlib
 
-from . import decoders, models, nn, preprocessing  # noqa: F401  (gin registration)
+# gin registration
+from . import (  # noqa: F401
+    checkpoints,
+    decoders,
+    models,
+    nn,
+    optimizers,
+    preprocessing,
+    train_util,
+    trainers,
+)
 
-_SUBMODULES = {
-    "checkpoints",
-    "data",
-    "data_preparation",
-    "optimizers",
-    "postprocessing",
-    "trainers",
-    "train_util",
-}
+_SUBMODULES = {"data", "data_preparation", "postprocessing"}
 
 
 def __getattr__(name: str):
