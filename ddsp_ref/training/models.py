@@ -53,10 +53,10 @@ class Model(Module):
         return outputs, self._losses_dict
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define call()")
+        raise TypeError(f"{type(self).__name__} must define call()")
 
     def get_audio_from_outputs(self, outputs: dict) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define get_audio_from_outputs()")
+        raise TypeError(f"{type(self).__name__} must define get_audio_from_outputs()")
 
     def _update_losses_dict(self, loss_objs: Any, *args: Any, **kwargs: Any) -> None:
         """Add ``loss.get_losses_dict(*args, **kwargs)`` of every loss object (objects without

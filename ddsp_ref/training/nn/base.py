@@ -44,7 +44,7 @@ class Layer(Module):
         self._create(self.input_size, xp)
 
     def _create(self, input_size: int, xp: Any) -> None:  # overridden by each layer
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define _create() (its parameters)")
 
     def _new(self, name: str, value: Any, xp: Any) -> None:
         self.add_parameter(name, value if xp is None else xp.asarray(value))

@@ -74,7 +74,7 @@ class DictLayer(Module):
         self.output_keys = list(output_keys) if output_keys else _return_keys(self.call)
 
     def call(self, *inputs: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define call()")
+        raise TypeError(f"{type(self).__name__} must define call()")
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> dict:
         merged: dict = {}
@@ -132,4 +132,4 @@ class OutputSplitsLayer(DictLayer):
         return split_to_dict(self.dense_out(self.compute_output(*inputs)), self.output_splits)
 
     def compute_output(self, *inputs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define compute_output()")
+        raise TypeError(f"{type(self).__name__} must define compute_output()")
