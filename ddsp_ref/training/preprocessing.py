@@ -80,6 +80,11 @@ class _ResamplingPreprocessor(DictLayer):
         """``x`` made 3-D (:func:`at_least_3d`), resampled to ``[batch, time_steps, ch]``."""
         return core.resample(at_least_3d(x), self.time_steps)
 
+    @staticmethod
+    def invert_scaling(f0_scaled: Any, db_scaled: Any) -> tuple[Any, Any]:
+        """``(f0_hz, level_db)`` from the scaled features (loudness or power, both dB)."""
+        return inv_scale_f0_hz(f0_scaled), inv_scale_db(db_scaled)
+
 
 class F0LoudnessPreprocessor(_ResamplingPreprocessor):
     """ddsp's ``F0LoudnessPreprocessor``: resample f0 and loudness, scale them to ~[0, 1].
@@ -113,11 +118,6 @@ class F0LoudnessPreprocessor(_ResamplingPreprocessor):
         loudness_db = self.resample(loudness_db)
         return f0_hz, loudness_db, scale_f0_hz(f0_hz), scale_db(loudness_db)
 
-    @staticmethod
-    def invert_scaling(f0_scaled: Any, ld_scaled: Any) -> tuple[Any, Any]:
-        """``(f0_hz, loudness_db)`` from the scaled features."""
-        return inv_scale_f0_hz(f0_scaled), inv_scale_db(ld_scaled)
-
 
 class F0PowerPreprocessor(_ResamplingPreprocessor):
     """ddsp's ``F0PowerPreprocessor``: like :class:`F0LoudnessPreprocessor` with frame power.
@@ -148,11 +148,6 @@ class F0PowerPreprocessor(_ResamplingPreprocessor):
         f0_hz = self.resample(f0_hz)
         pw_db = self.resample(power_db)
         return f0_hz, pw_db, scale_f0_hz(f0_hz), scale_db(pw_db)
-
-    @staticmethod
-    def invert_scaling(f0_scaled: Any, pw_scaled: Any) -> tuple[Any, Any]:
-        """``(f0_hz, pw_db)`` from the scaled features."""
-        return inv_scale_f0_hz(f0_scaled), inv_scale_db(pw_scaled)
 
 
 # ddsp's gin names (ddsp.training.preprocessing.<Class>), e.g. @preprocessing.<Class>().
