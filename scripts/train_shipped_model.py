@@ -14,6 +14,9 @@ Recipe (recorded in ``ddsp_ref/data/models/violin/README.md``):
 4. Copy the final checkpoint, the dataset statistics and this recipe into ``--ship_dir``.
 
 Run: python scripts/train_shipped_model.py --work /tmp/violin --num_steps 1500
+On a GPU machine without the corpus tools: first ``--pack outputs/violin_train.npz`` here (the
+prepared examples in one file), then there ``--data outputs/violin_train.npz --device gpu``.
+``--max_seconds`` stops (with a checkpoint) after that much training time.
 """
 
 from __future__ import annotations
@@ -64,6 +67,29 @@ def prepare(work: str) -> tuple[str, str]:
     return train_dir, eval_dir
 
 
+class _OnDevice:
+    """A provider whose batches are moved to the GPU (cupy) as they are drawn."""
+
+    def __init__(self, provider):
+        self.provider = provider
+
+    def get_batch(self, *args, **kwargs):
+        import cupy
+
+        for batch in self.provider.get_batch(*args, **kwargs):
+            yield {k: cupy.asarray(v) for k, v in batch.items()}
+
+
+def _pack(train_dir: str, path: str) -> None:
+    """The prepared training examples in one .npz (16 kHz audio, f0, loudness)."""
+    from ddsp_ref.training import data
+
+    provider = data.DatasetProvider(train_dir)
+    rows = provider.examples(range(provider.n_examples))
+    keys = ("audio", "f0_hz", "f0_confidence", "loudness_db")
+    np.savez(path, **{k: np.asarray(rows[k], np.float32) for k in keys})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="/tmp/violin")
@@ -71,17 +97,63 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--steps_per_save", type=int, default=100)
+    parser.add_argument("--pack", help="write the prepared examples to this .npz and exit")
+    parser.add_argument("--data", help="train on a packed .npz instead of preparing")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--max_seconds", type=float, default=None)
     args = parser.parse_args()
 
     from ddsp_ref.training import data, train_util, trainers
 
-    train_dir, _ = prepare(args.work)
+    if args.pack:
+        _pack(prepare(args.work)[0], args.pack)
+        return
+    if args.data:
+        with np.load(args.data) as packed:
+            provider = data.InMemoryProvider({k: packed[k] for k in packed.files})
+    else:
+        provider = data.DatasetProvider(prepare(args.work)[0])
     save_dir = os.path.join(args.work, "train")
-    trainer = trainers.Trainer(build_model(), learning_rate=args.learning_rate, checkpoints_to_keep=3)
-    provider = data.DatasetProvider(train_dir)
-    train_util.train(provider, trainer, batch_size=args.batch_size, num_steps=args.num_steps,
-                     steps_per_summary=25, steps_per_save=args.steps_per_save,
-                     save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
+    model = build_model()
+    if args.device == "gpu":
+        import cupy
+
+        from ddsp_ref.autodiff import tree_map
+
+        model.set_parameters(tree_map(cupy.asarray, model.parameters()))  # the reverb's IR
+        provider = _OnDevice(provider)
+    trainer = trainers.Trainer(model, learning_rate=args.learning_rate, checkpoints_to_keep=3)
+    if args.max_seconds is not None:
+        _stop_after(trainer, args.max_seconds)
+    try:
+        train_util.train(provider, trainer, batch_size=args.batch_size,
+                         num_steps=args.num_steps, steps_per_summary=25,
+                         steps_per_save=args.steps_per_save, save_dir=save_dir,
+                         restore_dir=save_dir)  # fmt: skip
+    except _TimeUp:
+        trainer.save(save_dir)
+        print(f"time budget reached at step {trainer.step}; saved", flush=True)
+
+
+class _TimeUp(Exception):
+    pass
+
+
+def _stop_after(trainer, seconds: float) -> None:
+    """Make ``trainer.train_step`` raise :class:`_TimeUp` once ``seconds`` have passed since
+    its first call (the step in progress completes first)."""
+    import time
+
+    step, start = trainer.train_step, []
+
+    def timed_step(batch):
+        if not start:
+            start.append(time.perf_counter())
+        elif time.perf_counter() - start[0] > seconds:
+            raise _TimeUp
+        return step(batch)
+
+    trainer.train_step = timed_step
 
 
 if __name__ == "__main__":
