@@ -1,5 +1,6 @@
-"""Command line: ``python -m ddsp_ref demo`` renders a phrase to a WAV file; ``prepare`` turns
-audio files into a training dataset."""
+"""Command line: ``demo`` (the main job: speech to violin with the shipped model, and a check of
+the model on a held-out phrase), ``transfer`` (timbre transfer of a file), ``render`` (a phrase
+synthesized from generated controls), ``prepare`` (audio files to a training dataset)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,33 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo",
-        help="render a musical phrase with Harmonic + FilteredNoise + "
-        "Reverb and write a WAV file (no download needed)",
+        help="the main job: turn the bundled speech into a violin with the shipped model, "
+        "resynthesize a held-out violin phrase and measure it, write WAVs and a PNG",
     )
-    demo.add_argument("--output", default="outputs/demo.wav", help="WAV file to write")
-    demo.add_argument("--sample-rate", type=int, default=16000)
-    demo.add_argument("--seed", type=int, default=0, help="seed of the noise and the room")
-    demo.add_argument(
+    demo.add_argument("--out-dir", default="outputs/demo", help="folder for the WAVs and PNG")
+    demo.add_argument("--model", default=None, help="model folder (default: the shipped one)")
+    demo.add_argument("--no-plot", dest="plot", action="store_false", help="skip the PNG")
+    transfer = sub.add_parser(
+        "transfer", help="timbre transfer of an audio file with a trained model"
+    )
+    from .training.transfer_cli import add_arguments as add_transfer_arguments
+
+    add_transfer_arguments(transfer)
+    render = sub.add_parser(
+        "render",
+        help="render a musical phrase with Harmonic + FilteredNoise + "
+        "Reverb and write a WAV file (no model, no download)",
+    )
+    render.add_argument("--output", default="outputs/render.wav", help="WAV file to write")
+    render.add_argument("--sample-rate", type=int, default=16000)
+    render.add_argument("--seed", type=int, default=0, help="seed of the noise and the room")
+    render.add_argument(
         "--plot",
         nargs="?",
-        const="outputs/demo.png",
+        const="outputs/render.png",
         default=None,
         help="also save a PNG of the waveform, spectrogram and f0 "
-        "(default path outputs/demo.png; needs the plot extra)",
+        "(default path outputs/render.png; needs the plot extra)",
     )
     prepare = sub.add_parser(
         "prepare",
@@ -38,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return run_prepare(args)
+    if args.command == "transfer":
+        from .training.transfer_cli import run as run_transfer
+
+        return run_transfer(args)
     if args.command == "demo":
+        from .training.transfer_demo import main as run_demo
+
+        return run_demo(args)
+    if args.command == "render":
         from .demo import DemoConfig, run
 
         run(args.output, DemoConfig(sample_rate=args.sample_rate, seed=args.seed), args.plot)

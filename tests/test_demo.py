@@ -1,4 +1,4 @@
-"""`python -m ddsp_ref demo`: writes a 4 s, 16 kHz WAV peaking at 0.9 whose first note is C4."""
+"""`python -m ddsp_ref render`: writes a 4 s, 16 kHz WAV peaking at 0.9 whose first note is C4."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def fft_peak_hz(x, sample_rate, n_fft=1 << 18):
 def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     output = folder / "out" / "x.wav"
-    result = run_cli("demo", "--output", str(output), cwd=folder)
+    result = run_cli("render", "--output", str(output), cwd=folder)
     return result, output
 
 
@@ -86,7 +86,7 @@ def test_demo_cli_requires_a_command(tmp_path):
 def test_demo_plot_writes_a_figure(tmp_path):
     pytest.importorskip("matplotlib")
     output, figure = tmp_path / "x.wav", tmp_path / "fig.png"
-    result = run_cli("demo", "--output", str(output), "--plot", str(figure), cwd=tmp_path)
+    result = run_cli("render", "--output", str(output), "--plot", str(figure), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"wrote {figure}" in result.stdout
     with open(figure, "rb") as f:

@@ -25,7 +25,13 @@ from ..validation import finite_number, nonnegative_int
 from .postprocessing import detect_notes, fit_quantile_transform
 from .tuning import auto_tune, get_tuning_factor
 
-__all__ = ["TransferSettings", "adjust_features", "octave_shift", "timbre_transfer"]
+__all__ = [
+    "TransferSettings",
+    "adjust_features",
+    "model_features",
+    "octave_shift",
+    "timbre_transfer",
+]
 
 FEATURE_SAMPLE_RATE = 16000  # the features (and ddsp's pretrained models) are at 16 kHz
 MAX_MIDI = 110.0  # the colab clips shifted f0 at midi_to_hz(110)
@@ -105,6 +111,26 @@ def adjust_features(features: dict, statistics: dict | None,
     return out, info
 
 
+def model_features(audio_16k: Any, frame_rate: int = 250, viterbi: bool = True) -> dict:
+    """The features a solo-instrument model reads, from 16 kHz audio, centre padding
+    (``1 + n_samples // hop`` frames): ``f0_hz`` and ``f0_confidence`` from our pitch tracker,
+    ``loudness_db`` as ``F0LoudnessPreprocessor`` computes it while training (n_fft 512).
+
+    Returns:
+        float32 arrays [n_frames].
+    """
+    from ..spectral_ops import compute_f0, compute_loudness
+
+    audio_16k = np.asarray(audio_16k, np.float64)
+    f0_hz, confidence = compute_f0(audio_16k, frame_rate, viterbi, "center")
+    loudness = compute_loudness(audio_16k, FEATURE_SAMPLE_RATE, frame_rate)
+    return {
+        "f0_hz": np.asarray(f0_hz, np.float32),
+        "f0_confidence": np.asarray(confidence, np.float32),
+        "loudness_db": np.asarray(loudness, np.float32),
+    }
+
+
 def _configure_for(model: Any, n_frames: int, n_samples: int) -> None:
     """Rebind the model's frame and sample counts (the colab rebinds ``time_steps`` and
     ``n_samples`` with gin before building the model), and make the preprocessor read the
@@ -133,14 +159,14 @@ def timbre_transfer(audio: Any, sample_rate: int, model: Any, statistics: dict |
         statistics: the model's dataset statistics (None: no adjustment).
         settings: :class:`TransferSettings`.
         features: precomputed 16 kHz / 250 Hz features of ``audio`` (``f0_hz``,
-            ``f0_confidence``, ``loudness_db``, centre padding); computed when None.
+            ``f0_confidence``, ``loudness_db``, centre padding); :func:`model_features` of the
+            audio zero-padded to whole frames when None.
 
     Returns:
         (audio [round(n_samples * 16000 / sample_rate)] float32 at 16 kHz, info: the
         adjustments made, the features used, ``frame_rate`` and ``sample_rate``).
     """
     from .data_preparation.audio import resample
-    from .metrics import compute_audio_features
 
     audio = np.asarray(audio, np.float64)
     if audio.ndim != 1 or audio.size == 0:
@@ -152,7 +178,7 @@ def timbre_transfer(audio: Any, sample_rate: int, model: Any, statistics: dict |
     n_frames = -(-n_out // hop)
     padded = np.pad(audio_16k, (0, n_frames * hop - n_out)).astype(np.float32)
     if features is None:
-        features = compute_audio_features(padded, frame_rate=250)
+        features = model_features(padded)
     features = {k: np.asarray(v)[:n_frames] for k, v in features.items()}
     adjusted, info = adjust_features(features, statistics, settings)
     _configure_for(model, n_frames, n_frames * hop)
