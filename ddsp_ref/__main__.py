@@ -1,5 +1,6 @@
 """Command line: ``python -m ddsp_ref demo`` renders a phrase to a WAV file; ``prepare`` turns
-audio files into a training dataset."""
+audio files into a training dataset; ``run`` trains, evaluates or samples a model from gin
+configs (ddsp's ``ddsp_run``)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     from .training.data_preparation.cli import run as run_prepare
 
     add_arguments(prepare)
+    run_parser = sub.add_parser(
+        "run",
+        help="train, evaluate or sample a model from gin configs (ddsp_run's flags: --mode, "
+        "--save_dir, --gin_file, --gin_param ...)",
+    )
+    from .training.ddsp_run import add_arguments as add_run_arguments
+    from .training.ddsp_run import run as run_ddsp
+
+    add_run_arguments(run_parser)
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return run_prepare(args)
+    if args.command == "run":
+        return run_ddsp(args)
     if args.command == "demo":
         from .demo import DemoConfig, run
 
