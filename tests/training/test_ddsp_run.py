@@ -1,0 +1,214 @@
+"""``ddsp_ref run`` (ddsp_run) end to end: train the tiny solo-instrument config on a dataset
+prepared from 3 s of the bundled violin (loss decreases; metrics, checkpoints, operative config
+and loss curves written), restart from the folder alone (resumes at the saved step), the parse
+order, gin file look-up, and the errors of bad flags and missing configuration."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ddsp_ref.__main__ import main as cli_main
+from ddsp_ref.data import corpus_dir
+from ddsp_ref.training import ddsp_run, models
+from ddsp_ref.training.checkpoints import load_checkpoint
+from ddsp_ref.training.data import DatasetProvider
+from ddsp_ref.training.data_preparation.pipeline import prepare_dataset
+
+gin = pytest.importorskip("gin")
+
+# The tiny model shrunk to 1 s examples and a few channels, so a step takes milliseconds.
+SMALL = [
+    "Harmonic.n_samples = 16000",
+    "FilteredNoise.n_samples = 16000",
+    "F0LoudnessPreprocessor.time_steps = 250",
+    "Reverb.reverb_length = 1000",
+    "RnnFcDecoder.rnn_channels = 16",
+    "RnnFcDecoder.ch = 16",
+    "RnnFcDecoder.output_splits = (('amps', 1), ('harmonic_distribution', 20), "
+    "('noise_magnitudes', 16))",
+    # FcStack needs >= 1 layer; the shipped tiny config's 0 is tested in test_gin_configs.
+    "RnnFcDecoder.layers_per_stack = 1",
+    "RnnFcDecoder.seed = 0",
+    "Reverb.seed = 1",
+    "FilteredNoise.seed = 2",
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """3 s of the violin corpus prepared as 1 s examples every 0.5 s (5 examples)."""
+    folder = tmp_path_factory.mktemp("violin")
+    audio, rate = sf.read(os.path.join(corpus_dir(), "violin_twinkle.flac"))
+    sf.write(folder / "violin3s.wav", audio[: 3 * rate], rate)
+    out = str(folder / "dataset")
+    prepare_dataset([str(folder / "violin3s.wav")], out, example_secs=1, hop_secs=0.5,
+                    chunk_secs=0, num_workers=1, progress=None)  # fmt: skip
+    assert DatasetProvider(out).n_examples == 5
+    return out
+
+
+def params_flags(params):
+    return [arg for p in params for arg in ("--gin_param", p)]
+
+
+def train_flags(dataset, save_dir, steps, extra=()):
+    return [
+        "run", "--mode", "train", "--save_dir", str(save_dir),
+        "--gin_file", "papers/iclr2020/tiny_instrument.gin",
+        "--gin_file", "datasets/prepared.gin",
+        *params_flags([f"DatasetProvider.path = '{dataset}'", *SMALL, "batch_size = 2",
+                       "learning_rate = 3e-3", f"train.num_steps = {steps}",
+                       "train.steps_per_summary = 4", "train.steps_per_save = 8", *extra]),
+    ]  # fmt: skip
+
+
+def metrics(save_dir):
+    with open(os.path.join(save_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    """16 steps of training, then a restart from the folder alone up to step 20."""
+    save_dir = tmp_path_factory.mktemp("run")
+    gin.clear_config()
+    assert cli_main(train_flags(dataset, save_dir, 16)) == 0
+    first = metrics(save_dir)
+    files = sorted(os.listdir(save_dir))
+    # No --gin_file: the model and the dataset come from the operative config of the folder.
+    assert cli_main(["run", "--save_dir", str(save_dir), "--gin_param", "train.num_steps = 20"]) == 0
+    gin.clear_config()
+    return str(save_dir), first, files, metrics(save_dir)
+
+
+def test_training_lowers_the_loss_and_writes_everything(trained):
+    save_dir, first, files, _ = trained
+    assert [r["step"] for r in first] == [4, 8, 12, 16]
+    losses = [r["total_loss"] for r in first]
+    assert all(np.isfinite(losses)) and losses[-1] < 0.9 * losses[0]
+    assert {"ckpt-8.npz", "ckpt-16.npz", "operative_config-16.gin", "loss_curves.png"} <= set(files)
+    with open(os.path.join(save_dir, "loss_curves.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(os.path.join(save_dir, "operative_config-16.gin")) as f:
+        operative = f.read()
+    assert "RnnFcDecoder.rnn_channels = 16" in operative
+    assert "learning_rate = 0.003" in operative
+
+
+def test_restart_resumes_at_the_saved_step(trained):
+    save_dir, first, _, after = trained
+    assert after[: len(first)] == first
+    assert [r["step"] for r in after[len(first) :]] == [20]
+    step, params, opt_state, _ = load_checkpoint(os.path.join(save_dir, "ckpt-20.npz"))
+    assert step == 20 and opt_state["step"] == 20  # 4 more Adam steps, not 4 from scratch
+    # Continued from ckpt-16's weights: the loss stays near where the first run ended, below
+    # the loss of the first steps (a fresh model starts there again).
+    assert after[-1]["total_loss"] < 0.95 * first[0]["total_loss"]
+
+
+def test_operative_config_rebuilds_the_model_and_restore_loads_it(trained, dataset):
+    save_dir, _, _, _ = trained
+    assert ddsp_run.parse_gin(save_dir).endswith("operative_config-20.gin")
+    model = models.get_model()
+    batch = DatasetProvider(dataset).examples([0, 1])
+    model(batch)
+    model.restore(save_dir, verbose=False)
+    _, params, _, _ = load_checkpoint(os.path.join(save_dir, "ckpt-20.npz"))
+    np.testing.assert_array_equal(
+        model.parameters()["decoder"]["dense_out"]["kernel"],
+        params["decoder"]["dense_out"]["kernel"],
+    )
+    outputs, losses = model(batch, training=True, return_losses=True)
+    assert outputs["audio_synth"].shape == (2, 16000)
+    assert losses["total_loss"] < metrics(save_dir)[0]["total_loss"]
+
+
+def test_early_stop(dataset, tmp_path):
+    flags = train_flags(dataset, tmp_path, 50) + ["--early_stop_loss_value", "1e9"]
+    assert cli_main(flags) == 0
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith("ckpt")) == ["ckpt-1.npz"]
+
+
+def test_parse_order(tmp_path):
+    # optimization/base.gin < operative config of the restore folder < user files < user params
+    (tmp_path / "operative_config-3.gin").write_text(
+        "import ddsp.training\nlearning_rate = 0.5\ntrain.num_steps = 7\nTrainer.lr_decay_steps = 9\n"
+    )
+    (tmp_path / "operative_config-12.gin").write_text(
+        "import ddsp.training\nlearning_rate = 0.25\ntrain.num_steps = 70\n"
+        "Trainer.lr_decay_steps = 90\nunknown_function.x = 1\n"
+    )
+    (tmp_path / "mine.gin").write_text("train.num_steps = 5\n")
+    used = ddsp_run.parse_gin(str(tmp_path), [str(tmp_path / "mine.gin")], ["learning_rate = 0.125"])
+    assert used.endswith("operative_config-12.gin")  # step 12 > 3, not 'operative_config-3'
+    assert gin.query_parameter("%learning_rate") == 0.125  # user param
+    assert gin.query_parameter("train.num_steps") == 5  # user file
+    assert gin.query_parameter("Trainer.lr_decay_steps") == 90  # operative config
+    assert gin.query_parameter("Trainer.grad_clip_norm") == 3.0  # base.gin
+    assert gin.query_parameter("train.steps_per_save") == 300
+
+
+def test_gin_search_path(tmp_path):
+    folder = tmp_path / "configs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "mine.gin").write_text(
+        "include 'models/solo_instrument.gin'\nRnnFcDecoder.rnn_channels = 7\n"
+    )
+    ddsp_run.parse_gin(None, ["sub/mine.gin"], [], [str(folder)])
+    assert gin.query_parameter("RnnFcDecoder.rnn_channels") == 7
+    assert gin.query_parameter("Reverb.reverb_length") == 48000  # from the shipped include
+    assert ddsp_run.locate_gin_file("models/ae.gin") == os.path.join(
+        ddsp_run.GIN_PATH, "models", "ae.gin"
+    )
+
+
+def run_cli(capsys, *flags):
+    code = cli_main(["run", *flags])
+    return code, capsys.readouterr().err
+
+
+def test_errors(capsys, tmp_path, dataset):
+    save = ["--save_dir", str(tmp_path / "out")]
+    code, err = run_cli(capsys, *save, "--gin_file", "models/nope.gin")
+    assert code == 2 and "'models/nope.gin' not found" in err and "models/ae.gin" in err
+    code, err = run_cli(capsys, *save, "--gin_file", "models/solo_instrument.gin")
+    assert code == 2 and "train.data_provider is not bound" in err and "prepared.gin" in err
+    code, err = run_cli(capsys, *save, "--gin_file", "datasets/prepared.gin")
+    assert code == 2 and "get_model: no model configured" in err
+    code, err = run_cli(capsys, *save, "--gin_param", "no_such_macro_value = %nope")
+    assert code == 2 and "No bindings specified for 'nope" in err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["run", "--mode", "fit"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        cli_main(["run", "--early_stop_loss_value", "low"])
+    assert not os.path.exists(tmp_path / "out" / "metrics.jsonl")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="cupy is installed")
+def test_gpu_without_cupy_names_the_extra(capsys, tmp_path):
+    code, err = run_cli(capsys, "--save_dir", str(tmp_path), "--device", "gpu")
+    assert code == 2 and "pip install 'ddsp_ref[gpu]'" in err
+
+
+def test_console_script_entry_point(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ddsp_run.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--mode", "--save_dir", "--restore_dir", "--gin_file", "--gin_param",
+                 "--gin_search_path", "--early_stop_loss_value", "--run_once", "--device"):  # fmt: skip
+        assert flag in out
