@@ -580,11 +580,27 @@ def _rnn_cases() -> dict[str, list[Case]]:
     }
 
 
+def _conv_cases() -> dict[str, list[Case]]:
+    """The im2col convolution op (forward against direct loops and every input subset in
+    tests/training/test_conv.py)."""
+    from ddsp_ref.autodiff.fused.conv import conv1d
+
+    return {
+        "conv1d": [
+            K(f"k={k} dilation={d} stride={s} {p}",
+              lambda x, w, b, d=d, s=s, p=p: conv1d(x, w, b, d, s, p),
+              r(2, 7, 3), r(k, 3, 2), r(2))
+            for k, d, s, p in [(3, 1, 1, "same"), (4, 2, 1, "same"), (2, 1, 3, "same"),
+                               (3, 2, 2, "valid")]
+        ],
+    }  # fmt: skip
+
+
 def build_cases() -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for part in (_elementwise_cases(), _unary_cases(), _reduction_cases(), _shape_cases(),
                  _indexing_cases(), _linalg_cases(), _fft_cases(), _framing_cases(),
-                 _fused_dsp_cases(), _rnn_cases()):  # fmt: skip
+                 _fused_dsp_cases(), _rnn_cases(), _conv_cases()):  # fmt: skip
         for name, items in part.items():
             cases.setdefault(name, []).extend(items)
     return cases
