@@ -136,9 +136,9 @@ class DilatedConvDecoder(OutputSplitsLayer):
     Args:
         ch, kernel_size, layers_per_stack, stacks, dilation, norm_type: of the
             :class:`~ddsp_ref.training.nn.DilatedConvStack`.
-        resample_stride: > 1 asks for ddsp's upsampling layers, which are not implemented
-            (NotImplementedError); ``stacks_per_resample`` and ``resample_after_convolve`` are
-            passed on and only matter with resampling.
+        resample_stride: > 1 upsamples (transposed convolutions of stride
+            ``resample_stride``, one every ``stacks_per_resample`` stacks, after them when
+            ``resample_after_convolve``): the outputs then have more frames than the inputs.
         input_keys: feature keys concatenated on the last axis, each ``[batch, n_frames, c]``.
         output_splits: ``(key, size)`` pairs; each output is ``[batch, n_frames, size]``.
         conditioning_keys: keys of the FiLM conditioning (``[batch, c]`` or ``[batch,

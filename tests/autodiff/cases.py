@@ -583,9 +583,14 @@ def _rnn_cases() -> dict[str, list[Case]]:
 def _conv_cases() -> dict[str, list[Case]]:
     """The im2col convolution op (forward against direct loops and every input subset in
     tests/training/test_conv.py)."""
-    from ddsp_ref.autodiff.fused.conv import conv1d
+    from ddsp_ref.autodiff.fused.conv import conv1d, conv1d_transpose
 
     return {
+        "conv1d_transpose": [
+            K(f"k={k} stride={s}", lambda x, w, b, s=s: conv1d_transpose(x, w, b, s),
+              r(2, 4, 3), r(k, 2, 3), r(2))
+            for k, s in [(4, 2), (6, 3), (1, 2), (3, 1)]
+        ],
         "conv1d": [
             K(f"k={k} dilation={d} stride={s} {p}",
               lambda x, w, b, d=d, s=s, p=p: conv1d(x, w, b, d, s, p),

@@ -12,7 +12,7 @@ import pytest
 import ddsp_ref
 from ddsp_ref.autodiff import check_grads, value_and_grad
 from ddsp_ref.autodiff import ops as aops
-from ddsp_ref.autodiff.fused.conv import conv1d, same_padding
+from ddsp_ref.autodiff.fused.conv import conv1d, conv1d_transpose, same_padding
 from ddsp_ref.training import nn
 
 _rng = np.random.default_rng(1234)
@@ -40,6 +40,21 @@ def np_conv(x, w, b, dilation=1, stride=1, padding="same"):
     return y
 
 
+def np_conv_transpose(x, w, b, stride):
+    """keras Conv2DTranspose 'same' by direct loops: y[t * s + j - before] += x[t] w[j]^T over
+    an output of n * s steps, before = floor(max(k - s, 0) / 2)."""
+    batch, n, _ = x.shape
+    k, c_out, _ = w.shape
+    length, before = n * stride, max(k - stride, 0) // 2
+    y = np.tile(b.astype(np.float64), (batch, length, 1))
+    for t in range(n):
+        for j in range(k):
+            dst = t * stride + j - before
+            if 0 <= dst < length:
+                y[:, dst] += x[:, t].astype(np.float64) @ w[j].astype(np.float64).T
+    return y
+
+
 def np_relu(x):
     return np.maximum(x, 0.0)
 
@@ -56,10 +71,20 @@ def np_normalize(x, norm_type, eps=1e-5):
     return ((g - mean) / np.sqrt(var + eps)).reshape(b, t, c)
 
 
-def np_stack(p, x, dilations, norm_type, z=None, shift_only=False):
-    """DilatedConvStack from its parameters dict: conv_in, then x += Norm(conv(relu(x)))."""
+def np_resample(p, x, kind, stride):
+    if kind == "upsample":
+        return np_conv_transpose(x, p["kernel"], p["bias"], stride)
+    return np_conv(x, p["kernel"], p["bias"], 1, stride)
+
+
+def np_stack(p, x, dilations, norm_type, z=None, shift_only=False, resample=None):
+    """DilatedConvStack from its parameters dict: conv_in, then x += Norm(conv(relu(x))).
+    ``resample = (kind, stride, {("before" | "after", layer): resample index})``."""
+    kind, stride, where = resample or (None, 1, {})
     x = np_conv(x, p["conv_in"]["kernel"], p["conv_in"]["bias"])
     for i, d in enumerate(dilations):
+        if ("before", i) in where:
+            x = np_resample(p[f"resample_{where['before', i]}"], x, kind, stride)
         conv, norm = p[f"dilated_conv_{i}"], p[f"norm_{i}"]
         y = np_normalize(np_conv(np_relu(x), conv["kernel"], conv["bias"], d), norm_type)
         if z is None:
@@ -71,6 +96,8 @@ def np_stack(p, x, dilations, norm_type, z=None, shift_only=False):
             ch = y.shape[-1]
             y = y + film if shift_only else y * film[..., :ch] + film[..., ch:]
         x = x + y
+        if ("after", i) in where:
+            x = np_resample(p[f"resample_{where['after', i]}"], x, kind, stride)
     return x
 
 
@@ -162,12 +189,51 @@ def test_gradient_is_the_adjoint_of_the_direct_loops():
     np.testing.assert_allclose(gx, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 6])
+def test_transpose_conv_matches_direct_loops_and_is_the_adjoint(n, stride, k):
+    x, w, b = _rng.standard_normal((2, n, 3)), _rng.standard_normal((k, 4, 3)), _rng.random(4)
+    y = conv1d_transpose(x, w, b, stride)
+    assert y.shape == (2, n * stride, 4)
+    np.testing.assert_allclose(y, np_conv_transpose(x, w, b, stride), rtol=1e-12, atol=1e-12)
+    # <conv(u), x> = <conv_transpose(x), u> for the strided 'same' convolution of n*s steps
+    u = _rng.standard_normal((2, n * stride, 4))
+    lhs = np.sum(np_conv(u, w, np.zeros(3), 1, stride) * x)
+    rhs = np.sum(conv1d_transpose(x, w, np.zeros(4), stride) * u)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k,stride", [(4, 2), (6, 3), (1, 2), (3, 1)])
+def test_transpose_gradients_on_every_subset_of_inputs(k, stride):
+    args = (_rng.standard_normal((2, 5, 3)), _rng.standard_normal((k, 2, 3)),
+            _rng.standard_normal(2))  # fmt: skip
+    weights = _rng.standard_normal((2, 5 * stride, 2))
+
+    def loss(x, w, b):
+        return aops.sum(conv1d_transpose(x, w, b, stride) * weights)
+
+    _, full = value_and_grad(loss, (0, 1, 2))(*args)
+    for size in (1, 2, 3):
+        for subset in itertools.combinations(range(3), size):
+            check_grads(lambda *a: conv1d_transpose(*a, stride), *args, argnums=subset)
+            _, part = value_and_grad(loss, subset)(*args)
+            for i, g in zip(subset, part):
+                np.testing.assert_allclose(g, full[i], rtol=1e-12, atol=1e-12)
+
+
 def test_float32_stays_float32():
     x, w, b = (_rng.standard_normal(s).astype(np.float32) for s in [(2, 50, 4), (3, 4, 5), (5,)])
     y = conv1d(x, w, b, 4)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, np_conv(x, w, b, 4), rtol=1e-5, atol=1e-5)
     grads = ddsp_ref.grad(lambda *a: aops.sum(conv1d(*a, 4) ** 2), (0, 1, 2))(x, w, b)
+    assert [g.dtype for g in grads] == [np.float32] * 3
+    wt = _rng.standard_normal((4, 5, 4)).astype(np.float32)
+    yt = conv1d_transpose(x, wt, b, 2)
+    assert yt.dtype == np.float32
+    np.testing.assert_allclose(yt, np_conv_transpose(x, wt, b, 2), rtol=1e-5, atol=1e-5)
+    grads = ddsp_ref.grad(lambda *a: aops.sum(conv1d_transpose(*a, 2) ** 2), (0, 1, 2))(x, wt, b)
     assert [g.dtype for g in grads] == [np.float32] * 3
 
 
@@ -197,6 +263,16 @@ def test_conv1d_layer_initialisers():
     ortho = nn.Conv1D(4, 3, kernel_initializer="orthogonal", seed=0, input_size=5)
     flat = ortho.parameters()["kernel"].reshape(15, 4).astype(np.float64)
     np.testing.assert_allclose(flat.T @ flat, np.eye(4), atol=1e-6)
+
+
+def test_conv1d_transpose_layer():
+    layer = nn.Conv1DTranspose(6, 4, stride=2, seed=0, input_size=3)
+    kernel = layer.parameters()["kernel"]
+    assert kernel.shape == (4, 6, 3)  # keras' [k, 1, filters, c_in] without the width
+    assert np.max(np.abs(kernel)) <= math.sqrt(6.0 / (4 * 6 + 4 * 3))
+    x = _rng.standard_normal((2, 5, 3))
+    np.testing.assert_allclose(layer(x), np_conv_transpose(x, kernel, np.zeros(6), 2),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
 
 
 def test_conv1d_layer_call_and_seed():
@@ -278,6 +354,37 @@ def test_stack_float32_defaults_and_layouts():
                                rtol=1e-4, atol=1e-4)  # fmt: skip
 
 
+RESAMPLING = [
+    # (resample_type, stride, stacks_per_resample, after, {(when, layer): resample index})
+    ("upsample", 2, 1, True, {("after", 1): 0, ("after", 3): 1}),
+    ("upsample", 3, 2, False, {("before", 0): 0}),
+    ("downsample", 2, 1, False, {("before", 0): 0, ("before", 2): 1}),
+    ("downsample", 3, 2, True, {("after", 3): 0}),
+]
+
+
+@pytest.mark.parametrize("kind,stride,per,after,where", RESAMPLING)
+def test_resampling_stack_matches_hand_composition(kind, stride, per, after, where):
+    stack = nn.DilatedConvStack(ch=4, layers_per_stack=2, stacks=2, norm_type="layer",
+                                resample_type=kind, resample_stride=stride,
+                                stacks_per_resample=per, resample_after_convolve=after,
+                                seed=7)  # fmt: skip
+    assert len([k for k in stack.parameters() if k.startswith("resample_")]) == len(where)
+    k = stack.parameters()["resample_0"]["kernel"].shape[0]
+    assert k == (2 * stride if kind == "upsample" else stride)
+    x = _rng.standard_normal((2, 11, 3))
+    stack(x)
+    params = _f64(stack.parameters())
+    y = stack.apply(params, x)
+    n_out = 11 * stride ** len(where) if kind == "upsample" else 11
+    if kind == "downsample":
+        for _ in where:
+            n_out = -(-n_out // stride)
+    assert y.shape == (2, n_out, 4)
+    expected = np_stack(params, x, [1, 2, 1, 2], "layer", resample=(kind, stride, where))
+    np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-10)
+
+
 def test_stack_parameter_gradients_float64():
     stack = nn.DilatedConvStack(ch=3, layers_per_stack=2, stacks=1, norm_type="layer",
                                 conditional=True, seed=2)  # fmt: skip
@@ -285,11 +392,14 @@ def test_stack_parameter_gradients_float64():
     stack((x, z))
     params = _f64(stack.parameters())
     check_grads(lambda p, xx: stack.apply(p, (xx, z)), params, x, argnums=(0, 1))
+    for kind in ("upsample", "downsample"):
+        stack = nn.DilatedConvStack(ch=3, layers_per_stack=1, stacks=2, norm_type="instance",
+                                    resample_type=kind, resample_stride=2, seed=4)  # fmt: skip
+        stack(x)
+        check_grads(stack.apply, _f64(stack.parameters()), x, argnums=(0, 1))
 
 
 def test_stack_unsupported_and_bad_options():
-    with pytest.raises(NotImplementedError, match="resample"):
-        nn.DilatedConvStack(resample_type="upsample", resample_stride=2)
     with pytest.raises(NotImplementedError, match="spectral_norm"):
         nn.DilatedConvStack(spectral_norm=True)
     with pytest.raises(ValueError, match="resample_type"):

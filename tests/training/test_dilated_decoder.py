@@ -120,9 +120,26 @@ def test_parameter_gradients_float64():
     check_grads(fn, params)
 
 
-def test_resampling_and_spectral_norm_are_not_implemented():
-    with pytest.raises(NotImplementedError, match="resample"):
-        DilatedConvDecoder(resample_stride=2)
+def test_resample_stride_upsamples_the_outputs():
+    # ddsp: resample_stride > 1 makes an 'upsample' stack (transposed convolutions)
+    dec = DilatedConvDecoder(ch=3, layers_per_stack=1, stacks=2, resample_stride=2,
+                             conditioning_keys=None, seed=6)  # fmt: skip
+    stack = dec.dilated_conv_stack
+    assert stack.resample_type == "upsample" and len(stack.resamples) == 2
+    feats = _features(n_frames=5)
+    dec(feats)
+    params = _f64(dec.parameters())
+    x = np.concatenate([feats["ld_scaled"], feats["f0_scaled"]], axis=-1)
+    where = {("after", 0): 0, ("after", 1): 1}
+    hidden = np_stack(params["dilated_conv_stack"], x, [1, 1], "layer",
+                      resample=("upsample", 2, where))  # fmt: skip
+    expected = hidden @ params["dense_out"]["kernel"] + params["dense_out"]["bias"]
+    out = dec.apply(params, feats)
+    assert out["amps"].shape == (2, 20, 1)
+    np.testing.assert_allclose(out["amps"], expected[..., :1], rtol=1e-10, atol=1e-10)
+
+
+def test_spectral_norm_is_not_implemented():
     with pytest.raises(NotImplementedError, match="spectral_norm"):
         DilatedConvDecoder(spectral_norm=True)
 

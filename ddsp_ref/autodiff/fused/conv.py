@@ -16,7 +16,7 @@ from typing import Any
 from ...backend import as_strided
 from ..tape import Primitive
 
-__all__ = ["conv1d", "same_padding", "conv_output_length"]
+__all__ = ["conv1d", "conv1d_transpose", "same_padding", "conv_output_length"]
 
 
 def same_padding(length: int, kernel_size: int, dilation: int = 1, stride: int = 1) -> tuple:
@@ -59,6 +59,18 @@ def _conv_fwd(xp, x, kernel, bias, dilation, stride, pad_before, pad_after):
     return y.reshape(b, n_out, c_out), (xpad, kernel, t)
 
 
+def _col2im(xp, gcols: Any, padded_shape: tuple, dilation: int, stride: int) -> Any:
+    """Adjoint of :func:`_columns`: ``gcols [batch, n_out, k, c]`` summed onto a zero
+    ``[batch, padded_length, c]`` array (tap j of step t lands on ``t * stride + j * dilation``)."""
+    _, n_out, k, _ = gcols.shape
+    out = xp.zeros(padded_shape, dtype=gcols.dtype)
+    last = stride * (n_out - 1) + 1
+    for j in range(k):
+        start = j * dilation
+        out[:, start : start + last : stride] += gcols[:, :, j]
+    return out
+
+
 def _conv_vjp(xp, saved, g, dilation, stride, pad_before, pad_after, needs=(True, True, True)):
     xpad, kernel, t = saved
     k, c_in, c_out = kernel.shape
@@ -67,12 +79,7 @@ def _conv_vjp(xp, saved, g, dilation, stride, pad_before, pad_after, needs=(True
     dx = dk = db = None
     if needs[0]:
         gcols = (g2 @ kernel.reshape(k * c_in, c_out).T).reshape(b, n_out, k, c_in)
-        gpad = xp.zeros(xpad.shape, dtype=g.dtype)
-        last = stride * (n_out - 1) + 1
-        for j in range(k):  # col2im: tap j of step t came from padded step t*stride + j*dil
-            start = j * dilation
-            gpad[:, start : start + last : stride] += gcols[:, :, j]
-        dx = gpad[:, pad_before : pad_before + t]
+        dx = _col2im(xp, gcols, xpad.shape, dilation, stride)[:, pad_before : pad_before + t]
     if needs[1]:
         cols = _columns(xp, xpad, k, dilation, stride, n_out)
         dk = (cols.T @ g2).reshape(k, c_in, c_out)
@@ -82,6 +89,70 @@ def _conv_vjp(xp, saved, g, dilation, stride, pad_before, pad_after, needs=(True
 
 
 _conv1d = Primitive("conv1d", _conv_fwd, _conv_vjp)
+
+
+# -- transposed convolution (keras Conv2DTranspose): the adjoint of a strided convolution -------
+def _transpose_fwd(xp, x, kernel, bias, stride, pad_before, pad_after, length):
+    """``x [b, n, c_in]``, ``kernel [k, c_out, c_in]`` -> ``[b, length, c_out]``: the input-VJP
+    of the convolution of a ``length``-step signal with ``kernel`` (which maps c_out -> c_in)."""
+    b, n, c_in = x.shape
+    k, c_out, _ = kernel.shape
+    x2 = xp.ascontiguousarray(x).reshape(b * n, c_in)
+    gcols = (x2 @ kernel.reshape(k * c_out, c_in).T).reshape(b, n, k, c_out)
+    ypad = _col2im(xp, gcols, (b, length + pad_before + pad_after, c_out), 1, stride)
+    return ypad[:, pad_before : pad_before + length] + bias, (x, kernel)
+
+
+def _transpose_vjp(xp, saved, g, stride, pad_before, pad_after, length, needs=(True,) * 3):
+    x, kernel = saved
+    b, n, c_in = x.shape
+    k, c_out, _ = kernel.shape
+    gpad = xp.ascontiguousarray(xp.pad(g, ((0, 0), (pad_before, pad_after), (0, 0))))
+    cols = _columns(xp, gpad, k, 1, stride, n)  # [b * n, k * c_out]: the forward convolution
+    dx = dk = db = None
+    if needs[0]:
+        dx = (cols @ kernel.reshape(k * c_out, c_in)).reshape(b, n, c_in)
+    if needs[1]:
+        dk = (cols.T @ xp.ascontiguousarray(x).reshape(b * n, c_in)).reshape(k, c_out, c_in)
+    if needs[2]:
+        db = g.sum(axis=(0, 1))
+    return dx, dk, db
+
+
+_conv1d_transpose = Primitive("conv1d_transpose", _transpose_fwd, _transpose_vjp)
+
+
+def conv1d_transpose(x: Any, kernel: Any, bias: Any, stride: int = 1) -> Any:
+    """keras ``Conv2DTranspose`` with a ``(k, 1)`` kernel, stride ``(stride, 1)``, 'same'
+    padding, over time: ``[batch, n_steps, c_in]`` -> ``[batch, n_steps * stride, c_out]``.
+
+    It is the adjoint (the input gradient, TF's ``conv2d_backprop_input``) of the 'same'
+    convolution of an ``n_steps * stride``-step signal with stride ``stride``:
+    ``y[b, t * stride + j - before, o] += x[b, t, c] * kernel[j, o, c]`` (plus ``bias[o]``),
+    terms outside ``[0, n_steps * stride)`` dropped, ``before`` from :func:`same_padding`.
+
+    Args:
+        x: ``[batch, n_steps >= 1, c_in]``.
+        kernel: ``[kernel_size, c_out, c_in]`` (keras' ``[k, 1, c_out, c_in]`` without width).
+        bias: ``[c_out]``.
+        stride: upsampling factor.
+    """
+    stride = _positive(stride, "stride")
+    if len(x.shape) != 3 or len(kernel.shape) != 3 or len(bias.shape) != 1 or not x.shape[1]:
+        raise ValueError(
+            "conv1d_transpose: expected x [batch, n_steps >= 1, c_in], kernel [k, c_out, c_in] "
+            f"and bias [c_out], got {tuple(x.shape)}, {tuple(kernel.shape)}, {tuple(bias.shape)}"
+        )
+    k, c_out, c_in = kernel.shape
+    if x.shape[2] != c_in or bias.shape[0] != c_out:
+        raise ValueError(
+            f"conv1d_transpose: channels disagree: x {tuple(x.shape)}, kernel "
+            f"{tuple(kernel.shape)}, bias {tuple(bias.shape)}"
+        )
+    length = int(x.shape[1]) * stride
+    before, after = same_padding(length, k, 1, stride)
+    return _conv1d_transpose(x, kernel, bias, stride=stride, pad_before=before,
+                             pad_after=after, length=length)  # fmt: skip
 
 
 def _positive(value: Any, name: str) -> int:

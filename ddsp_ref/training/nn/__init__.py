@@ -2,8 +2,8 @@
 
 Dense, LayerNormalization, normalize_op / Normalize, Fc / FcStack / FcStackOut, Rnn (also
 bidirectional) / StatelessRnn / RnnSandwich / SingleGru, get_nonlinearity, split_to_dict,
-DictLayer / OutputSplitsLayer, Conv1D / ConditionalScaleAndShift / ConditionalNorm /
-DilatedConvStack, with keras' seeded initialisers.
+DictLayer / OutputSplitsLayer, Conv1D / Conv1DTranspose, ConditionalScaleAndShift /
+ConditionalNorm, DilatedConvStack, with keras' seeded initialisers.
 """
 
 from .activations import NONLINEARITIES, get_nonlinearity
@@ -12,6 +12,7 @@ from .conv import (
     ConditionalNorm,
     ConditionalScaleAndShift,
     Conv1D,
+    Conv1DTranspose,
     DilatedConvStack,
     conv_kernel_initializer,
     dilation_rates,
@@ -48,6 +49,7 @@ __all__ = [
     "RnnSandwich",
     "SingleGru",
     "Conv1D",
+    "Conv1DTranspose",
     "ConditionalScaleAndShift",
     "ConditionalNorm",
     "DilatedConvStack",

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...autodiff import ops
-from ...autodiff.fused.conv import conv1d
+from ...autodiff.fused.conv import conv1d, conv1d_transpose
 from ...core.utils import to_float
 from ...gin_support import register
 from ...module import Module
@@ -20,6 +20,7 @@ from .layers import Dense, Normalize, ensure_4d, inv_ensure_4d, normalize_op
 
 __all__ = [
     "Conv1D",
+    "Conv1DTranspose",
     "conv_kernel_initializer",
     "ConditionalScaleAndShift",
     "ConditionalNorm",
@@ -33,12 +34,12 @@ _NORM_TYPES = (None, "layer", "instance", "group")
 
 def conv_kernel_initializer(rng: np.random.Generator, shape: tuple[int, int, int],
                             initializer: str = "glorot_uniform") -> np.ndarray:  # fmt: skip
-    """keras' initialisers for a Conv2D kernel ``(k, 1, c_in, c_out)``, returned as
-    ``[k, c_in, c_out]`` float32.
+    """keras' initialisers for a Conv2D kernel ``(k, 1, a, b)`` (Conv2D: ``a = c_in, b =
+    c_out``; Conv2DTranspose: ``a = c_out, b = c_in``), returned as ``[k, a, b]`` float32.
 
     'glorot_uniform': U(-l, l) with ``l = sqrt(6 / (fan_in + fan_out))``, where keras counts
-    the receptive field in both fans: ``fan_in = k * c_in``, ``fan_out = k * c_out``.
-    'orthogonal': keras Orthogonal on the kernel flattened to ``[k * c_in, c_out]``.
+    the receptive field in both fans: ``fan_in = k * a``, ``fan_out = k * b``.
+    'orthogonal': keras Orthogonal on the kernel flattened to ``[k * a, b]``.
     """
     k, c_in, c_out = shape
     one_of(initializer, _INITIALIZERS, "kernel_initializer", "Conv1D")
@@ -85,6 +86,41 @@ class Conv1D(Layer):
         x = self._prepare(x, (3,), "[batch, n_steps, channels]")
         kernel, bias = self._param("kernel", x), self._param("bias", x)
         return conv1d(x, kernel, bias, self.dilation, self.stride, self.padding)
+
+
+class Conv1DTranspose(Layer):
+    """keras ``Conv2DTranspose(filters, (kernel_size, 1), (stride, 1), padding='same')`` on
+    ``[batch, n_steps, channels]``: upsampling by ``stride``.
+
+    Parameters: ``kernel [kernel_size, filters, c_in]`` (keras' ``[k, 1, filters, c_in]``;
+    glorot-uniform with receptive field ``k`` in both fans, or orthogonal on the kernel
+    flattened to ``[k * filters, c_in]``), ``bias [filters]`` (zeros).
+
+    Call: ``[batch, n_steps, c_in]`` -> ``[batch, n_steps * stride, filters]``.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, stride: int = 1,
+                 kernel_initializer: str = "glorot_uniform", seed: Any = None,
+                 input_size: int | None = None, name: str | None = None):  # fmt: skip
+        super().__init__(seed=seed, name=name)
+        where = "Conv1DTranspose"
+        self.filters = positive_int(filters, "filters", where)
+        self.kernel_size = positive_int(kernel_size, "kernel_size", where)
+        self.stride = positive_int(stride, "stride", where)
+        self.kernel_initializer = one_of(kernel_initializer, _INITIALIZERS,
+                                         "kernel_initializer", where)  # fmt: skip
+        if input_size is not None:
+            self.build(positive_int(input_size, "input_size", where))
+
+    def _create(self, input_size: int, xp: Any) -> None:
+        shape = (self.kernel_size, self.filters, input_size)
+        self._new("kernel", conv_kernel_initializer(self._rng, shape, self.kernel_initializer), xp)
+        self._new("bias", np.zeros(self.filters, np.float32), xp)
+
+    def __call__(self, x: Any) -> Any:
+        x = self._prepare(x, (3,), "[batch, n_steps, channels]")
+        kernel, bias = self._param("kernel", x), self._param("bias", x)
+        return conv1d_transpose(x, kernel, bias, self.stride)
 
 
 class _ScaleShift(Layer):
@@ -214,13 +250,19 @@ class DilatedConvStack(Module):
     padding split). ``Norm`` is ddsp's ``Normalize(norm_type)`` (None: only the learned scale
     and shift), or with ``conditional`` the FiLM :class:`ConditionalNorm` on ``z``.
 
-    Children: ``conv_in``, ``dilated_conv_<i>`` and ``norm_<i>`` for layer ``i`` (counted over
-    all stacks). Kernels are keras' glorot-uniform (``ortho_init``: orthogonal), biases zero.
+    Resampling (``resample_type`` 'downsample': Conv(ch, resample_stride, stride
+    resample_stride); 'upsample': keras Conv2DTranspose(ch, 2 * resample_stride, stride
+    resample_stride), both 'same'): one resampling layer every ``stacks_per_resample`` stacks,
+    after those stacks (``resample_after_convolve``) or before them. ``resample_stride`` and
+    ``stacks_per_resample`` are only read with a ``resample_type``, as in ddsp. A FiLM ``z``
+    with frames must match the frames of the layer it conditions (ddsp broadcasts the same way).
 
-    Not implemented (NotImplementedError at construction): the resampling layers
-    (``resample_type`` 'upsample' / 'downsample', keras Conv2DTranspose / strided Conv2D) and
-    ``spectral_norm=True`` (TF-Addons' power-iteration wrapper). ``resample_stride`` and
-    ``stacks_per_resample`` are only read with a ``resample_type``, as in ddsp.
+    Children: ``conv_in``, ``dilated_conv_<i>`` and ``norm_<i>`` for layer ``i`` (counted over
+    all stacks), ``resample_<r>``. Kernels are keras' glorot-uniform (``ortho_init``:
+    orthogonal), biases zero.
+
+    Not implemented: ``spectral_norm=True`` (TF-Addons' power-iteration wrapper) raises
+    NotImplementedError.
 
     Args:
         ch: channels of every convolution (and of the output).
@@ -255,6 +297,7 @@ class DilatedConvStack(Module):
             raise ValueError(f"{where}: dilation must be a non-zero integer, got {dilation!r}")
         self.norm_type = one_of(norm_type, _NORM_TYPES, "norm_type", where)
         _check_unsupported(resample_type, spectral_norm)
+        self.resample_type = resample_type
         self.conditional = bool(conditional)
         self.resample_after_convolve = bool(resample_after_convolve)
         self.dilations = dilation_rates(int(dilation), layers_per_stack) * stacks
@@ -276,12 +319,40 @@ class DilatedConvStack(Module):
                 norm = _normalize(self.norm_type, self.ch)
                 norm.name = f"norm_{i}"
             self.norms.append(norm)
+        self.resamples = self._resample_layers(stacks, stacks_per_resample, resample_stride,
+                                               init, rng)  # fmt: skip
+        n_layers, n_resample = len(self.convs), len(self.resamples)
+        self.layers_per_resample = n_layers // n_resample if n_resample else 0
+
+    def _resample_layers(self, stacks: int, per: int, stride: int, init: str, rng) -> list:
+        """ddsp's resampling layers in order: one every ``per`` stacks (before or after)."""
+        if self.resample_type is None:
+            return []
+        where = "DilatedConvStack"
+        per = positive_int(per, "stacks_per_resample", where)
+        stride = positive_int(stride, "resample_stride", where)
+        layers = []
+        for i in range(stacks):
+            due = (i % per == 0) if not self.resample_after_convolve else ((i + 1) % per == 0)
+            if not due:
+                continue
+            name, seed = f"resample_{len(layers)}", child_seed(rng)
+            if self.resample_type == "downsample":
+                layers.append(Conv1D(self.ch, stride, stride=stride, kernel_initializer=init,
+                                     seed=seed, input_size=self.ch, name=name))  # fmt: skip
+            else:
+                layers.append(Conv1DTranspose(self.ch, 2 * stride, stride=stride,
+                                              kernel_initializer=init, seed=seed,
+                                              input_size=self.ch, name=name))  # fmt: skip
+        return layers
 
     def children(self) -> dict[str, Module]:
         out: dict[str, Module] = {"conv_in": self.conv_in}
         for conv, norm in zip(self.convs, self.norms):
             out[conv.name] = conv
             out[norm.name] = norm
+        for layer in self.resamples:
+            out[layer.name] = layer
         return out
 
     def __call__(self, inputs: Any) -> Any:
@@ -293,9 +364,14 @@ class DilatedConvStack(Module):
             check_rank(x, (2, 3, 4), "inputs", where, "[batch, (n_steps, (width,)) channels]")
         x = _as_3d(x, where)
         x = self.conv_in(x)
-        for conv, norm in zip(self.convs, self.norms):
+        per, after = self.layers_per_resample, self.resample_after_convolve
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            if self.resamples and not after and i % per == 0:
+                x = self.resamples[i // per](x)
             y = conv(ops.relu(x))
             x = x + (norm((y, z)) if self.conditional else norm(y))
+            if self.resamples and after and (i + 1) % per == 0:
+                x = self.resamples[i // per](x)
         return x
 
 
@@ -312,12 +388,6 @@ def _as_3d(x: Any, where: str) -> Any:
 
 def _check_unsupported(resample_type: Any, spectral_norm: Any) -> None:
     one_of(resample_type, (None, "upsample", "downsample"), "resample_type", "DilatedConvStack")
-    if resample_type is not None:
-        raise NotImplementedError(
-            f"DilatedConvStack: resample_type={resample_type!r} (keras Conv2DTranspose / "
-            "strided Conv2D resampling layers) is not implemented in ddsp_ref; use "
-            "resample_type=None (and resample_stride=1 in DilatedConvDecoder)"
-        )
     if spectral_norm:
         raise NotImplementedError(
             "DilatedConvStack: spectral_norm=True (TF-Addons' SpectralNormalization wrapper) "
