@@ -12,6 +12,9 @@ import importlib
 from . import (  # noqa: F401
     checkpoints,
     decoders,
+    eval_util,
+    evaluators,
+    metrics,
     models,
     nn,
     optimizers,
