@@ -38,8 +38,6 @@ __all__ = ["GIN_PATH", "get_trainer_class", "parse_gin", "latest_operative_confi
 GIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gin")
 _DEFAULT_SAVE_DIR = os.path.join(tempfile.gettempdir(), "ddsp")
 _DEFAULT_FILES = ("optimization/base.gin", "eval/basic.gin")
-# Modules whose import registers gin names that configs use; they may be absent from a build.
-_OPTIONAL_MODULES = ("encoders", "evaluators", "eval_util")
 _OPERATIVE = re.compile(r"operative_config-(\d+)\.gin")
 
 
@@ -64,18 +62,12 @@ def _register_data_providers() -> None:
             pass
 
 
-def _import_optional_modules() -> None:
-    """Import the modules that register gin names (``import ddsp`` in a config loads fewer of
-    them than ddsp's does), skipping training modules that are not in this build."""
+def _import_gin_modules() -> None:
+    """Import what registers the gin names configs use that ``import ddsp`` / ``import
+    ddsp.training`` in a config do not load here (ddsp's ``import ddsp`` loads the losses)."""
     import importlib
 
     importlib.import_module("ddsp_ref.losses")
-    for name in _OPTIONAL_MODULES:
-        try:
-            importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__package__}.{name}":
-                raise  # the module exists but one of its own imports is missing
 
 
 def latest_operative_config(restore_dir: str | os.PathLike) -> str | None:
@@ -126,7 +118,7 @@ def parse_gin(restore_dir: str | None, gin_files: list[str] = (), gin_params: li
     """
     gin = require_gin()
     _register_data_providers()
-    _import_optional_modules()
+    _import_gin_modules()
     files = [locate_gin_file(f, gin_search_paths) for f in gin_files]  # fail before parsing
     gin.clear_config()
     known = getattr(gin.config, "_LOCATION_PREFIXES", [])
@@ -135,9 +127,8 @@ def parse_gin(restore_dir: str | None, gin_files: list[str] = (), gin_params: li
             gin.add_config_file_search_path(folder)
     operative = latest_operative_config(restore_dir) if restore_dir else None
     with gin.unlock_config(), _quiet_gin_lookups():
-        gin.parse_config_file(os.path.join(GIN_PATH, _DEFAULT_FILES[0]))
-        # The evaluators arrive with the eval modules; a build without them can still train.
-        gin.parse_config_file(os.path.join(GIN_PATH, _DEFAULT_FILES[1]), skip_unknown=True)
+        for name in _DEFAULT_FILES:
+            gin.parse_config_file(os.path.join(GIN_PATH, name))
         if operative is not None:
             gin.parse_config_file(operative, skip_unknown=True)
         gin.parse_config_files_and_bindings(files, list(gin_params), skip_unknown=True)
@@ -238,11 +229,9 @@ def _plot(save_dir: str) -> None:
 
 
 def _evaluate(args: argparse.Namespace, save_dir: str, restore_dir: str) -> None:
+    from . import eval_util
+
     gin = require_gin()
-    try:
-        from . import eval_util
-    except ModuleNotFoundError as err:
-        raise ImportError(f"--mode {args.mode} needs ddsp_ref.training.eval_util: {err}") from None
     binding = "evaluate" if args.mode == "eval" else "sample"
     _require_binding(f"{binding}.data_provider", "add a dataset config (datasets/*.gin)")
     model = models.get_model()

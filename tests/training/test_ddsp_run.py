@@ -217,3 +217,49 @@ def test_console_script_entry_point(capsys):
     flags = "mode save_dir restore_dir gin_file gin_param gin_search_path early_stop_loss_value"
     for flag in (flags + " run_once device").split():
         assert f"--{flag}" in out
+
+
+def test_eval_and_sample_modes(trained, dataset, tmp_path):
+    save_dir, _, _, _ = trained
+    out = str(tmp_path / "eval")
+    data = ["--gin_file", "datasets/prepared.gin", "--restore_dir", save_dir, "--save_dir", out]
+    data += params_flags([f"DatasetProvider.path = '{dataset}'"])
+    small = params_flags(["evaluate.batch_size = 2", "evaluate.num_batches = 2"])
+    assert cli_main(["run", "--mode", "eval", "--run_once", *data, *small]) == 0
+    with open(os.path.join(out, "eval_metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    assert [r["step"] for r in records] == [20]
+    assert records[0]["checkpoint"].endswith("ckpt-20.npz")
+    small = params_flags(["sample.batch_size = 2", "sample.ckpt_delay_secs = 0"])
+    assert cli_main(["run", "--mode", "sample", "--run_once", *data, *small]) == 0
+    written = sorted(os.listdir(os.path.join(out, "samples")))
+    assert "step20_ex0_generated.wav" in written and "step20_ex1_original.wav" in written
+    generated, rate = sf.read(os.path.join(out, "samples", "step20_ex0_generated.wav"))
+    assert rate == 16000 and generated.shape == (16000,) and np.abs(generated).max() > 1e-3
+
+
+def test_device_wrapper_moves_batches_and_forwards_the_trainer(dataset, tmp_path, monkeypatch):
+    from ddsp_ref import backend
+    from ddsp_ref.module import flatten_dict
+    from ddsp_ref.training import train_util
+    from ddsp_ref.training.trainers import Trainer
+
+    moved = []
+
+    def to_device(x, device):
+        moved.append(device)
+        return np.asarray(x)
+
+    monkeypatch.setattr(backend, "to_device", to_device)
+    ddsp_run.parse_gin(None, ["models/solo_instrument.gin"], SMALL)
+    model = models.get_model()
+    n_before = len(flatten_dict(model.parameters()))  # those sized without an input
+    trainer = ddsp_run._DeviceTrainer(Trainer(model), "gpu")
+    train_util.train(DatasetProvider(dataset), trainer, batch_size=2, num_steps=3,
+                     steps_per_summary=1, save_dir=str(tmp_path), restore_dir="")  # fmt: skip
+    assert trainer.step == 3 and set(moved) == {"gpu"}
+    # the parameters made before any call, then every feature of the build batch and of the
+    # 3 steps' batches
+    n_features = len(DatasetProvider(dataset).keys)
+    assert n_before == 7 and n_features == 5 and len(moved) == n_before + n_features * 4
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith("ckpt")) == ["ckpt-3.npz"]
