@@ -263,3 +263,29 @@ def test_device_wrapper_moves_batches_and_forwards_the_trainer(dataset, tmp_path
     n_features = len(DatasetProvider(dataset).keys)
     assert n_before == 7 and n_features == 5 and len(moved) == n_before + n_features * 4
     assert sorted(f for f in os.listdir(tmp_path) if f.startswith("ckpt")) == ["ckpt-3.npz"]
+
+
+def test_loss_curves_and_bad_metrics(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib import image
+
+    from ddsp_ref.training.plotting import plot_loss_curves, read_metrics
+
+    lines = [{"step": 10 * i, "total_loss": 5.0 / i, "spectral_loss": 4.0 / i,
+              "steps_per_sec": 3.0} for i in range(1, 6)]  # fmt: skip
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines) + "\n")
+    assert read_metrics(tmp_path) == lines  # a folder or the file; blank lines skipped
+    path = plot_loss_curves(str(tmp_path))
+    assert path == str(tmp_path / "loss_curves.png")
+    assert image.imread(path).shape == (450, 800, 4)
+    other = plot_loss_curves(str(tmp_path / "metrics.jsonl"), str(tmp_path / "a" / "b.png"))
+    assert os.path.getsize(other) > 1000
+    (tmp_path / "bad.jsonl").write_text('{"step": 1, "total_loss": 2}\n{"step": 2, "tot\n')
+    with pytest.raises(ValueError, match="bad.jsonl line 2"):
+        read_metrics(tmp_path / "bad.jsonl")
+    (tmp_path / "nostep.jsonl").write_text('{"total_loss": 2}\n')
+    with pytest.raises(ValueError, match="line 1 has no 'step'"):
+        read_metrics(tmp_path / "nostep.jsonl")
+    (tmp_path / "noloss.jsonl").write_text('{"step": 1, "steps_per_sec": 2}\n')
+    with pytest.raises(ValueError, match="no loss values"):
+        plot_loss_curves(str(tmp_path / "noloss.jsonl"))
