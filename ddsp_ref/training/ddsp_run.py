@@ -130,7 +130,13 @@ def parse_gin(restore_dir: str | None, gin_files: list[str] = (), gin_params: li
         for name in _DEFAULT_FILES:
             gin.parse_config_file(os.path.join(GIN_PATH, name))
         if operative is not None:
-            gin.parse_config_file(operative, skip_unknown=True)
+            try:
+                gin.parse_config_file(operative, skip_unknown=True)
+            except ValueError as err:
+                raise ValueError(
+                    f"the operative config {operative} of the restore folder does not parse "
+                    f"with this build (skipped: unknown functions only): {err}"
+                ) from None
         gin.parse_config_files_and_bindings(files, list(gin_params), skip_unknown=True)
     return operative
 

@@ -166,6 +166,12 @@ def test_parse_order(tmp_path):
     assert gin.query_parameter("train.steps_per_save") == 300
 
 
+def test_operative_config_that_does_not_parse(tmp_path):
+    (tmp_path / "operative_config-5.gin").write_text("import ddsp\nHarmonic.no_such_arg = 1\n")
+    with pytest.raises(ValueError, match="operative_config-5.gin of the restore folder.*no_such"):
+        ddsp_run.parse_gin(str(tmp_path))
+
+
 def test_gin_search_path(tmp_path):
     folder = tmp_path / "configs"
     (folder / "sub").mkdir(parents=True)
