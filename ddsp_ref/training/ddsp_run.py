@@ -277,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
     restore_dir = os.path.expanduser(args.restore_dir) if args.restore_dir else save_dir
     try:
         _check_device(args.device)
+        if args.device == "gpu" and args.mode != "train":
+            raise ValueError("--device gpu is supported in train mode only")
         operative = parse_gin(restore_dir, args.gin_file, args.gin_param, args.gin_search_path)
         if operative:
             print(f"ddsp_ref run: using the operative config {operative}", file=sys.stderr)

@@ -201,6 +201,9 @@ def test_errors(capsys, tmp_path, dataset):
     assert code == 2 and "get_model: no model configured" in err
     code, err = run_cli(capsys, *save, "--gin_param", "no_such_macro_value = %nope")
     assert code == 2 and "No bindings specified for 'nope" in err
+    if importlib.util.find_spec("cupy") is not None:
+        code, err = run_cli(capsys, *save, "--mode", "eval", "--device", "gpu")
+        assert code == 2 and "train mode only" in err
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["run", "--mode", "fit"])
     assert exit_info.value.code == 2
