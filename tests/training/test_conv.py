@@ -147,6 +147,45 @@ def test_tf_same_padding_split():
         assert same_padding(*args) == expected, args
 
 
+# Recorded from TensorFlow 2.20 keras (float64, zero bias): Conv2D(2, (k, 1), (s, 1),
+# dilation_rate=(d, 1), padding='same') and Conv2DTranspose(2, (k, 1), (s, 1), padding='same')
+# on x[None, :, None, :] with kernel w[:, None] (keras' layouts [k, 1, c_in, c_out] and
+# [k, 1, c_out, c_in]). Integer inputs make the outputs exact.
+KERAS_CASES = [
+    ("conv", 4, 2, 1,
+     [[2, -3], [-2, -2], [-2, 2], [3, 1], [-3, -3]],
+     [[[-1, 0], [1, 0]], [[-1, -2], [1, 1]], [[-2, -2], [0, -1]], [[2, 0], [0, 0]]],
+     [[10, 6], [-7, -5], [-6, -5], [5, 15], [-2, -5]]),
+    ("conv", 2, 1, 3,
+     [[1, 1], [-2, 2], [2, 3], [2, -2], [-1, 1], [1, 1], [3, -1]],
+     [[[2, -2], [-2, 2]], [[2, -1], [-2, -1]]],
+     [[-8, 0], [4, -8], [8, -8]]),
+    ("conv", 3, 4, 1, [[-3, 3]],
+     [[[1, 0], [-1, 0]], [[-2, 1], [0, -2]], [[-1, 1], [0, -1]]],
+     [[6, -9]]),
+    ("transpose", 4, 1, 2,
+     [[-2, -3], [1, 1], [0, 3]],
+     [[[2, -1], [1, 1]], [[-1, -1], [0, 1]], [[-1, 1], [1, -1]], [[-1, 2], [2, 1]]],
+     [[5, -3], [0, 3], [-6, -6], [-3, 3], [-2, 6], [3, -3]]),
+    ("transpose", 3, 1, 3,
+     [[-3, 1], [-2, 2]],
+     [[[2, 0], [2, 1]], [[-1, 2], [-1, -2]], [[0, 2], [1, -1]]],
+     [[-6, -5], [5, 1], [2, -4], [-4, -2], [6, -2], [4, -4]]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", KERAS_CASES, ids=lambda c: f"{c[0]}-k{c[1]}-d{c[2]}-s{c[3]}")
+def test_matches_values_recorded_from_keras(case):
+    kind, k, dilation, stride, x, w, expected = case
+    x, w = np.array(x, np.float64)[None], np.array(w, np.float64)
+    assert w.shape[0] == k
+    if kind == "conv":
+        y = conv1d(x, w, np.zeros(2), dilation, stride)
+    else:
+        y = conv1d_transpose(x, w, np.zeros(2), stride)
+    np.testing.assert_array_equal(y[0], expected)
+
+
 def test_even_kernel_alignment_by_hand():
     # k = 2, 'same': out[t] = w0 x[t] + w1 x[t + 1] (the zero is appended at the end)
     x = np.arange(1.0, 6.0).reshape(1, 5, 1)
