@@ -4,7 +4,9 @@ DilatedConvStack against compositions written here in float64 numpy."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import ddsp_ref
 from ddsp_ref.autodiff import check_grads, value_and_grad
 from ddsp_ref.autodiff import ops as aops
 from ddsp_ref.autodiff.fused.conv import conv1d, conv1d_transpose, same_padding
+from ddsp_ref.module import flatten_dict
 from ddsp_ref.training import nn
 
 _rng = np.random.default_rng(1234)
@@ -145,6 +148,45 @@ def test_tf_same_padding_split():
     }
     for args, expected in table.items():
         assert same_padding(*args) == expected, args
+
+
+# Recorded from TensorFlow 2.20 keras (float64, zero bias): Conv2D(2, (k, 1), (s, 1),
+# dilation_rate=(d, 1), padding='same') and Conv2DTranspose(2, (k, 1), (s, 1), padding='same')
+# on x[None, :, None, :] with kernel w[:, None] (keras' layouts [k, 1, c_in, c_out] and
+# [k, 1, c_out, c_in]). Integer inputs make the outputs exact.
+KERAS_CASES = [
+    ("conv", 4, 2, 1,
+     [[2, -3], [-2, -2], [-2, 2], [3, 1], [-3, -3]],
+     [[[-1, 0], [1, 0]], [[-1, -2], [1, 1]], [[-2, -2], [0, -1]], [[2, 0], [0, 0]]],
+     [[10, 6], [-7, -5], [-6, -5], [5, 15], [-2, -5]]),
+    ("conv", 2, 1, 3,
+     [[1, 1], [-2, 2], [2, 3], [2, -2], [-1, 1], [1, 1], [3, -1]],
+     [[[2, -2], [-2, 2]], [[2, -1], [-2, -1]]],
+     [[-8, 0], [4, -8], [8, -8]]),
+    ("conv", 3, 4, 1, [[-3, 3]],
+     [[[1, 0], [-1, 0]], [[-2, 1], [0, -2]], [[-1, 1], [0, -1]]],
+     [[6, -9]]),
+    ("transpose", 4, 1, 2,
+     [[-2, -3], [1, 1], [0, 3]],
+     [[[2, -1], [1, 1]], [[-1, -1], [0, 1]], [[-1, 1], [1, -1]], [[-1, 2], [2, 1]]],
+     [[5, -3], [0, 3], [-6, -6], [-3, 3], [-2, 6], [3, -3]]),
+    ("transpose", 3, 1, 3,
+     [[-3, 1], [-2, 2]],
+     [[[2, 0], [2, 1]], [[-1, 2], [-1, -2]], [[0, 2], [1, -1]]],
+     [[-6, -5], [5, 1], [2, -4], [-4, -2], [6, -2], [4, -4]]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", KERAS_CASES, ids=lambda c: f"{c[0]}-k{c[1]}-d{c[2]}-s{c[3]}")
+def test_matches_values_recorded_from_keras(case):
+    kind, k, dilation, stride, x, w, expected = case
+    x, w = np.array(x, np.float64)[None], np.array(w, np.float64)
+    assert w.shape[0] == k
+    if kind == "conv":
+        y = conv1d(x, w, np.zeros(2), dilation, stride)
+    else:
+        y = conv1d_transpose(x, w, np.zeros(2), stride)
+    np.testing.assert_array_equal(y[0], expected)
 
 
 def test_even_kernel_alignment_by_hand():
@@ -435,3 +477,72 @@ def test_gin_builds_the_stack_under_ddsps_names():
         gin.clear_config()
     assert isinstance(net, nn.DilatedConvStack) and net.ch == 5 and net.dilations == [1, 1]
     assert isinstance(norm, nn.ConditionalNorm) and norm.norm_type == "layer"
+
+
+# -- golden cases recorded from ddsp 3.7.0 (tests/training/record_conv_golden.py) ----------------
+GOLDEN = Path(__file__).parent / "golden_conv_3_7_0.npz"
+
+
+def _subtree(arrays: dict, prefix: str) -> dict:
+    out: dict = {}
+    for key, value in arrays.items():
+        if key.startswith(prefix + "/"):
+            node, *parts = out, *key[len(prefix) + 1 :].split("/")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+    return out
+
+
+def _rel_l2(ours, ref, floor: float = 0.0) -> float:
+    """``||ours - ref|| / max(||ref||, floor)``."""
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    assert ours.shape == ref.shape, (ours.shape, ref.shape)
+    return float(np.linalg.norm(ours - ref) / max(np.linalg.norm(ref), floor))
+
+
+def check_golden(name: str, build, call, out_tol=1e-5, grad_tol=1e-4) -> None:
+    """Replay one recorded case: ``build(spec)`` makes our layer, ``call(layer, params,
+    features)`` returns its outputs dict (``params=None``: stored parameters). Outputs and the
+    gradients of ``sum(out * cot)`` (parameters and recorded inputs) are compared by relative
+    L2 error with TF's; a gradient that is zero in exact arithmetic (a bias followed by an
+    instance norm) is float32 noise in both, so each is measured against at least 1e-3 of the
+    case's whole gradient norm."""
+    with np.load(GOLDEN) as data:
+        spec = json.loads(str(data["spec"]))[name]
+        arrays = {k[len(name) + 1 :]: data[k] for k in data.files if k.startswith(name + "/")}
+    inputs = {k: v for k, v in arrays.items() if "/" not in k}
+    params, outs = _subtree(arrays, "params"), _subtree(arrays, "out")
+    cots, grads = _subtree(arrays, "cot"), _subtree(arrays, "grad")
+    layer = build(spec)
+    call(layer, None, inputs)  # builds the lazily sized layers
+    assert sorted(flatten_dict(layer.parameters())) == sorted(flatten_dict(params))
+    out = call(layer, params, inputs)
+    assert sorted(out) == sorted(outs)
+    for key in outs:
+        assert _rel_l2(out[key], outs[key]) < out_tol, (name, key)
+    names = sorted(k for k in grads if k != "params")
+
+    def loss(p, *xs):
+        o = call(layer, p, dict(inputs, **dict(zip(names, xs))))
+        return sum(aops.sum(o[k] * cots[k]) for k in cots)
+
+    got = ddsp_ref.grad(loss, tuple(range(1 + len(names))))(params, *[inputs[n] for n in names])
+    ref_flat, got_flat = flatten_dict(grads["params"]), flatten_dict(got[0])
+    floor = 1e-3 * np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in ref_flat.values()))
+    for key, ref in ref_flat.items():
+        assert _rel_l2(got_flat[key], ref, floor) < grad_tol, (name, key)
+    for n, g in zip(names, got[1:]):
+        assert _rel_l2(g, grads[n], floor) < grad_tol, (name, n)
+
+
+@pytest.mark.parametrize("case", [f"stack{i}" for i in range(9)])
+def test_stack_matches_ddsp_golden(case):
+    def build(spec):
+        return nn.DilatedConvStack(**spec, seed=0)
+
+    def call(layer, params, f):
+        inputs = (f["x"], f["z"]) if layer.conditional else f["x"]
+        return {"y": layer(inputs) if params is None else layer.apply(params, inputs)}
+
+    check_golden(case, build, call)

@@ -8,7 +8,7 @@ import pytest
 from ddsp_ref.autodiff import check_grads, tree_map
 from ddsp_ref.training import nn
 from ddsp_ref.training.decoders import DilatedConvDecoder
-from tests.training.test_conv import np_stack
+from tests.training.test_conv import check_golden, np_stack
 
 _rng = np.random.default_rng(77)
 
@@ -164,3 +164,16 @@ def test_gin_builds_the_decoder():
         gin.clear_config()
     assert isinstance(dec, DilatedConvDecoder) and dec.dilated_conv_stack.ch == 7
     assert dec.output_keys == ["amps", "noise_magnitudes"]
+
+
+def test_matches_ddsp_golden():
+    # DilatedConvDecoder(ch=4, layers_per_stack=2, stacks=1) conditioned on z, recorded from
+    # ddsp 3.7.0 with random variables: outputs and gradients (inputs and parameters).
+    def build(spec):
+        spec["output_splits"] = [tuple(s) for s in spec["output_splits"]]
+        return DilatedConvDecoder(**spec, seed=0)
+
+    def call(layer, params, features):
+        return layer(features) if params is None else layer.apply(params, features)
+
+    check_golden("decoder", build, call)
