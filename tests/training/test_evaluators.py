@@ -160,6 +160,31 @@ def test_f0_ld_evaluator_known_errors_and_no_tracker():
     assert ev.flush(2)["metrics/f0/f0_dist"] == 0.0  # nothing accumulated (keras' 0)
 
 
+def test_f0_ld_evaluator_sample_plots_f0(tmp_path):
+    batch = _tone_batch([220.0, 330.0], n=4000)
+    writer = FakeWriter()
+    ev = evaluators.F0LdEvaluator(SR, RATE)
+    ev.set_output(tmp_path, writer)
+    ev.sample(batch, {"audio_gen": batch["audio"]}, 3)  # no model f0: nothing to plot
+    assert not (tmp_path / evaluators.SAMPLES_DIR).exists() and writer.calls == []
+    ev.sample(batch, {"audio_gen": batch["audio"], "f0_hz": 1.1 * batch["f0_hz"]}, 3)
+    names = sorted(p.name for p in (tmp_path / evaluators.SAMPLES_DIR).iterdir())
+    assert names == ["step3_ex0_f0.png", "step3_ex1_f0.png"]
+    assert [c[1] for c in writer.calls] == ["f0_harmonic/0", "f0_harmonic/1"]
+    # the picture shows the model's line: another model f0 gives other pixels
+    same = evaluators.f0_image(batch["f0_hz"][0], batch["f0_hz"][0], RATE)
+    other = evaluators.f0_image(batch["f0_hz"][0], 1.5 * batch["f0_hz"][0], RATE)
+    assert same.rgb.shape == other.rgb.shape and np.any(same.rgb != other.rgb)
+
+
+def test_f0_metrics_need_the_confidence():
+    ev = evaluators.F0LdEvaluator(SR, RATE, run_f0_crepe=False)
+    batch = _tone_batch([220.0], n=4000)
+    del batch["f0_confidence"]
+    with pytest.raises(KeyError, match="f0_confidence"):
+        ev.evaluate(batch, {"audio_gen": batch["audio"], "f0_hz": batch["f0_hz"]}, {})
+
+
 def test_base_evaluator_methods_must_be_defined():
     ev = evaluators.BaseEvaluator(SR, RATE)
     with pytest.raises(TypeError, match="must define evaluate"):
