@@ -236,6 +236,9 @@ def write_wav(path: str | os.PathLike, audio: Any, sample_rate: int) -> None:
         f.write(buffer.getvalue())
 
 
+_SPEC_SIZE = 1024  # STFT frame of the spectrogram pictures [samples]
+
+
 class _Image:
     """A rendered figure: PNG bytes and its RGB pixels [height, width, 3] (uint8)."""
 
@@ -253,9 +256,13 @@ def spectrogram_image(original: Any, generated: Any, sample_rate: int, step: int
 
     figure = Figure(figsize=(8, 5), dpi=80)
     for row, (title, audio) in enumerate((("original", original), ("generated", generated))):
-        logmag = to_numpy(compute_logmag(np.asarray(audio, np.float32)[None], size=1024))[0]
+        audio = np.asarray(audio, np.float32).reshape(1, -1)
+        # No end padding unless shorter than a frame: a zero-padded last frame smears a
+        # broadband blob over the end of the picture.
+        pad_end = audio.shape[-1] < _SPEC_SIZE
+        logmag = to_numpy(compute_logmag(audio, size=_SPEC_SIZE, pad_end=pad_end))[0]
         ax = figure.add_subplot(2, 1, row + 1)
-        extent = (0, len(audio) / sample_rate, 0, sample_rate / 2)
+        extent = (0, audio.shape[-1] / sample_rate, 0, sample_rate / 2)
         ax.imshow(logmag.T, origin="lower", aspect="auto", vmin=-5, vmax=1, extent=extent)
         ax.set_title(f"{title} (step {step}, example {index})")
         ax.set_ylabel("Hz")

@@ -86,16 +86,20 @@ def test_basic_evaluator_sample_writes_wavs_pngs_and_summaries(tmp_path):
     assert img.ndim == 3 and img.shape[2] == 3 and img.std() > 10  # a drawn picture, not blank
 
 
-def test_spectrogram_image_shows_the_tone():
-    # (tone, silence) against (silence, silence): only the top panel's pixels differ
+def test_spectrogram_image_shows_the_sound():
+    # (noise, silence) against (silence, silence): only the top panel's pixels differ
     silence = np.zeros(8000, np.float32)
-    tone = evaluators.spectrogram_image(sine(1000, 8000), silence, SR)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    tone = evaluators.spectrogram_image(noise, silence, SR)
     quiet = evaluators.spectrogram_image(silence, silence, SR)
     assert tone.png.startswith(b"\x89PNG") and tone.rgb.shape == quiet.rgb.shape
     changed = np.abs(tone.rgb.astype(int) - quiet.rgb.astype(int)).sum(axis=(1, 2))
     rows = np.flatnonzero(changed)
     height = tone.rgb.shape[0]
     assert rows.size > 10 and rows.max() < height // 2
+    # audio shorter than one STFT frame still gives a picture
+    short = evaluators.spectrogram_image(sine(1000, 500), sine(1000, 500), SR)
+    assert short.png.startswith(b"\x89PNG") and short.rgb.shape == tone.rgb.shape
 
 
 def test_sample_without_matplotlib_warns_and_writes_wavs_only(tmp_path, monkeypatch):
