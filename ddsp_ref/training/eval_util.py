@@ -24,6 +24,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,7 +168,8 @@ def evaluate_or_sample(data_provider: Any, model: Any, evaluator_classes: list,
     last = None
     for path in paths:
         step = _step_of(path)
-        run.checkpoint(path, step, do_eval, do_sample)
+        if not run.checkpoint(path, step, do_eval, do_sample):
+            continue
         if do_eval:
             last = {"step": step, "checkpoint": path}
             for evaluator in evaluators:
@@ -196,7 +198,9 @@ class _Run:
         self.num_batches = num_batches if num_batches >= 1 else None
         self.built, self.count = False, 0
 
-    def checkpoint(self, path: str, step: int, do_eval: bool, do_sample: bool) -> None:
+    def checkpoint(self, path: str, step: int, do_eval: bool, do_sample: bool) -> bool:
+        """Restore ``path`` and run the batches; False (with a warning) when the checkpoint
+        vanished before it could be read (pruned by a training run's checkpoints_to_keep)."""
         batches = self.data_provider.get_batch(self.batch_size, shuffle=False,
                                                repeats=self.repeats)  # fmt: skip
         progress = _EvalProgress(self.num_batches or 0, label="batches", stream=sys.stderr)
@@ -205,19 +209,9 @@ class _Run:
             for index, batch in enumerate(batches):
                 if self.num_batches is not None and index >= self.num_batches:
                     break
-                if not self.built:  # the lazily sized layers need one call before restoring
-                    self.model(batch, training=False)
-                    self.built = True
-                if index == 0:
-                    restore_model(self.model, path)
-                outputs, losses = self.model(batch, return_losses=True, training=self.training)
-                outputs = dict(outputs)
-                outputs["audio_gen"] = self.model.get_audio_from_outputs(outputs)
-                for evaluator in self.evaluators:
-                    if do_eval:
-                        evaluator.evaluate(batch, outputs, losses)
-                    if do_sample:
-                        evaluator.sample(batch, outputs, step)
+                if index == 0 and not self._restore(path, batch):
+                    return False
+                self._batch(batch, step, do_eval, do_sample)
                 progress.update(1)
         finally:
             close = getattr(batches, "close", None)
@@ -226,6 +220,29 @@ class _Run:
             if progress.done:
                 progress.close()
         self.count += 1
+        return True
+
+    def _restore(self, path: str, batch: dict) -> bool:
+        if not self.built:  # the lazily sized layers need one call before restoring
+            self.model(batch, training=False)
+            self.built = True
+        try:
+            restore_model(self.model, path)
+        except FileNotFoundError:
+            warnings.warn(f"evaluate_or_sample: {path} disappeared before it was read; "
+                          "skipping it", stacklevel=3)  # fmt: skip
+            return False
+        return True
+
+    def _batch(self, batch: dict, step: int, do_eval: bool, do_sample: bool) -> None:
+        outputs, losses = self.model(batch, return_losses=True, training=self.training)
+        outputs = dict(outputs)
+        outputs["audio_gen"] = self.model.get_audio_from_outputs(outputs)
+        for evaluator in self.evaluators:
+            if do_eval:
+                evaluator.evaluate(batch, outputs, losses)
+            if do_sample:
+                evaluator.sample(batch, outputs, step)
 
 
 def _append_jsonl(save_dir: str, record: dict) -> None:

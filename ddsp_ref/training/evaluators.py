@@ -8,8 +8,9 @@ summaries. Per batch, ``evaluate(batch, outputs, losses)`` accumulates metrics a
 (and logs them to the writer) and resets. ``outputs['audio_gen']`` is the model's audio.
 
 Samples are written as ``<save_dir>/samples/step<step>_ex<index>_{original,generated}.wav``
-(32-bit float WAV) and ``..._spectrogram.png`` (original above generated; needs matplotlib, the
-``plot`` extra: without it a warning says so and only the WAVs are written).
+(32-bit float WAV) and PNG plots ``..._spectrogram.png`` (original above generated) and
+``..._f0.png`` (matplotlib, the ``plot`` extra: without it a warning says so and only the WAVs
+are written). ``index`` counts the examples sampled at a step, across batches.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class BaseEvaluator:
         self._frame_rate = frame_rate
         self._save_dir: str | None = None
         self._summary_writer: Any = None
+        self._sampled: tuple[int, int] = (-1, 0)  # (step, examples sampled at that step)
+        self._warned = False
 
     def set_rates(self, sample_rate: int, frame_rate: int) -> None:
         """Set the rates (not known when gin builds the evaluator)."""
@@ -69,6 +72,41 @@ class BaseEvaluator:
         """Return (and log) the accumulated scalars by summary tag, then reset."""
         raise TypeError(f"{type(self).__name__} must define flush()")
 
+    def _first_index(self, step: int, n_examples: int) -> int:
+        """Index of a batch's first example among those sampled at ``step`` (batches of one
+        step are numbered on; a new step starts at 0)."""
+        first = self._sampled[1] if self._sampled[0] == step else 0
+        self._sampled = (step, first + n_examples)
+        return first
+
+    def _stem(self, step: int, index: int) -> str | None:
+        """``<save_dir>/samples/step<step>_ex<index>`` (None without a save_dir)."""
+        if self._save_dir is None:
+            return None
+        return os.path.join(self._save_dir, SAMPLES_DIR, f"step{step}_ex{index}")
+
+    def _can_plot(self) -> bool:
+        """True when matplotlib is installed; otherwise warns once and returns False."""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            if not self._warned:
+                message = (f"{type(self).__name__}.sample: PNG plots need matplotlib (pip "
+                           "install 'ddsp_ref[plot]'); writing no plots")  # fmt: skip
+                warnings.warn(message, stacklevel=3)
+                self._warned = True
+            return False
+        return True
+
+    def _write_image(self, stem: str | None, suffix: str, tag: str, image: Any, step: int):
+        """The image's PNG to ``<stem>_<suffix>.png`` and its pixels to the writer."""
+        if stem is not None:
+            os.makedirs(os.path.dirname(stem), exist_ok=True)
+            with atomic_write(f"{stem}_{suffix}.png") as f:
+                f.write(image.png)
+        if self._summary_writer is not None:
+            self._summary_writer.add_image(tag, image.rgb, step, dataformats="HWC")
+
     def _scalars(self, scalars: dict[str, float], step: int) -> dict[str, float]:
         if self._summary_writer is not None:
             for tag, value in scalars.items():
@@ -83,8 +121,6 @@ class BasicEvaluator(BaseEvaluator):
     def __init__(self, sample_rate: int, frame_rate: int):
         super().__init__(sample_rate, frame_rate)
         self._avg_losses: dict[str, metrics.Mean] = {}
-        self._sampled: tuple[int, int] = (-1, 0)  # (step, examples written at that step)
-        self._warned = False
 
     def evaluate(self, batch: dict, outputs: dict, losses: dict) -> None:
         del batch, outputs
@@ -94,29 +130,24 @@ class BasicEvaluator(BaseEvaluator):
     def sample(self, batch: dict, outputs: dict, step: int) -> None:
         audio = _batch_audio(batch["audio"])
         audio_gen = _batch_audio(outputs["audio_gen"])
-        first = self._sampled[1] if self._sampled[0] == step else 0
-        self._sampled = (step, first + audio.shape[0])
-        png = _png_backend(self)
+        first = self._first_index(step, audio.shape[0])
+        plot = (self._save_dir is not None or self._summary_writer is not None) and (
+            self._can_plot()
+        )
         for i in range(audio.shape[0]):
-            index = first + i
-            self._write_example(step, index, audio[i], audio_gen[i], png)
+            self._write_example(step, first + i, audio[i], audio_gen[i], plot)
 
-    def _write_example(self, step, index, original, generated, png) -> None:
-        sr, writer = int(self._sample_rate), self._summary_writer
-        if self._save_dir is not None:
-            stem = os.path.join(self._save_dir, SAMPLES_DIR, f"step{step}_ex{index}")
+    def _write_example(self, step, index, original, generated, plot) -> None:
+        sr, writer, stem = int(self._sample_rate), self._summary_writer, self._stem(step, index)
+        if stem is not None:
             write_wav(f"{stem}_original.wav", original, sr)
             write_wav(f"{stem}_generated.wav", generated, sr)
-        if png is None or (self._save_dir is None and writer is None):
-            return
-        image = spectrogram_image(original, generated, sr, step, index)
-        if self._save_dir is not None:
-            with atomic_write(f"{stem}_spectrogram.png") as f:
-                f.write(image.png)
         if writer is not None:
             writer.add_audio(f"audio_original/{index}", original, step, sample_rate=sr)
             writer.add_audio(f"audio_generated/{index}", generated, step, sample_rate=sr)
-            writer.add_image(f"spectrogram/{index}", image.rgb, step, dataformats="HWC")
+        if plot:
+            image = spectrogram_image(original, generated, sr, step, index)
+            self._write_image(stem, "spectrogram", f"spectrogram/{index}", image, step)
 
     def flush(self, step: int) -> dict[str, float]:
         scalars = {f"losses/{k}": m.result() for k, m in self._avg_losses.items()}
@@ -129,12 +160,13 @@ class F0LdEvaluator(BaseEvaluator):
     """ddsp's f0 / loudness evaluator: loudness L1 [dB] of the generated audio
     (``metrics/loudness/...``), f0 metrics of the model's ``outputs['f0_hz']`` against the
     batch's (``metrics/f0/...``), and with ``run_f0_crepe`` our pitch tracker's f0 of the
-    generated audio against the batch's (``metrics/f0_crepe/...``).
+    generated audio against the batch's (``metrics/f0_crepe/...``). ``sample`` plots the
+    batch's and the model's f0 per example (``..._f0.png``, writer tag ``f0_harmonic/<i>``),
+    as ddsp's ``f0_summary``.
 
     Difference from ddsp: ddsp runs the tracker only when the outputs hold no ``f0_hz``;
     an Autoencoder's outputs carry its input f0, so there its f0 metrics compare the input
-    with itself. Here both run (the tracker when ``run_f0_crepe``). ``sample`` writes nothing
-    (ddsp draws an f0 plot).
+    with itself. Here both run (the tracker when ``run_f0_crepe``).
     """
 
     def __init__(self, sample_rate: int, frame_rate: int, run_f0_crepe: bool = True):
@@ -159,7 +191,17 @@ class F0LdEvaluator(BaseEvaluator):
             self._f0_crepe_metrics.update_state(batch, audio_gen)
 
     def sample(self, batch: dict, outputs: dict, step: int) -> None:
-        del batch, outputs, step
+        if "f0_hz" not in outputs or "f0_hz" not in batch:
+            return
+        if (self._save_dir is None and self._summary_writer is None) or not self._can_plot():
+            return
+        f0_batch = metrics.frames_2d(batch["f0_hz"], "F0LdEvaluator.sample")
+        f0_model = metrics.frames_2d(outputs["f0_hz"], "F0LdEvaluator.sample")
+        first = self._first_index(step, f0_batch.shape[0])
+        for i in range(f0_batch.shape[0]):
+            index = first + i
+            image = f0_image(f0_batch[i], f0_model[i], self._frame_rate, step, index)
+            self._write_image(self._stem(step, index), "f0", f"f0_harmonic/{index}", image, step)
 
     def flush(self, step: int) -> dict[str, float]:
         scalars = self._loudness_metrics.flush(step)
@@ -194,18 +236,7 @@ def write_wav(path: str | os.PathLike, audio: Any, sample_rate: int) -> None:
         f.write(buffer.getvalue())
 
 
-def _png_backend(evaluator: BasicEvaluator) -> Any:
-    """matplotlib's module, or None with a one-time warning when it is not installed."""
-    try:
-        import matplotlib
-    except ImportError:
-        if not evaluator._warned:
-            message = ("BasicEvaluator.sample: spectrogram PNGs need matplotlib (pip install "
-                       "'ddsp_ref[plot]'); writing the WAV files only")  # fmt: skip
-            warnings.warn(message, stacklevel=3)
-            evaluator._warned = True
-        return None
-    return matplotlib
+_SPEC_SIZE = 1024  # STFT frame of the spectrogram pictures [samples]
 
 
 class _Image:
@@ -219,21 +250,49 @@ def spectrogram_image(original: Any, generated: Any, sample_rate: int, step: int
                       index: int = 0) -> _Image:  # fmt: skip
     """Log-magnitude spectrograms (1024-point STFT, 75 % overlap, as ddsp's ``specplot`` colour
     range -5 .. 1) of the original (top) and generated (bottom) audio [n_samples]."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from ..spectral_ops import compute_logmag
 
     figure = Figure(figsize=(8, 5), dpi=80)
-    canvas = FigureCanvasAgg(figure)
     for row, (title, audio) in enumerate((("original", original), ("generated", generated))):
-        logmag = to_numpy(compute_logmag(np.asarray(audio, np.float32)[None], size=1024))[0]
+        audio = np.asarray(audio, np.float32).reshape(1, -1)
+        # No end padding unless shorter than a frame: a zero-padded last frame smears a
+        # broadband blob over the end of the picture.
+        pad_end = audio.shape[-1] < _SPEC_SIZE
+        logmag = to_numpy(compute_logmag(audio, size=_SPEC_SIZE, pad_end=pad_end))[0]
         ax = figure.add_subplot(2, 1, row + 1)
-        extent = (0, len(audio) / sample_rate, 0, sample_rate / 2)
+        extent = (0, audio.shape[-1] / sample_rate, 0, sample_rate / 2)
         ax.imshow(logmag.T, origin="lower", aspect="auto", vmin=-5, vmax=1, extent=extent)
         ax.set_title(f"{title} (step {step}, example {index})")
         ax.set_ylabel("Hz")
     figure.axes[-1].set_xlabel("s")
+    return _render(figure)
+
+
+def f0_image(f0_hz: Any, f0_hz_model: Any, frame_rate: float, step: int = 0,
+             index: int = 0) -> _Image:  # fmt: skip
+    """The batch's f0 and the model's f0 [n_frames] [Hz] against time (ddsp's f0 summary)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3), dpi=80)
+    ax = figure.add_subplot(1, 1, 1)
+    for f0, label in ((f0_hz, "f0_hz (data)"), (f0_hz_model, "f0_hz (model)")):
+        f0 = np.asarray(f0, np.float64)
+        ax.plot(np.arange(f0.size) / frame_rate, f0, label=label)
+    ax.set_title(f"f0 (step {step}, example {index})")
+    ax.set_xlabel("s")
+    ax.set_ylabel("Hz")
+    ax.legend(loc="upper right")
+    return _render(figure)
+
+
+def _render(figure: Any) -> _Image:
+    """PNG bytes and RGB pixels of a matplotlib Figure (Agg canvas; pyplot is never used, so
+    no global figure state or GUI backend is involved)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
     figure.tight_layout()
     canvas.draw()
     rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()

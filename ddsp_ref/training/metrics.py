@@ -35,6 +35,7 @@ __all__ = [
     "raw_chroma_accuracy",
     "loudness_l1_db",
     "f0_error_cents",
+    "frames_2d",
     "Mean",
     "Accuracy",
     "BaseMetrics",
@@ -290,8 +291,8 @@ class BaseMetrics:
         return scalars
 
 
-def _frames_2d(x: Any, where: str) -> np.ndarray:
-    """Features [batch, n_frames] (float64) from [batch, n_frames] or [batch, n_frames, 1]."""
+def frames_2d(x: Any, where: str) -> np.ndarray:
+    """Frame features [batch, n_frames] (float64) from [batch, n_frames] or [batch, n_frames, 1]."""
     x = _numpy(x)
     if x.ndim == 3 and x.shape[-1] == 1:
         x = x[..., 0]
@@ -318,7 +319,7 @@ class LoudnessMetrics(BaseMetrics):
         """Args: batch: features (``loudness_db [batch, n_frames]`` or ``audio``); audio_gen:
         generated audio [batch, n_samples]."""
         if "loudness_db" in batch:
-            original = _frames_2d(batch["loudness_db"], "LoudnessMetrics")
+            original = frames_2d(batch["loudness_db"], "LoudnessMetrics")
         else:
             original = self._loudness(batch["audio"])
         generated = self._loudness(audio_gen)
@@ -368,9 +369,12 @@ class F0Metrics(BaseMetrics):
     def update_state(self, batch: dict, f0_hz_predict: Any) -> None:
         """Args: batch: ``f0_hz``, ``f0_confidence`` [batch, n_frames]; f0_hz_predict:
         [batch, n_frames'] or [batch, n_frames', 1] [Hz]."""
-        predict = _frames_2d(f0_hz_predict, "F0Metrics")
-        f0_hz, conf = _frames_2d(batch["f0_hz"], "F0Metrics"), batch["f0_confidence"]
-        conf = _frames_2d(conf, "F0Metrics")
+        missing = [k for k in ("f0_hz", "f0_confidence") if k not in batch]
+        if missing:
+            raise KeyError(f"{type(self).__name__}: the batch has no {missing} [batch, n_frames]")
+        predict = frames_2d(f0_hz_predict, "F0Metrics")
+        f0_hz = frames_2d(batch["f0_hz"], "F0Metrics")
+        conf = frames_2d(batch["f0_confidence"], "F0Metrics")
         if f0_hz.shape[1] != predict.shape[1]:
             from ..core import resample
 
@@ -429,8 +433,8 @@ class F0CrepeMetrics(F0Metrics):
         audio_gen: generated audio [batch, n_samples]."""
         f0_gen, _ = self._track(audio_gen)
         if "f0_hz" in batch and "f0_confidence" in batch:
-            f0_gt = _frames_2d(batch["f0_hz"], "F0CrepeMetrics")
-            conf_gt = _frames_2d(batch["f0_confidence"], "F0CrepeMetrics")
+            f0_gt = frames_2d(batch["f0_hz"], "F0CrepeMetrics")
+            conf_gt = frames_2d(batch["f0_confidence"], "F0CrepeMetrics")
         else:
             f0_gt, conf_gt = self._track(batch["audio"])
         for i in range(f0_gen.shape[0]):

@@ -233,3 +233,18 @@ def test_evaluate_and_sample_with_a_summary_writer(run_dir, tmp_path):
     assert ("spectrogram/0", 4) in writer.tags and writer.flushes == 1
     assert result["losses/total_loss"] == 0.0
     assert (tmp_path / evaluators.SAMPLES_DIR / "step4_ex1_generated.wav").exists()
+
+
+def test_a_checkpoint_pruned_before_reading_is_skipped(run_dir, tmp_path, monkeypatch):
+    ckpts, _ = run_dir
+
+    def vanished(path):
+        raise FileNotFoundError(f"load_checkpoint: no such checkpoint file: {path}")
+
+    monkeypatch.setattr(eval_util, "load_checkpoint", vanished)
+    with pytest.warns(UserWarning, match="disappeared"):
+        with pytest.raises(FileNotFoundError, match="no checkpoint"):
+            eval_util.evaluate(provider(), tiny_model(), [evaluators.BasicEvaluator],
+                               save_dir=str(tmp_path), restore_dir=ckpts, batch_size=2,
+                               num_batches=1, run_once=True)  # fmt: skip
+    assert not (tmp_path / eval_util.EVAL_METRICS_FILE).exists()

@@ -86,16 +86,20 @@ def test_basic_evaluator_sample_writes_wavs_pngs_and_summaries(tmp_path):
     assert img.ndim == 3 and img.shape[2] == 3 and img.std() > 10  # a drawn picture, not blank
 
 
-def test_spectrogram_image_shows_the_tone():
-    # (tone, silence) against (silence, silence): only the top panel's pixels differ
+def test_spectrogram_image_shows_the_sound():
+    # (noise, silence) against (silence, silence): only the top panel's pixels differ
     silence = np.zeros(8000, np.float32)
-    tone = evaluators.spectrogram_image(sine(1000, 8000), silence, SR)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    tone = evaluators.spectrogram_image(noise, silence, SR)
     quiet = evaluators.spectrogram_image(silence, silence, SR)
     assert tone.png.startswith(b"\x89PNG") and tone.rgb.shape == quiet.rgb.shape
     changed = np.abs(tone.rgb.astype(int) - quiet.rgb.astype(int)).sum(axis=(1, 2))
     rows = np.flatnonzero(changed)
     height = tone.rgb.shape[0]
     assert rows.size > 10 and rows.max() < height // 2
+    # audio shorter than one STFT frame still gives a picture
+    short = evaluators.spectrogram_image(sine(1000, 500), sine(1000, 500), SR)
+    assert short.png.startswith(b"\x89PNG") and short.rgb.shape == tone.rgb.shape
 
 
 def test_sample_without_matplotlib_warns_and_writes_wavs_only(tmp_path, monkeypatch):
@@ -158,6 +162,31 @@ def test_f0_ld_evaluator_known_errors_and_no_tracker():
     # outputs without f0_hz: only loudness is measured
     ev.evaluate(batch, {"audio_gen": batch["audio"]}, {})
     assert ev.flush(2)["metrics/f0/f0_dist"] == 0.0  # nothing accumulated (keras' 0)
+
+
+def test_f0_ld_evaluator_sample_plots_f0(tmp_path):
+    batch = _tone_batch([220.0, 330.0], n=4000)
+    writer = FakeWriter()
+    ev = evaluators.F0LdEvaluator(SR, RATE)
+    ev.set_output(tmp_path, writer)
+    ev.sample(batch, {"audio_gen": batch["audio"]}, 3)  # no model f0: nothing to plot
+    assert not (tmp_path / evaluators.SAMPLES_DIR).exists() and writer.calls == []
+    ev.sample(batch, {"audio_gen": batch["audio"], "f0_hz": 1.1 * batch["f0_hz"]}, 3)
+    names = sorted(p.name for p in (tmp_path / evaluators.SAMPLES_DIR).iterdir())
+    assert names == ["step3_ex0_f0.png", "step3_ex1_f0.png"]
+    assert [c[1] for c in writer.calls] == ["f0_harmonic/0", "f0_harmonic/1"]
+    # the picture shows the model's line: another model f0 gives other pixels
+    same = evaluators.f0_image(batch["f0_hz"][0], batch["f0_hz"][0], RATE)
+    other = evaluators.f0_image(batch["f0_hz"][0], 1.5 * batch["f0_hz"][0], RATE)
+    assert same.rgb.shape == other.rgb.shape and np.any(same.rgb != other.rgb)
+
+
+def test_f0_metrics_need_the_confidence():
+    ev = evaluators.F0LdEvaluator(SR, RATE, run_f0_crepe=False)
+    batch = _tone_batch([220.0], n=4000)
+    del batch["f0_confidence"]
+    with pytest.raises(KeyError, match="f0_confidence"):
+        ev.evaluate(batch, {"audio_gen": batch["audio"], "f0_hz": batch["f0_hz"]}, {})
 
 
 def test_base_evaluator_methods_must_be_defined():

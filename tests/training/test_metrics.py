@@ -84,6 +84,11 @@ def test_f0_dist_conf_thresh_is_the_mean_semitone_error_on_confident_frames():
     assert got == pytest.approx(np.abs(semitones[[0, 1, 3, 4, 5]]).mean(), abs=1e-9)
     # no frame confident enough: None
     assert metrics.f0_dist_conf_thresh(f0, f0_gen, np.full(6, 0.5)) is None
+    # float32 features (as providers give them) agree to float32 precision
+    got32 = metrics.f0_dist_conf_thresh(*(x.astype(np.float32) for x in (f0, f0_gen, conf)))
+    assert got32 == pytest.approx(kept.mean(), abs=1e-4)
+    # one frame
+    assert metrics.f0_dist_conf_thresh(f0[:1], f0_gen[1:2], conf[:1]) == pytest.approx(1.0)
     # 0 Hz is MIDI 0 (ddsp's -inf fix-up): 0 Hz against 440 Hz (MIDI 69) is 69 semitones
     d = metrics.f0_dist_conf_thresh(np.array([440.0]), np.array([0.0]), np.array([1.0]))
     assert d == pytest.approx(69.0)
