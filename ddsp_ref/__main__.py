@@ -1,6 +1,7 @@
 """Command line: ``demo`` (the main job: speech to violin with the shipped model, and a check of
-the model on a held-out phrase), ``transfer`` (timbre transfer of a file), ``render`` (a phrase
-synthesized from generated controls), ``prepare`` (audio files to a training dataset)."""
+the model on a held-out phrase), ``transfer`` (timbre transfer of a file), ``run`` (train,
+evaluate or sample a model from gin configs: ddsp's ``ddsp_run``), ``prepare`` (audio files to
+a training dataset), ``render`` (a phrase synthesized from generated controls)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     from .training.data_preparation.cli import run as run_prepare
 
     add_arguments(prepare)
+    run_parser = sub.add_parser(
+        "run",
+        help="train, evaluate or sample a model from gin configs (ddsp_run's flags: --mode, "
+        "--save_dir, --gin_file, --gin_param ...)",
+    )
+    from .training.ddsp_run import add_arguments as add_run_arguments
+    from .training.ddsp_run import run as run_ddsp
+
+    add_run_arguments(run_parser)
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return run_prepare(args)
@@ -57,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         from .training.transfer_cli import run as run_transfer
 
         return run_transfer(args)
+    if args.command == "run":
+        return run_ddsp(args)
     if args.command == "demo":
         from .training.transfer_demo import main as run_demo
 

@@ -1,4 +1,4 @@
-"""ddsp's training library (``ddsp.training``): layers, preprocessing, decoders, models,
+"""ddsp's training library (``ddsp.training``): layers, preprocessing, encoders, decoders, models,
 optimisation and checkpoints, data, data preparation, post-processing.
 
 Like ``import ddsp.training``, importing this package registers the model-side classes with gin
@@ -12,6 +12,10 @@ import importlib
 from . import (  # noqa: F401
     checkpoints,
     decoders,
+    encoders,
+    eval_util,
+    evaluators,
+    metrics,
     models,
     nn,
     optimizers,

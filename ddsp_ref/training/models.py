@@ -1,18 +1,22 @@
-"""ddsp's ``training.models``: the Model base (losses dict) and the Autoencoder.
-
-Restoring a model from checkpoints (ddsp's ``Model.restore``) is not here yet.
+"""ddsp's ``training.models``: the Model base (losses dict, ``restore``), the Autoencoder and
+the ``get_model`` gin helper.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from typing import Any
 
-from ..core.utils import make_iterable
-from ..gin_support import register
-from ..module import Module
+import numpy as np
 
-__all__ = ["Model", "Autoencoder"]
+from ..backend import array_namespace
+from ..core.utils import make_iterable
+from ..gin_support import configurable, register
+from ..module import Module, flatten_dict, unflatten_dict
+
+__all__ = ["Model", "Autoencoder", "get_model", "load_model_params"]
 
 _SUBMODULE_NAMES = ("preprocessor", "encoder", "decoder", "processor_group")
 
@@ -54,6 +58,57 @@ class Model(Module):
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must define call()")
+
+    def restore(self, checkpoint_path: str | os.PathLike, verbose: bool = True,
+                restore_keys: list[str] | None = None) -> str:  # fmt: skip
+        """Load parameters from a checkpoint (ddsp's ``Model.restore``).
+
+        The parameters saved by :class:`~ddsp_ref.training.trainers.Trainer` (``params/...`` of
+        ``ckpt-<step>.npz``; the optimiser state is ignored). Each value keeps the model's current
+        dtype and device (numpy or cupy).
+
+        The model must have been called once (e.g. ``model(batch)``) when it has layers sized by
+        their first input (Dense, RNN): their parameters do not exist before, and a checkpoint
+        holding them is refused with an error saying so, rather than guessing the layers'
+        input sizes from the saved shapes.
+
+        Args:
+            checkpoint_path: a checkpoint file, or a folder whose latest checkpoint is used.
+            verbose: print which checkpoint and which sub-modules were restored (to stderr).
+            restore_keys: names of top-level sub-modules to restore, e.g. ``['decoder']``
+                (the others keep their values); None restores every parameter.
+
+        Returns:
+            the checkpoint file read.
+
+        Raises:
+            FileNotFoundError: no such file, or a folder without a checkpoint.
+            KeyError: a restore key that is not a sub-module with parameters in both the model
+                and the checkpoint; parameters the model lacks (call it once first) or that
+                the checkpoint lacks.
+            ValueError: a shape mismatch (e.g. the model was configured with other sizes).
+        """
+        where = f"{type(self).__name__}.restore"
+        path, loaded = load_model_params(checkpoint_path)
+        current = self.parameters()
+        if restore_keys is None:
+            keys = sorted(set(loaded) | set(current))
+        else:
+            keys = [restore_keys] if isinstance(restore_keys, str) else list(restore_keys)
+            absent = [k for k in keys if k not in loaded or k not in current]
+            if absent:
+                raise KeyError(
+                    f"{where}: restore_keys {absent} are not sub-modules with parameters in both "
+                    f"the checkpoint {path} (has {sorted(loaded)}) and the model (has "
+                    f"{sorted(current)})"
+                )
+        chosen_loaded = {k: loaded[k] for k in keys if k in loaded}
+        chosen_current = {k: current[k] for k in keys if k in current}
+        self.set_parameters(_restored_like(chosen_loaded, chosen_current, path, where))
+        if verbose:
+            what = "all parameters" if restore_keys is None else ", ".join(keys)
+            print(f"{where}: restored {what} from {path}", file=sys.stderr)
+        return path
 
     def get_audio_from_outputs(self, outputs: dict) -> Any:
         raise TypeError(f"{type(self).__name__} must define get_audio_from_outputs()")
@@ -151,6 +206,71 @@ class Autoencoder(Model):
         """Call with ``params`` in place of the stored parameters (see :class:`Module`);
         returns ``(outputs, losses_dict)`` by default, the losses dict holding ``total_loss``."""
         return super().apply(params, features, training=training, return_losses=return_losses)
+
+
+def load_model_params(checkpoint_path: str | os.PathLike) -> tuple[str, dict]:
+    """The checkpoint file a path designates and its parameter tree (numpy arrays).
+
+    The one place that knows checkpoint formats: ddsp_ref's ``ckpt-<step>.npz`` (a file, or the
+    latest complete one of a folder). Another format (ddsp's TensorFlow checkpoints) is added
+    here as one more branch returning the same ``(path, params)``.
+
+    Raises:
+        FileNotFoundError: no such file, or a folder without a checkpoint.
+        ValueError: a file that is not a ddsp_ref checkpoint.
+    """
+    from .checkpoints import latest_checkpoint, load_checkpoint
+
+    path = os.fspath(checkpoint_path)
+    if os.path.isdir(path):
+        found = latest_checkpoint(path)
+        if found is None:
+            raise FileNotFoundError(f"restore: no checkpoint (ckpt-<step>.npz) in {path}")
+        path = found
+    elif not os.path.exists(path):
+        raise FileNotFoundError(f"restore: no such checkpoint file or folder: {path}")
+    _, params, _, _ = load_checkpoint(path)
+    return path, params
+
+
+def _restored_like(loaded: dict, current: dict, path: str, where: str) -> dict:
+    """``loaded`` checked leaf by leaf against ``current`` (names and shapes), each leaf cast
+    to the current one's dtype on its device."""
+    flat_loaded, flat_current = flatten_dict(loaded), flatten_dict(current)
+    not_in_model = sorted(set(flat_loaded) - set(flat_current))
+    if not_in_model:
+        raise KeyError(
+            f"{where}: the model has no parameters {not_in_model[:8]} (of {len(not_in_model)}) "
+            f"that {path} holds. Layers sized by their input (Dense, RNN) are created on the "
+            "first call: call the model once on a batch, e.g. model(batch), then restore"
+        )
+    not_in_ckpt = sorted(set(flat_current) - set(flat_loaded))
+    if not_in_ckpt:
+        raise KeyError(f"{where}: {path} lacks the model's parameters {not_in_ckpt[:8]}")
+    out = {}
+    for key, want in flat_current.items():
+        got = flat_loaded[key]
+        if np.shape(got) != np.shape(want):
+            raise ValueError(
+                f"{where}: {key} has shape {np.shape(got)} in {path}, {np.shape(want)} in the "
+                "model (was it configured with other sizes?)"
+            )
+        out[key] = array_namespace(want).asarray(got, dtype=want.dtype)
+    return unflatten_dict(out)
+
+
+def get_model(model: Any = None) -> Any:
+    """ddsp's gin helper: the model bound to ``get_model.model`` (e.g. ``get_model.model =
+    @models.Autoencoder()`` in models/*.gin)."""
+    if model is None:
+        raise ValueError(
+            "get_model: no model configured; a model config binds get_model.model (e.g. "
+            "--gin_file=models/solo_instrument.gin)"
+        )
+    return model
+
+
+get_model = configurable(get_model, module="ddsp_ref.training.models")
 
 
 def _call_with_training(layer: Any, features: dict, training: bool) -> Any:

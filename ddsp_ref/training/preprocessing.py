@@ -12,8 +12,14 @@ from typing import Any
 from .. import core
 from ..autodiff import ops
 from ..gin_support import register
-from ..spectral_ops import compute_loudness, compute_power
-from ..validation import positive_int
+from ..spectral_ops import (
+    CREPE_SAMPLE_RATE,
+    compute_f0,
+    compute_loudness,
+    compute_power,
+    get_framed_lengths,
+)
+from ..validation import one_of, positive_int
 from .nn import DictLayer
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "inv_scale_f0_hz",
     "F0LoudnessPreprocessor",
     "F0PowerPreprocessor",
+    "OnlineF0PowerPreprocessor",
 ]
 
 _F0_RANGE = 127.0  # MIDI notes: f0_scaled = midi / 127
@@ -150,7 +157,84 @@ class F0PowerPreprocessor(_ResamplingPreprocessor):
         return f0_hz, pw_db, scale_f0_hz(f0_hz), scale_db(pw_db)
 
 
+class OnlineF0PowerPreprocessor(DictLayer):
+    """ddsp's ``OnlineF0PowerPreprocessor``: frame power (and f0) computed from 16 kHz audio at
+    ``frame_rate``, with no resampling.
+
+    Features are computed at 16 kHz (``audio_16k`` is used instead of ``audio`` when present).
+    ``compute_power``: ``pw_db = compute_power(audio, 16000, frame_rate, frame_size, padding=
+    padding)``, else the dataset's ``pw_db``. ``compute_f0``: ``f0_hz, f0_confidence =
+    spectral_ops.compute_f0(audio, frame_rate, viterbi, padding)`` (ddsp_ref's pYIN tracker on
+    CREPE's 1024-sample frames; never differentiated), else the dataset's ``f0_hz`` and
+    ``f0_confidence``. ``crepe_saved_model_path`` is accepted for ddsp's configs and ignored:
+    ddsp_ref ships no CREPE network (ddsp's ``compute_f0=True`` runs CREPE there).
+
+    Every output must have exactly ``get_framed_lengths(n_samples, frame_size, 16000 //
+    frame_rate, padding)[0]`` frames, as ddsp checks (e.g. 'center': ``n_samples // hop + 1``).
+
+    Call (features with ``audio [batch, n_samples]``, optional ``f0_hz``, ``f0_confidence``,
+    ``audio_16k``, ``pw_db``) -> ``f0_hz`` [Hz], ``pw_db`` [dB], ``f0_scaled``, ``pw_scaled``,
+    each ``[batch, n_frames, 1]``, and ``f0_confidence`` as computed / given (``[batch,
+    n_frames]`` from the tracker).
+
+    Raises:
+        ValueError: an output without the expected number of frames; ``compute_f0=False``
+            without both ``f0_hz`` and ``f0_confidence``; ``compute_power=False`` without
+            ``pw_db``.
+    """
+
+    def __init__(self, frame_rate: int = 250, frame_size: int = 1024, padding: str = "center",
+                 compute_power: bool = True, compute_f0: bool = True,
+                 crepe_saved_model_path: str | None = "full", viterbi: bool = False,
+                 name: str | None = None):  # fmt: skip
+        where = "OnlineF0PowerPreprocessor"
+        self.sample_rate = CREPE_SAMPLE_RATE  # CREPE's rate in ddsp; kept for its frame counts
+        self.frame_rate = positive_int(frame_rate, "frame_rate", where)
+        self.frame_size = positive_int(frame_size, "frame_size", where)
+        self.hop_size = positive_int(self.sample_rate // self.frame_rate, "16000 // frame_rate",
+                                     where)  # fmt: skip
+        self.padding = one_of(padding, ("center", "same", "valid"), "padding", where)
+        self.compute_power = bool(compute_power)
+        self.compute_f0 = bool(compute_f0)
+        self.crepe_saved_model_path = crepe_saved_model_path  # ignored (no CREPE network)
+        self.viterbi = bool(viterbi)
+        super().__init__(name=name)
+
+    def call(self, audio: Any, f0_hz: Any = None, f0_confidence: Any = None,
+             audio_16k: Any = None, pw_db: Any = None
+             ) -> ["f0_hz", "pw_db", "f0_scaled", "pw_scaled", "f0_confidence"]:  # noqa: F821, UP037  # fmt: skip
+        where = "OnlineF0PowerPreprocessor"
+        audio = core.to_float(audio if audio_16k is None else audio_16k, "audio", where)
+        if self.compute_power:
+            pw_db = compute_power(audio, self.sample_rate, self.frame_rate, self.frame_size,
+                                  padding=self.padding)  # fmt: skip
+        elif pw_db is None:
+            raise ValueError(f"{where}: compute_power=False needs 'pw_db' in the features")
+        if self.compute_f0:
+            f0_hz, f0_confidence = compute_f0(audio, self.frame_rate, self.viterbi, self.padding)
+        elif f0_hz is None or f0_confidence is None:
+            raise ValueError(
+                f"{where}: compute_f0=False needs both 'f0_hz' and 'f0_confidence' in the features"
+            )
+        pw_db, f0_hz = at_least_3d(pw_db), at_least_3d(f0_hz)
+        outputs = (f0_hz, pw_db, scale_f0_hz(f0_hz), scale_db(pw_db), f0_confidence)
+        self._check_frames(int(audio.shape[-1]), outputs)
+        return outputs
+
+    def _check_frames(self, n_samples: int, outputs: tuple) -> None:
+        """ddsp's sanity check: every output has the frames the padding gives (no resampling)."""
+        n_frames, _ = get_framed_lengths(n_samples, self.frame_size, self.hop_size, self.padding)
+        for key, value in zip(self.output_keys, outputs):
+            if len(value.shape) < 2 or value.shape[1] != n_frames:
+                raise ValueError(
+                    f"OnlineF0PowerPreprocessor: output {key!r} does not have {n_frames} frames "
+                    f"(shape {tuple(value.shape)}); inputs: {n_samples / self.sample_rate} s, "
+                    f"frame_rate {self.frame_rate}, frame_size {self.frame_size}, padding "
+                    f"{self.padding!r}"
+                )
+
+
 # ddsp's gin names (ddsp.training.preprocessing.<Class>), e.g. @preprocessing.<Class>().
-for _cls in (F0LoudnessPreprocessor, F0PowerPreprocessor):
+for _cls in (F0LoudnessPreprocessor, F0PowerPreprocessor, OnlineF0PowerPreprocessor):
     register(_cls, module="ddsp_ref.training.preprocessing")
 del _cls

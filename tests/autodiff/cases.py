@@ -580,11 +580,32 @@ def _rnn_cases() -> dict[str, list[Case]]:
     }
 
 
+def _conv_cases() -> dict[str, list[Case]]:
+    """The im2col convolution op (forward against direct loops and every input subset in
+    tests/training/test_conv.py)."""
+    from ddsp_ref.autodiff.fused.conv import conv1d, conv1d_transpose
+
+    return {
+        "conv1d_transpose": [
+            K(f"k={k} stride={s}", lambda x, w, b, s=s: conv1d_transpose(x, w, b, s),
+              r(2, 4, 3), r(k, 2, 3), r(2))
+            for k, s in [(4, 2), (6, 3), (1, 2), (3, 1)]
+        ],
+        "conv1d": [
+            K(f"k={k} dilation={d} stride={s} {p}",
+              lambda x, w, b, d=d, s=s, p=p: conv1d(x, w, b, d, s, p),
+              r(2, 7, 3), r(k, 3, 2), r(2))
+            for k, d, s, p in [(3, 1, 1, "same"), (4, 2, 1, "same"), (2, 1, 3, "same"),
+                               (3, 2, 2, "valid")]
+        ],
+    }  # fmt: skip
+
+
 def build_cases() -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for part in (_elementwise_cases(), _unary_cases(), _reduction_cases(), _shape_cases(),
                  _indexing_cases(), _linalg_cases(), _fft_cases(), _framing_cases(),
-                 _fused_dsp_cases(), _rnn_cases()):  # fmt: skip
+                 _fused_dsp_cases(), _rnn_cases(), _conv_cases()):  # fmt: skip
         for name, items in part.items():
             cases.setdefault(name, []).extend(items)
     return cases

@@ -2,11 +2,21 @@
 
 Dense, LayerNormalization, normalize_op / Normalize, Fc / FcStack / FcStackOut, Rnn (also
 bidirectional) / StatelessRnn / RnnSandwich / SingleGru, get_nonlinearity, split_to_dict,
-DictLayer / OutputSplitsLayer, with keras' seeded initialisers.
+DictLayer / OutputSplitsLayer, Conv1D / Conv1DTranspose, ConditionalScaleAndShift /
+ConditionalNorm, DilatedConvStack, with keras' seeded initialisers.
 """
 
 from .activations import NONLINEARITIES, get_nonlinearity
 from .base import Layer
+from .conv import (
+    ConditionalNorm,
+    ConditionalScaleAndShift,
+    Conv1D,
+    Conv1DTranspose,
+    DilatedConvStack,
+    conv_kernel_initializer,
+    dilation_rates,
+)
 from .dict_layer import DictLayer, OutputSplitsLayer
 from .initializers import glorot_uniform, orthogonal
 from .layers import (
@@ -38,6 +48,13 @@ __all__ = [
     "StatelessRnn",
     "RnnSandwich",
     "SingleGru",
+    "Conv1D",
+    "Conv1DTranspose",
+    "ConditionalScaleAndShift",
+    "ConditionalNorm",
+    "DilatedConvStack",
+    "conv_kernel_initializer",
+    "dilation_rates",
     "get_nonlinearity",
     "NONLINEARITIES",
     "split_to_dict",
