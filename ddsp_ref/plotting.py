@@ -188,8 +188,14 @@ def plot_transfer_function(ir: Any, sample_rate: int = 16000, title: str = "", *
     return save_figure(fig, path)
 
 
-def plot_impulse_responses(impulse_response: Any, desired_magnitudes: Any, title: str = "",
-                           sample_rate: int = 16000, *, path: str | None = None) -> Any:  # fmt: skip
+def plot_impulse_responses(
+    impulse_response: Any,
+    desired_magnitudes: Any,
+    title: str = "",
+    sample_rate: int = 16000,
+    *,
+    path: str | None = None,
+) -> Any:
     """ddsp's ``plot_impulse_responses``: a desired magnitude response against the response
     the impulse response really has, and the impulse response itself.
 
