@@ -74,7 +74,8 @@ def convolution(out: _util.Outputs, n_samples: int) -> None:
         f, mags = plotting.transfer_function(ir[0, 0], SAMPLE_RATE, n_fft=4096)
         stop = 20 * np.log10(mags[f >= 3000.0].max())
         print(
-            f"sinc_impulse_response, window {window_size:4d}: worst stopband >= 3 kHz {stop:6.1f} dB"
+            f"sinc_impulse_response, window {window_size:4d}: "
+            f"worst stopband >= 3 kHz {stop:6.1f} dB"
         )
         out.figure(
             f"sinc_lowpass_window_{window_size}",

@@ -21,8 +21,15 @@ import time
 import _util
 
 from ddsp_ref import effects, losses, plotting, processors, synths
-from ddsp_ref.training import data, decoders, models, postprocessing, preprocessing
-from ddsp_ref.training import train_util, trainers
+from ddsp_ref.training import (
+    data,
+    decoders,
+    models,
+    postprocessing,
+    preprocessing,
+    train_util,
+    trainers,
+)
 from ddsp_ref.training.data_preparation import prepare_dataset
 
 SAMPLE_RATE = 16000
