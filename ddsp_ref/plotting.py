@@ -273,7 +273,9 @@ def plot_controls(outputs: dict, frame_rate: float | None = None, title: str = "
     upwards), f0 [Hz] (line), and the filtered-noise magnitudes (image) when present.
 
     Args:
-        outputs: a Harmonic's controls dict (``get_controls(...)``), a processor's outputs dict
+        outputs: a Harmonic's controls dict (``get_controls(...)``: ``amplitudes`` and
+            ``f0_hz`` [batch, n_frames, 1], ``harmonic_distribution`` [batch, n_frames,
+            n_harmonics]; the first example is plotted), a processor's outputs dict
             (``return_outputs_dict=True``) or a ProcessorGroup's / model's outputs dict, whose
             node with Harmonic controls (and a FilteredNoise node) are found by their keys.
         frame_rate: frames per second of the controls [Hz], for a time axis in seconds

@@ -59,8 +59,9 @@ def test_specplot_image_is_the_log_magnitude_stft(tmp_path, size):
     assert png_shape(tmp_path / "s.png")[:2] == (400, 1000)  # figsize (10, 4) at 100 dpi
 
 
-def test_specplot_unrotated_and_kwargs():
-    audio = chirp(2000)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_specplot_unrotated_and_kwargs(dtype):
+    audio = chirp(2000).astype(dtype)
     fig = plotting.specplot(audio, vmin=-3, vmax=0, rotate=False, size=256, cmap="gray")
     image = fig.axes[0].images[0]
     np.testing.assert_allclose(image.get_array(), direct_logmag(audio, 256), atol=2e-3)
