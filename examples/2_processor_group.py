@@ -40,7 +40,7 @@ def network_outputs(n_frames: int, reverb_length: int) -> dict:
     n_harmonics, n_bands = 30, 65
     ir_t = np.arange(reverb_length) / SAMPLE_RATE
     return {
-        "amps": (2.0 - 6.0 * t)[None, :, None],
+        "amps": (0.0 - 5.0 * t)[None, :, None],
         "harmonic_distribution": np.linspace(2.0, -6.0, n_harmonics)[None, None, :]
         + rng.normal(0.0, 0.3, (1, n_frames, n_harmonics)),
         "f0_hz": ddsp_ref.core.midi_to_hz(57 + 12 * np.round(2 * t))[None, :, None],
