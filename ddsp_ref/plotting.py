@@ -26,6 +26,7 @@ __all__ = [
     "plot_impulse_responses",
     "plot_controls",
     "waveform",
+    "plot_loss_curves",
     "save_figure",
 ]
 
@@ -312,3 +313,53 @@ def plot_controls(outputs: dict, frame_rate: float | None = None, title: str = "
         ax.set_ylabel(f"{label}\n[{unit}]")
     axes[-1].set_xlabel("frame" if frame_rate is None else "time [s]")
     return save_figure(fig, path)
+
+
+# -- training runs ------------------------------------------------------------------------------
+
+_NOT_LOSSES = ("step", "steps_per_sec")
+
+
+def plot_loss_curves(metrics_path: Any, output_path: Any = None, log_scale: bool = True) -> str:
+    """Save a PNG of every loss of a training run's ``metrics.jsonl`` against the step.
+
+    Args:
+        metrics_path: the ``metrics.jsonl`` file, or the save_dir holding it.
+        output_path: the PNG to write; default ``loss_curves.png`` beside the metrics file.
+        log_scale: logarithmic loss axis (used only when every value is positive).
+
+    Returns:
+        the path of the PNG.
+
+    Raises:
+        ImportError: matplotlib is missing (the ``plot`` extra).
+        ValueError: no record holds a loss.
+    """
+    import math
+    import os
+
+    from .training.train_util import read_metrics
+
+    records = read_metrics(metrics_path)
+    names = sorted({k for r in records for k in r if k not in _NOT_LOSSES})
+    if not names:
+        raise ValueError(f"plot_loss_curves: no loss values in {metrics_path}")
+    if output_path is None:
+        folder = metrics_path if os.path.isdir(metrics_path) else os.path.dirname(metrics_path)
+        output_path = os.path.join(os.fspath(folder), "loss_curves.png")
+    fig = _figure((8, 4.5))
+    ax = fig.add_subplot()
+    positive = True
+    for name in names:
+        points = [(r["step"], r[name]) for r in records if isinstance(r.get(name), (int, float))]
+        points = [(step, v) for step, v in points if math.isfinite(v)]
+        positive &= all(v > 0 for _, v in points)
+        ax.plot([step for step, _ in points], [v for _, v in points], marker=".", label=name)
+    if log_scale and positive:
+        ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="mean loss per summary")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, output_path)
+    return os.fspath(output_path)

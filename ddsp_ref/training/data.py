@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..gin_support import register
 from ..validation import positive_int
 
 __all__ = [
@@ -344,3 +345,9 @@ class SyntheticNotes(DataProvider):
             "harm_dist": c["harm_dist"][0],
             "noise_magnitudes": c["noise_magnitudes"][0],
         }
+
+
+# ddsp's gin names (@data.TFRecordProvider() ...), registered when this module is imported.
+for _provider in (DatasetProvider, TFRecordProvider, InMemoryProvider, SyntheticNotes):
+    register(_provider, module="ddsp_ref.training.data")
+del _provider

@@ -30,10 +30,10 @@ import sys
 import tempfile
 from typing import Any
 
-from ..gin_support import configurable, register, require_gin
+from ..gin_support import require_gin
 from . import models, train_util, trainers
 
-__all__ = ["GIN_PATH", "get_trainer_class", "parse_gin", "latest_operative_config", "main"]
+__all__ = ["GIN_PATH", "parse_gin", "latest_operative_config", "main"]
 
 GIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gin")
 _DEFAULT_SAVE_DIR = os.path.join(tempfile.gettempdir(), "ddsp")
@@ -41,25 +41,10 @@ _DEFAULT_FILES = ("optimization/base.gin", "eval/basic.gin")
 _OPERATIVE = re.compile(r"operative_config-(\d+)\.gin")
 
 
-def get_trainer_class(trainer_class: Any = trainers.Trainer) -> Any:
-    """ddsp's gin helper: the trainer class ``ddsp_ref run`` instantiates (``Trainer``)."""
-    return trainer_class
-
-
-get_trainer_class = configurable(get_trainer_class, module="ddsp_ref.training.trainers")
-
-
 def _register_data_providers() -> None:
-    """ddsp's gin names ``@data.TFRecordProvider()`` etc. for the providers of ``data.py``
-    (which does not register them itself; a second registration is ignored)."""
-    from . import data
-
-    for cls in (data.DatasetProvider, data.TFRecordProvider, data.InMemoryProvider,
-                data.SyntheticNotes):  # fmt: skip
-        try:
-            register(cls, module="ddsp_ref.training.data")
-        except ValueError:  # already registered (e.g. by data.py itself)
-            pass
+    """ddsp's gin names ``@data.TFRecordProvider()`` etc.: ``data.py`` registers its providers
+    when imported (it is loaded lazily by ``import ddsp_ref.training``)."""
+    from . import data  # noqa: F401
 
 
 def _import_gin_modules() -> None:
@@ -207,7 +192,7 @@ def _train(args: argparse.Namespace, save_dir: str, restore_dir: str) -> None:
         "--gin_param=\"DatasetProvider.path='/path/to/dataset'\"",
     )
     model = models.get_model()
-    trainer = get_trainer_class()(model)
+    trainer = trainers.get_trainer_class()(model)
     if args.device == "gpu":
         trainer = _DeviceTrainer(trainer, "gpu")
     train_util.train(
@@ -224,7 +209,7 @@ def _plot(save_dir: str) -> None:
     """``loss_curves.png`` from ``metrics.jsonl``, when both matplotlib and metrics exist."""
     if not os.path.isfile(os.path.join(save_dir, train_util.METRICS_FILE)):
         return
-    from .plotting import plot_loss_curves
+    from ..plotting import plot_loss_curves
 
     try:
         path = plot_loss_curves(save_dir)

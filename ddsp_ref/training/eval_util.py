@@ -31,7 +31,7 @@ from typing import Any
 from ..gin_support import configurable
 from ..progress import Progress, format_duration
 from ..validation import nonnegative_int, positive_int
-from .checkpoints import latest_checkpoint, load_checkpoint
+from .checkpoints import latest_checkpoint
 
 __all__ = ["evaluate", "sample", "evaluate_or_sample", "checkpoints_iterator", "restore_model",
            "EVAL_METRICS_FILE"]  # fmt: skip
@@ -43,15 +43,9 @@ _POLL_SECS = 1.0
 
 
 def restore_model(model: Any, checkpoint_path: str) -> None:
-    """Load a checkpoint's parameters into a built model (keeping its dtypes and device).
-
-    Stand-in for ddsp's ``Model.restore``: switch this body to ``model.restore(checkpoint_path)``
-    once that lands.
-    """
-    from .trainers import _like  # the trainer's structure / shape check and dtype cast
-
-    _, params, _, _ = load_checkpoint(checkpoint_path)
-    model.set_parameters(_like(params, model.parameters(), "params"))
+    """Load a checkpoint's parameters into a built model (keeping its dtypes and device):
+    ``model.restore``."""
+    model.restore(checkpoint_path, verbose=False)
 
 
 def checkpoints_iterator(restore_dir: str | os.PathLike, min_interval_secs: float = 0,

@@ -290,7 +290,6 @@ def _features_dict(features: Any, where: str) -> dict:
     return dict(features)
 
 
-# ddsp's gin name: @models.Autoencoder().
-for _cls in (Autoencoder,):
-    register(_cls, module="ddsp_ref.training.models")
-del _cls
+# ddsp's gin name @models.Autoencoder(); configurable as in ddsp, so that the colab's
+# ``gin.parse_config_file(...)`` followed by ``models.Autoencoder()`` in Python uses the bindings.
+Autoencoder = configurable(Autoencoder, module="ddsp_ref.training.models")

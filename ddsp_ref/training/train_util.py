@@ -26,10 +26,35 @@ from ..progress import Progress, format_duration
 from ..validation import nonnegative_int, positive_int
 from .checkpoints import latest_checkpoint
 
-__all__ = ["train", "get_latest_checkpoint", "METRICS_FILE"]
+__all__ = ["train", "get_latest_checkpoint", "read_metrics", "METRICS_FILE"]
 
 METRICS_FILE = "metrics.jsonl"
 _DEFAULT_DIR = os.path.join(tempfile.gettempdir(), "ddsp")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """The records of a ``metrics.jsonl`` (or of ``<folder>/metrics.jsonl``), in file order.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a line that is not a JSON object with a ``step``.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, METRICS_FILE)
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"read_metrics: {path} line {number}: {err}") from None
+            if not isinstance(record, dict) or "step" not in record:
+                raise ValueError(f"read_metrics: {path} line {number} has no 'step'")
+            records.append(record)
+    return records
 
 
 def get_latest_checkpoint(checkpoint_path: str | os.PathLike) -> str | None:

@@ -25,7 +25,7 @@ from ..validation import positive_int, positive_number
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .optimizers import Adam, ExponentialDecay, clip_by_global_norm
 
-__all__ = ["Trainer", "operative_config_str"]
+__all__ = ["Trainer", "get_trainer_class", "operative_config_str"]
 
 
 def operative_config_str() -> str | None:
@@ -175,3 +175,11 @@ def _like(loaded: Any, current: Any, what: str) -> Any:
 
 
 Trainer = configurable(Trainer, module="ddsp_ref.training.trainers")
+
+
+def get_trainer_class(trainer_class: Any = Trainer) -> Any:
+    """ddsp's gin helper: the trainer class ``ddsp_ref run`` instantiates (``Trainer``)."""
+    return trainer_class
+
+
+get_trainer_class = configurable(get_trainer_class, module="ddsp_ref.training.trainers")

@@ -278,7 +278,8 @@ def test_loss_curves_and_bad_metrics(tmp_path):
     pytest.importorskip("matplotlib")
     from matplotlib import image
 
-    from ddsp_ref.training.plotting import plot_loss_curves, read_metrics
+    from ddsp_ref.plotting import plot_loss_curves
+    from ddsp_ref.training.train_util import read_metrics
 
     lines = [{"step": 10 * i, "total_loss": 5.0 / i, "spectral_loss": 4.0 / i,
               "steps_per_sec": 3.0} for i in range(1, 6)]  # fmt: skip

@@ -238,10 +238,10 @@ def test_evaluate_and_sample_with_a_summary_writer(run_dir, tmp_path):
 def test_a_checkpoint_pruned_before_reading_is_skipped(run_dir, tmp_path, monkeypatch):
     ckpts, _ = run_dir
 
-    def vanished(path):
+    def vanished(model, path):
         raise FileNotFoundError(f"load_checkpoint: no such checkpoint file: {path}")
 
-    monkeypatch.setattr(eval_util, "load_checkpoint", vanished)
+    monkeypatch.setattr(eval_util, "restore_model", vanished)
     with pytest.warns(UserWarning, match="disappeared"):
         with pytest.raises(FileNotFoundError, match="no checkpoint"):
             eval_util.evaluate(provider(), tiny_model(), [evaluators.BasicEvaluator],
