@@ -52,11 +52,13 @@ from .nn.recurrent import Rnn, StatelessRnn
 from .tf_bundle import TensorBundle
 
 __all__ = [
+    "is_tf_checkpoint",
     "latest_tf_checkpoint",
     "find_operative_config",
     "load_tf_checkpoint",
     "tf_params_for",
     "restore_tf_checkpoint",
+    "tf_adam_state_for",
 ]
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -80,6 +82,16 @@ def latest_tf_checkpoint(path: str | os.PathLike) -> str:
     if os.path.isfile(path + ".index"):
         return path
     raise FileNotFoundError(f"no TensorFlow checkpoint at {path!r} (no {path}.index)")
+
+
+def is_tf_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a TF checkpoint (as :func:`latest_tf_checkpoint` resolves it), for
+    a ``restore`` that accepts both ddsp_ref's and ddsp's checkpoints."""
+    try:
+        latest_tf_checkpoint(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _latest_in_folder(folder: str) -> str:
@@ -222,9 +234,13 @@ def tf_params_for(model: Module, variables: dict[str, Any], strict: bool = True,
 
 
 def _model_keys(variables: dict[str, Any], root: str) -> list[str]:
-    n = len(VALUE_SUFFIX)
+    """The model's variable keys (suffix removed), without the legacy optimizer's slots
+    (``<variable>/.OPTIMIZER_SLOT/optimizer/m``), which sit under the model's keys."""
+    n, head = len(VALUE_SUFFIX), root + "/"
     return sorted(
-        k[:-n] for k in variables if k.startswith(root + "/") and k.endswith(VALUE_SUFFIX)
+        k[:-n]
+        for k in variables
+        if k.startswith(head) and k.endswith(VALUE_SUFFIX) and "/.OPTIMIZER_SLOT/" not in k
     )
 
 
@@ -253,3 +269,76 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
 def restore_tf_checkpoint(model: Module, path: str | os.PathLike, strict: bool = True) -> None:
     """Load ddsp's TF checkpoint at ``path`` (folder, prefix or ``.index``) into ``model``."""
     model.set_parameters(tf_params_for(model, load_tf_checkpoint(path), strict=strict))
+
+
+def tf_adam_state_for(model: Module, variables: dict[str, Any], root: str = "model",
+                      optimizer: str = "optimizer") -> dict:  # fmt: skip
+    """The Adam state of a ddsp checkpoint as ddsp_ref's
+    :class:`~ddsp_ref.training.optimizers.Adam` state: ``{'step': int, 'm': tree, 'v': tree}``
+    with the trees shaped like ``tf_params_for(model, variables)`` (call that first: it
+    builds the model's layers). To resume a ddsp run.
+
+    Two layouts are read: keras' legacy optimizer (TF < 2.11) stores each moment beside its
+    variable (``<key>/.OPTIMIZER_SLOT/optimizer/m``), with the step in ``optimizer/iter``;
+    the current one stores a list ``optimizer/_variables/<i>`` (0: the step, then ``m``, ``v``
+    of each trainable variable in ``model.trainable_variables`` order, which is the order
+    of the model's parameters here), with the step in ``optimizer/_iterations``.
+
+    Raises:
+        KeyError: no Adam state in the checkpoint (e.g. a model exported without optimizer).
+        ValueError: the slots do not line up with the model's parameters (count or shapes).
+    """
+    expected = list(_expected(model, root, ()))
+    slots = {
+        key: variables.get(f"{optimizer}/{key}{VALUE_SUFFIX}") for key in ("iter", "_iterations")
+    }
+    legacy = slots["iter"] is not None
+    step = slots["iter"] if legacy else slots["_iterations"]
+    if step is None:
+        raise KeyError(
+            f"tf_adam_state_for: no optimizer state ({optimizer}/iter or {optimizer}/_iterations)"
+            " in the checkpoint"
+        )
+    if not legacy:
+        _check_slot_count(variables, optimizer, len(expected))
+    state: dict[str, Any] = {"step": int(step), "m": {}, "v": {}}
+    for k, (path, tf, _) in enumerate(expected):
+        for j, moment in enumerate(("m", "v")):
+            if legacy:
+                key = f"{tf}/.OPTIMIZER_SLOT/{optimizer}/{moment}"
+            else:
+                key = f"{optimizer}/_variables/{2 * k + 1 + j}"
+            value = variables.get(key + VALUE_SUFFIX)
+            want = variables[tf + VALUE_SUFFIX].shape
+            if value is None or value.shape != want:
+                got = "missing" if value is None else f"of shape {value.shape}"
+                raise ValueError(
+                    f"tf_adam_state_for: the {moment} slot of {tf} ({key}) is {got}, expected "
+                    f"shape {want}"
+                )
+            node = state[moment]
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = np.asarray(value, np.float32).reshape(
+                _built_shape(model, path, value.shape)
+            )
+    return state
+
+
+def _check_slot_count(variables: dict[str, Any], optimizer: str, n_params: int) -> None:
+    pattern = re.compile(rf"^{re.escape(optimizer)}/_variables/(\d+){re.escape(VALUE_SUFFIX)}$")
+    found = sorted(int(m.group(1)) for k in variables if (m := pattern.match(k)))
+    if found != list(range(1, 2 * n_params + 1)):
+        raise ValueError(
+            f"tf_adam_state_for: the optimizer holds slots {found[:3]}..{found[-3:]} "
+            f"({len(found)}), expected m and v for each of the model's {n_params} parameters"
+        )
+
+
+def _built_shape(model: Module, path: tuple[str, ...], shape: tuple) -> tuple:
+    """The shape of the model's parameter at ``path`` (after tf_params_for built it)."""
+    node: Any = model
+    for part in path[:-1]:
+        node = node.children()[part]
+    current = node._params.get(path[-1])
+    return tuple(current.shape) if current is not None else tuple(shape)

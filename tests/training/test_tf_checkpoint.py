@@ -23,9 +23,11 @@ from ddsp_ref.training.tf_bundle import BundleEntry, TensorBundle, crc32c, maske
 from ddsp_ref.training.tf_checkpoint import (
     VALUE_SUFFIX,
     find_operative_config,
+    is_tf_checkpoint,
     latest_tf_checkpoint,
     load_tf_checkpoint,
     restore_tf_checkpoint,
+    tf_adam_state_for,
     tf_params_for,
 )
 
@@ -115,6 +117,9 @@ def test_load_tf_checkpoint_resolves_folder_prefix_and_files():
     prefix = str(folder / "ckpt-1")
     for path in (folder, prefix, prefix + ".index", prefix + ".data-00000-of-00001"):
         assert latest_tf_checkpoint(path) == prefix
+        assert is_tf_checkpoint(path)
+    assert not is_tf_checkpoint(folder / "ckpt-2")
+    assert not is_tf_checkpoint(folder / "operative_config-1.gin")
 
 
 def test_latest_checkpoint_without_state_file_takes_highest_step(tmp_path):
@@ -371,3 +376,40 @@ def test_no_reverb_case_has_lstm_names():
 def test_fixture_is_small():
     size = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
     assert size < 600_000
+
+
+# -- Adam's state (to resume a ddsp run) --------------------------------------------------------
+@pytest.mark.parametrize("case", CASES)
+def test_adam_state_matches_the_tf_optimizers_slots(gin, case):
+    """Each trainable variable's moments as TF's optimizer object held them (recorded by
+    ``model.trainable_variables`` index with the variable's value, which identifies it)."""
+    from ddsp_ref.module import flatten_dict
+
+    ref = reference(case)
+    variables = load_tf_checkpoint(FIXTURES / case)
+    model = colab_model(gin, FIXTURES / case)
+    params = flatten_dict(tf_params_for(model, variables))
+    state = tf_adam_state_for(model, variables)
+    assert state["step"] == int(ref["adam/step"]) == 1
+    m, v = flatten_dict(state["m"]), flatten_dict(state["v"])
+    indices = sorted(k.split("/")[-1] for k in ref if k.startswith("adam/var/"))
+    assert len(indices) == len(params) == len(m) == len(v)
+    for i in indices:
+        value = ref[f"adam/var/{i}"]
+        (path,) = [p for p, x in params.items() if x.shape == value.shape and np.all(x == value)]
+        np.testing.assert_array_equal(m[path], ref[f"adam/m/{i}"], err_msg=path)
+        np.testing.assert_array_equal(v[path], ref[f"adam/v/{i}"], err_msg=path)
+        assert np.any(m[path] != 0)  # one step taken: the moments are filled
+
+
+def test_adam_state_errors(gin):
+    variables = load_tf_checkpoint(FIXTURES / "solo")
+    model = colab_model(gin, FIXTURES / "solo")
+    tf_params_for(model, variables)
+    model_only = {k: x for k, x in variables.items() if k.startswith("model/")}
+    with pytest.raises(KeyError, match="no optimizer state"):
+        tf_adam_state_for(model, model_only)
+    fewer = dict(variables)
+    del fewer["optimizer/_variables/7" + VALUE_SUFFIX]
+    with pytest.raises(ValueError, match="expected m and v for each of the model's 18"):
+        tf_adam_state_for(model, fewer)
