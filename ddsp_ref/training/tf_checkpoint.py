@@ -39,7 +39,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -136,12 +136,31 @@ def load_tf_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every numeric tensor of the checkpoint at ``path`` (see :func:`latest_tf_checkpoint`)
     by its key (e.g. ``model/decoder/dense_out/kernel/.ATTRIBUTES/VARIABLE_VALUE``), each
     crc32c-checked. String tensors (the object graph) are left out."""
-    bundle = TensorBundle(latest_tf_checkpoint(path))
-    out = {}
-    for name in bundle.keys():
-        if bundle.entries[name].dtype != 7:  # DT_STRING
-            out[name] = bundle.read(name)
-    return out
+    return dict(_BundleView(TensorBundle(latest_tf_checkpoint(path))))
+
+
+class _BundleView(Mapping):
+    """The numeric tensors of a bundle as a read-only mapping that reads (and checks) a tensor
+    only when it is looked up: restoring a model then skips the optimizer's slots."""
+
+    def __init__(self, bundle: TensorBundle):
+        self.bundle = bundle
+        self._keys = [k for k, e in bundle.entries.items() if e.dtype != 7]  # 7: DT_STRING
+
+    def __contains__(self, key: object) -> bool:  # without reading the tensor
+        entry = self.bundle.entries.get(key) if isinstance(key, str) else None
+        return entry is not None and entry.dtype != 7
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self:
+            raise KeyError(key)
+        return self.bundle.read(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 # -- mapping ------------------------------------------------------------------------------------
@@ -187,7 +206,7 @@ def _child_tf_path(parent: Module, name: str, child: Module, tf: str) -> str:
     return f"{tf}/{name}"  # Autoencoder sub-modules, processors of a group, ...
 
 
-def tf_params_for(model: Module, variables: dict[str, Any], strict: bool = True,
+def tf_params_for(model: Module, variables: Mapping[str, Any], strict: bool = True,
                   root: str = "model") -> dict[str, Any]:  # fmt: skip
     """ddsp checkpoint variables (:func:`load_tf_checkpoint`) as ``model``'s nested parameters
     dict, ready for ``model.set_parameters``.
@@ -233,7 +252,7 @@ def tf_params_for(model: Module, variables: dict[str, Any], strict: bool = True,
     return params
 
 
-def _model_keys(variables: dict[str, Any], root: str) -> list[str]:
+def _model_keys(variables: Mapping[str, Any], root: str) -> list[str]:
     """The model's variable keys (suffix removed), without the legacy optimizer's slots
     (``<variable>/.OPTIMIZER_SLOT/optimizer/m``), which sit under the model's keys."""
     n, head = len(VALUE_SUFFIX), root + "/"
@@ -268,10 +287,11 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def restore_tf_checkpoint(model: Module, path: str | os.PathLike, strict: bool = True) -> None:
     """Load ddsp's TF checkpoint at ``path`` (folder, prefix or ``.index``) into ``model``."""
-    model.set_parameters(tf_params_for(model, load_tf_checkpoint(path), strict=strict))
+    variables = _BundleView(TensorBundle(latest_tf_checkpoint(path)))
+    model.set_parameters(tf_params_for(model, variables, strict=strict))
 
 
-def tf_adam_state_for(model: Module, variables: dict[str, Any], root: str = "model",
+def tf_adam_state_for(model: Module, variables: Mapping[str, Any], root: str = "model",
                       optimizer: str = "optimizer") -> dict:  # fmt: skip
     """The Adam state of a ddsp checkpoint as ddsp_ref's
     :class:`~ddsp_ref.training.optimizers.Adam` state: ``{'step': int, 'm': tree, 'v': tree}``
@@ -325,7 +345,7 @@ def tf_adam_state_for(model: Module, variables: dict[str, Any], root: str = "mod
     return state
 
 
-def _check_slot_count(variables: dict[str, Any], optimizer: str, n_params: int) -> None:
+def _check_slot_count(variables: Mapping[str, Any], optimizer: str, n_params: int) -> None:
     pattern = re.compile(rf"^{re.escape(optimizer)}/_variables/(\d+){re.escape(VALUE_SUFFIX)}$")
     found = sorted(int(m.group(1)) for k in variables if (m := pattern.match(k)))
     if found != list(range(1, 2 * n_params + 1)):

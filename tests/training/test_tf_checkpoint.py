@@ -344,6 +344,27 @@ def test_restore_into_a_model_already_called(gin):
     check_outputs(model, ref, np.float32)
 
 
+def test_restore_reads_only_the_models_tensors(gin, tmp_path):
+    """A corrupt optimizer slot does not stop a restore (it is never read); a corrupt model
+    variable does."""
+    folder = copy_case("solo", tmp_path)
+    data = folder / "ckpt-1.data-00000-of-00001"
+    good = data.read_bytes()
+    entries = TensorBundle(folder / "ckpt-1").entries
+    for key, fails in (("optimizer/_variables/17" + VALUE_SUFFIX, False), (KERNEL, True)):
+        raw = bytearray(good)
+        raw[entries[key].offset] ^= 0x01
+        data.write_bytes(bytes(raw))
+        model = colab_model(gin, folder)
+        if fails:
+            with pytest.raises(ValueError, match="dense_out/kernel.*crc32c"):
+                restore_tf_checkpoint(model, folder)
+        else:
+            restore_tf_checkpoint(model, folder)
+            check_outputs(model, reference("solo"), np.float32)
+        gin.clear_config()
+
+
 def test_strict_mapping_errors(gin):
     variables = load_tf_checkpoint(FIXTURES / "solo")
     model = colab_model(gin, FIXTURES / "solo")
