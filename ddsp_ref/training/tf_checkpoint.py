@@ -26,10 +26,11 @@ ddsp's ``FcStack`` and ``Fc`` are keras ``Sequential`` models, which name their 
 ``layer_with_weights-<k>`` in order. Layers that are not built yet (keras builds them at the
 first call) are built here from the checkpoint's shapes, as keras' deferred restore does.
 
-Typical use (ddsp's colab)::
+Typical use (ddsp's colab; ``import ddsp_ref.losses, ddsp_ref.training`` first, so that gin
+knows every name the config uses)::
 
     gin.parse_config_file(find_operative_config(folder), skip_unknown=True)
-    model = ddsp_ref.training.models.Autoencoder()
+    model = gin.get_configurable("models.Autoencoder")()  # gin-registered: bindings apply
     restore_tf_checkpoint(model, folder)
     outputs = model(features, training=False)
 """
