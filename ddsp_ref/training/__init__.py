@@ -8,6 +8,10 @@ side loads on first use. ``import ddsp_ref`` alone imports none of it.
 
 import importlib
 
+# ddsp's ``import ddsp`` (the first line of its configs) also loads the losses, so an operative
+# config's SpectralLoss resolves; the gin alias maps ``ddsp`` onto this package's modules.
+from .. import losses as _losses  # noqa: F401
+
 # gin registration
 from . import (  # noqa: F401
     checkpoints,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..backend import array_namespace
 from ..core.utils import make_iterable
-from ..gin_support import configurable, register
+from ..gin_support import configurable
 from ..module import Module, flatten_dict, unflatten_dict
 
 __all__ = ["Model", "Autoencoder", "get_model", "load_model_params"]
@@ -59,6 +59,19 @@ class Model(Module):
     def call(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must define call()")
 
+    def _checkpoint_params(self, checkpoint_path: str | os.PathLike) -> tuple[str, dict]:
+        """ddsp_ref's ``ckpt-<step>.npz`` (preferred when a folder holds both), else ddsp's
+        TensorFlow checkpoint (``tf_checkpoint``: mapped onto this model's layers, building
+        those not built yet from the saved shapes)."""
+        from .checkpoints import latest_checkpoint
+        from .tf_checkpoint import is_tf_checkpoint, tf_checkpoint_params
+
+        path = os.fspath(checkpoint_path)
+        ours = latest_checkpoint(path) if os.path.isdir(path) else path.endswith(".npz")
+        if not ours and is_tf_checkpoint(path):
+            return tf_checkpoint_params(self, path, strict=False)
+        return load_model_params(path)
+
     def restore(self, checkpoint_path: str | os.PathLike, verbose: bool = True,
                 restore_keys: list[str] | None = None) -> str:  # fmt: skip
         """Load parameters from a checkpoint (ddsp's ``Model.restore``).
@@ -67,10 +80,14 @@ class Model(Module):
         ``ckpt-<step>.npz``; the optimiser state is ignored). Each value keeps the model's current
         dtype and device (numpy or cupy).
 
-        The model must have been called once (e.g. ``model(batch)``) when it has layers sized by
-        their first input (Dense, RNN): their parameters do not exist before, and a checkpoint
-        holding them is refused with an error saying so, rather than guessing the layers'
-        input sizes from the saved shapes.
+        ddsp's TensorFlow checkpoints (a folder of ``ckpt-<step>.index`` / ``.data-*`` files, a
+        prefix or an ``.index`` file) are read without TensorFlow and mapped onto the model
+        (``tf_checkpoint``); their layers are built from the saved shapes, so the colab's
+        ``model = Autoencoder(); model.restore(ckpt_dir)`` works before any call.
+
+        For ddsp_ref's checkpoints the model must have been called once (e.g. ``model(batch)``)
+        when it has layers sized by their first input (Dense, RNN): their parameters do not
+        exist before, and a checkpoint holding them is refused with an error saying so.
 
         Args:
             checkpoint_path: a checkpoint file, or a folder whose latest checkpoint is used.
@@ -89,7 +106,7 @@ class Model(Module):
             ValueError: a shape mismatch (e.g. the model was configured with other sizes).
         """
         where = f"{type(self).__name__}.restore"
-        path, loaded = load_model_params(checkpoint_path)
+        path, loaded = self._checkpoint_params(checkpoint_path)
         current = self.parameters()
         if restore_keys is None:
             keys = sorted(set(loaded) | set(current))

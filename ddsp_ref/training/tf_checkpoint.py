@@ -59,6 +59,7 @@ __all__ = [
     "load_tf_checkpoint",
     "tf_params_for",
     "restore_tf_checkpoint",
+    "tf_checkpoint_params",
     "tf_adam_state_for",
 ]
 
@@ -286,10 +287,18 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(d) for d in shape if d != 1)
 
 
+def tf_checkpoint_params(model: Module, path: str | os.PathLike,
+                         strict: bool = True) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """``(checkpoint prefix, model's parameters dict)`` from ddsp's TF checkpoint at ``path``
+    (folder, prefix or ``.index``), reading only the model's tensors; what ``Model.restore``
+    uses for ddsp checkpoints."""
+    prefix = latest_tf_checkpoint(path)
+    return prefix, tf_params_for(model, _BundleView(TensorBundle(prefix)), strict=strict)
+
+
 def restore_tf_checkpoint(model: Module, path: str | os.PathLike, strict: bool = True) -> None:
     """Load ddsp's TF checkpoint at ``path`` (folder, prefix or ``.index``) into ``model``."""
-    variables = _BundleView(TensorBundle(latest_tf_checkpoint(path)))
-    model.set_parameters(tf_params_for(model, variables, strict=strict))
+    model.set_parameters(tf_checkpoint_params(model, path, strict)[1])
 
 
 def tf_adam_state_for(model: Module, variables: Mapping[str, Any], root: str = "model",

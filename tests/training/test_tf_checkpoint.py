@@ -246,10 +246,18 @@ def gin():
 
 
 def colab_model(gin, folder: Path):
-    """ddsp's colab recipe: parse the operative config (skipping ddsp-only names), then build
-    the Autoencoder from it (through gin: ``models.Autoencoder`` is gin-registered)."""
+    """ddsp's colab recipe: parse the operative config (skipping ddsp-only names), then
+    ``models.Autoencoder()`` in Python (gin-configurable, so the bindings apply)."""
+    from ddsp_ref.training import models
+
     gin.parse_config_file(find_operative_config(folder), skip_unknown=True)
-    return gin.get_configurable("models.Autoencoder")()
+    return models.Autoencoder()
+
+
+def models_autoencoder():
+    from ddsp_ref.training import models
+
+    return models.Autoencoder()
 
 
 def features_of(ref: dict, dtype=np.float32) -> dict:
@@ -329,10 +337,24 @@ def check_outputs(model, ref: dict, dtype) -> None:
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_colab_path_reproduces_tf_outputs(gin, case, dtype):
+    """As written in the colab: ``model.restore(ckpt_dir)`` on a model never called."""
     ref = reference(case)
     model = colab_model(gin, FIXTURES / case)
-    restore_tf_checkpoint(model, FIXTURES / case)
+    model.restore(str(FIXTURES / case))
     check_outputs(model, ref, dtype)
+
+
+def test_restore_tf_checkpoint_function_equals_model_restore(gin):
+    from ddsp_ref.module import flatten_dict
+
+    a = colab_model(gin, FIXTURES / "solo")
+    restore_tf_checkpoint(a, FIXTURES / "solo" / "ckpt-1.index")
+    b = colab_model(gin, FIXTURES / "solo")
+    b.restore(str(FIXTURES / "solo"))
+    flat_a, flat_b = flatten_dict(a.parameters()), flatten_dict(b.parameters())
+    assert sorted(flat_a) == sorted(flat_b)
+    for key in flat_a:
+        np.testing.assert_array_equal(flat_a[key], flat_b[key])
 
 
 def test_restore_into_a_model_already_called(gin):
@@ -380,7 +402,7 @@ def test_strict_mapping_errors(gin):
 def test_model_of_another_size_is_refused(gin):
     gin.parse_config_file(find_operative_config(FIXTURES / "solo"), skip_unknown=True)
     gin.parse_config("RnnFcDecoder.ch = 16")
-    model = gin.get_configurable("models.Autoencoder")()
+    model = models_autoencoder()
     with pytest.raises(
         ValueError, match=r"fc_0/dense/kernel has shape \(1, 8\) .*expects \(1, 16\)"
     ):
