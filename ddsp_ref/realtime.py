@@ -27,7 +27,7 @@ from .training.decoders import RnnFcDecoder
 from .training.preprocessing import F0LoudnessPreprocessor, scale_db, scale_f0_hz
 from .validation import finite_number, positive_number
 
-__all__ = ["FeatureStream", "StreamingTransfer", "stream_file"]
+__all__ = ["FeatureStream", "StreamingTransfer", "quantile_loudness_map", "stream_file"]
 
 _LOUDNESS_N_FFT = 512  # compute_loudness's default frame, as the preprocessor uses it
 
@@ -281,6 +281,39 @@ def stream_file(audio: Any, sample_rate: int, model: Any, block_ms: float = 32.0
     pieces = [stream.process(audio[i : i + size]) for i in range(0, audio.size, size)]
     out = np.concatenate(pieces + [stream.flush()])
     return out[stream.latency_samples : stream.latency_samples + n_out]
+
+
+def quantile_loudness_map(calibration: dict, quantile_transform: Any) -> Any:
+    """A fixed per-frame loudness mapping onto the dataset's loudness distribution.
+
+    The offline recipe fits the input's own loudness quantiles over its note frames
+    (``postprocessing.fit_quantile_transform``), which needs the whole file. Here they are
+    fitted once on a calibration take (the same player and microphone), and the returned map
+    sends every frame's loudness through that fit and the dataset's inverse transform.
+
+    Args:
+        calibration: features of the calibration take: ``loudness_db``, ``f0_confidence``,
+            each [n_frames] (as ``FeatureStream`` or ``offline`` gives them).
+        quantile_transform: the dataset's ``QuantileTransformer`` (``statistics[
+            'quantile_transform']``).
+
+    Returns:
+        ``loudness_map`` for :class:`StreamingTransfer`: loudness [n] dB -> [n] dB.
+    """
+    from .training.postprocessing import detect_notes, fit_quantile_transform
+
+    loudness = np.asarray(calibration["loudness_db"], np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a silent take: 0 / 0, no notes
+        mask_on, _ = detect_notes(loudness, calibration["f0_confidence"])
+    if not mask_on.any():
+        raise ValueError("quantile_loudness_map: the calibration take has no note frames")
+    fitted = fit_quantile_transform(loudness, mask_on)
+
+    def loudness_map(loudness_db: np.ndarray) -> np.ndarray:
+        frames = np.asarray(loudness_db, np.float64).reshape(-1, 1)
+        return quantile_transform.inverse_transform(fitted.transform(frames))[:, 0]
+
+    return loudness_map
 
 
 def stateless_decoder(decoder: Any) -> RnnFcDecoder:

@@ -12,7 +12,13 @@ import scipy.signal
 
 from ddsp_ref import effects, processors, synths
 from ddsp_ref.autodiff import tree_map
-from ddsp_ref.realtime import FeatureStream, StreamingTransfer, stateless_decoder, stream_file
+from ddsp_ref.realtime import (
+    FeatureStream,
+    StreamingTransfer,
+    quantile_loudness_map,
+    stateless_decoder,
+    stream_file,
+)
 from ddsp_ref.spectral_ops import compute_f0, compute_loudness
 from ddsp_ref.streaming import FilteredNoiseStream, ReverbStream
 from ddsp_ref.synths import NoiseSource
@@ -267,6 +273,24 @@ def test_pitch_loudness_shift_and_loudness_map():
     out = stream_file(audio, SR, make_model(1), block_ms=8, pitch_shift=-1.0,
                       loudness_shift=-3.0, loudness_map=lambda db: db - 4.5)  # fmt: skip
     assert_close(out, expected, np.float32)
+
+
+def test_quantile_loudness_map_equals_the_offline_fit_on_the_calibration_notes():
+    from ddsp_ref.training.postprocessing import detect_notes, fit_quantile_transform
+    from ddsp_ref.training.quantile import QuantileTransformer
+
+    calibration = offline_features(tone(SR))
+    dataset = QuantileTransformer().fit(np.random.default_rng(0).uniform(-70, -10, (500, 1)))
+    loudness_map = quantile_loudness_map(calibration, dataset)
+    loudness = np.asarray(calibration["loudness_db"], np.float64)
+    mask, _ = detect_notes(loudness, calibration["f0_confidence"])
+    assert mask.sum() > 100
+    offline = fit_quantile_transform(loudness, mask, inv_quantile=dataset)[:, 0]
+    np.testing.assert_allclose(loudness_map(loudness)[mask], offline[mask], rtol=1e-12)
+    # Per frame: a frame maps the same alone as within the file.
+    np.testing.assert_allclose(loudness_map(loudness[7:8]), loudness_map(loudness)[7:8])
+    with pytest.raises(ValueError, match="no note frames"):
+        quantile_loudness_map(offline_features(np.zeros(SR, np.float32)), dataset)
 
 
 @pytest.mark.parametrize("noise, reverb, rnn_type", [
