@@ -187,6 +187,8 @@ class StreamingTransfer:
         """Audio ``[n]`` (16 kHz, n a multiple of the hop, usually ``block_size``) in, the
         same number of output samples out (the first ``latency_samples`` of a signal are 0)."""
         block = np.asarray(block, self.dtype).reshape(-1)
+        if not np.all(np.isfinite(block)):  # checked before any state changes
+            raise ValueError("StreamingTransfer.process: the block has NaN or infinite samples")
         if block.size % self.hop:
             raise ValueError(
                 f"StreamingTransfer.process: a block must be a whole number of hops "

@@ -162,12 +162,12 @@ def test_feature_stream_equals_one_shot(n, sizes, amplitude):
 SPLITS = (("amps", 1), ("harmonic_distribution", 12), ("noise_magnitudes", 8))
 
 
-def make_model(n_frames, noise=True, reverb=True, rnn_type="gru", dtype=np.float32):
+def make_model(n_frames, noise=True, reverb=True, rnn_type="gru", dtype=np.float32, n_bands=8):
     """A tiny solo_instrument: F0LoudnessPreprocessor -> RnnFcDecoder -> Harmonic +
     FilteredNoise(window_size 0) + Add -> Reverb(trainable); seeded, so equal models. With
     float64, the parameters are float64 too (a float32 IR would be transformed in float32)."""
     n = n_frames * HOP
-    splits = SPLITS if noise else SPLITS[:2]
+    splits = SPLITS[:2] + ((("noise_magnitudes", n_bands),) if noise else ())
     decoder = RnnFcDecoder(rnn_channels=16, rnn_type=rnn_type, ch=16, layers_per_stack=1,
                            input_keys=("ld_scaled", "f0_scaled"), output_splits=splits,
                            seed=0)  # fmt: skip
@@ -305,6 +305,16 @@ def test_other_solo_shapes(noise, reverb, rnn_type):
     assert_close(out, expected, np.float64)
 
 
+def test_noise_filter_longer_than_a_hop_adds_latency():
+    """129 bands: a 256-tap FIR whose delay compensation (126 samples) exceeds the hop by 62."""
+    audio = tone(5000)
+    expected = one_shot(audio, make_model(-(-5000 // HOP), n_bands=129))
+    stream = StreamingTransfer(make_model(1, n_bands=129), block_ms=8)
+    assert stream.latency_samples == 512 + 62
+    out = stream_file(audio, SR, make_model(1, n_bands=129), block_ms=8)
+    assert_close(out, expected, np.float32)
+
+
 def test_stream_file_resamples_other_rates():
     from ddsp_ref.training.data_preparation.audio import resample
 
@@ -340,6 +350,8 @@ def test_flush_without_input_and_bad_input():
     assert stream.flush().size == 0
     with pytest.raises(ValueError, match="whole number of hops"):
         stream.process(np.zeros(100))
+    with pytest.raises(ValueError, match="NaN"):
+        stream.process(np.full(64, np.nan))
     with pytest.raises(ValueError, match="whole number of hops"):
         StreamingTransfer(make_model(1), block_ms=10)
     model = make_model(1)
