@@ -1,4 +1,4 @@
-"""Block-by-block rendering of the Harmonic synth for long or live signals.
+"""Block-by-block rendering of the Harmonic and FilteredNoise synths and the Reverb effect.
 
 ``HarmonicStream`` feeds frame-wise controls to a :class:`~ddsp_ref.synths.Harmonic` block by
 block. Frame ``k`` sits at sample ``k * hop_size`` and the samples between two frames depend on
@@ -7,6 +7,10 @@ its own last frame; that frame and the oscillator phase are carried into the nex
 ``flush()`` holds the final frame for one more hop (what ddsp's ``add_endpoint=True`` does). The
 concatenated blocks therefore equal one-shot ``Harmonic`` synthesis of all frames, for any block
 sizes, with a latency of one frame.
+
+``FilteredNoiseStream`` and ``ReverbStream`` do the same for the noise synth (per-frame FIR
+overlap-add, its tail carried) and the convolution reverb (FFT overlap-add, the IR's tail
+carried); ``ddsp_ref.realtime`` puts them together into a real-time timbre transfer.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import numpy as np
 from . import core
 from .autodiff import ops
 from .autodiff.fused.oscillators import Taps, harmonic_bank
-from .backend import array_namespace
-from .numerics import hann_window
-from .validation import positive_int
+from .backend import array_namespace, fft_module
+from .core.convolution import get_fft_size
+from .numerics import hann_window, next_power_of_2
+from .synths import NoiseSource
+from .validation import check_rank, positive_int
 
-__all__ = ["HarmonicStream"]
+__all__ = ["HarmonicStream", "FilteredNoiseStream", "ReverbStream"]
 
 
 class HarmonicStream:
@@ -115,3 +121,170 @@ def _crossfade_taps(n_frames: int, hop: int, method: str, dtype: Any) -> Taps:
     else:
         weights = (np.arange(hop, dtype=np.float64) / hop).astype(dtype)
     return Taps.crossfade(n_frames, hop, weights)
+
+
+class FilteredNoiseStream:
+    """Render a FilteredNoise synth incrementally: same noise, same filters, tail carried.
+
+    One-shot ``FilteredNoise`` with ``n_frames`` frames and ``n_samples = n_frames * hop``
+    cuts uniform noise into blocks of ``hop`` samples, convolves block k with frame k's FIR
+    (``frequency_impulse_response(magnitudes, window_size)``, ``ir_size`` taps), overlap-adds
+    and drops the first ``start = (ir_size - 1) // 2 - 1`` samples (ddsp's automatic delay
+    compensation). Here each block of frames is convolved the same way, the last ``ir_size -
+    1`` overlap-add samples are carried to the next block, and ``flush()`` emits the final
+    ``start`` samples, so the concatenated blocks equal the one-shot output.
+
+    The noise: a fresh ``NoiseSource`` seeded with the synth's seed, so with batch 1 the
+    stream draws exactly the sample sequence of the synth's first one-shot call (NumPy's
+    generators give the same numbers drawn in pieces or at once, float32 and float64); with
+    a ``None`` seed it is fresh noise, as one-shot. For batch > 1, pass ``noise`` explicitly
+    (the one-shot draws row after row, which a stream cannot reproduce).
+
+    Args:
+        synth: the FilteredNoise processor (scale_fn, initial_bias, window_size, seed).
+        hop_size: samples per frame.
+    """
+
+    def __init__(self, synth: Any, hop_size: int):
+        self.synth = synth
+        self.hop_size = positive_int(hop_size, "hop_size", "FilteredNoiseStream")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the carried tail and restart the noise sequence from the synth's seed."""
+        self._noise = NoiseSource(self.synth._noise.seed)
+        self._tail = None  # overlap-add samples [B, ir_size - 1] after the last frame
+        self._to_drop = None  # leading samples still to drop (the delay compensation)
+
+    def process(self, magnitudes: Any, noise: Any = None) -> Any:
+        """Render one block of frames.
+
+        Args:
+            magnitudes: network outputs ``[batch, n_frames, n_bands]`` (as
+                ``FilteredNoise.get_controls`` takes them).
+            noise: optional uniform noise ``[batch, n_frames * hop_size]``; drawn from the
+                stream's source when None.
+
+        Returns:
+            Audio ``[batch, n_frames * hop_size - start]`` for the first block, then
+            ``[batch, n_frames * hop_size]``.
+        """
+        mags = self.synth.get_controls(magnitudes)["magnitudes"]
+        mags = core.to_float(mags)
+        xp = array_namespace(mags)
+        batch, n_frames = mags.shape[0], mags.shape[1]
+        irs = core.frequency_impulse_response(mags, window_size=self.synth.window_size)
+        ir_size = irs.shape[-1]
+        start = (ir_size - 1) // 2 - 1
+        if start < 0:
+            raise ValueError(
+                f"FilteredNoiseStream: needs at least 3 frequency bands (an IR of >= 4 taps), "
+                f"got {mags.shape[-1]}"
+            )
+        n = n_frames * self.hop_size
+        if noise is None:
+            noise = self._noise.uniform(xp, (batch, n), mags.dtype)
+        elif tuple(noise.shape) != (batch, n):
+            raise ValueError(
+                f"FilteredNoiseStream.process: noise must be [{batch}, {n}], got "
+                f"{tuple(noise.shape)}"
+            )
+        out = _frame_convolve(xp.asarray(noise, dtype=mags.dtype), irs, self.hop_size)
+        if self._tail is None:
+            self._tail = xp.zeros((batch, ir_size - 1), dtype=out.dtype)
+            self._to_drop = start
+        out[:, : ir_size - 1] += self._tail
+        self._tail = out[:, n:].copy()
+        done, self._to_drop = out[:, self._to_drop : n], max(0, self._to_drop - n)
+        return done
+
+    def flush(self) -> Any:
+        """The last ``start`` samples (the carried tail up to the one-shot length)."""
+        if self._tail is None:
+            raise ValueError("FilteredNoiseStream.flush: no block has been processed")
+        start = self._tail.shape[-1] // 2 - 1  # (ir_size - 1) // 2 - 1
+        # Positions start .. start + n_total of the overlap-add are the output; those below
+        # n_total (or below start, if the signal was shorter) have been emitted.
+        audio = self._tail[:, self._to_drop : start]
+        self.reset()
+        return audio
+
+
+def _frame_convolve(noise: Any, irs: Any, hop: int) -> Any:
+    """Block k (``hop`` samples of ``noise`` [B, F * hop]) convolved with ``irs[:, k]``
+    [B, F, taps] and overlap-added: [B, F * hop + taps - 1] (one FFT size for all blocks, the
+    power of 2 that fft_convolve uses)."""
+    xp = array_namespace(noise)
+    batch, n_frames, ir_size = irs.shape
+    n_fft = get_fft_size(hop, ir_size, power_of_2=True)
+    fft = fft_module(xp)
+    frames = noise.reshape(batch, n_frames, hop)
+    spectra = fft.rfft(frames, n_fft, axis=-1) * fft.rfft(irs, n_fft, axis=-1)
+    pieces = fft.irfft(spectra, n_fft, axis=-1)[..., : hop + ir_size - 1]
+    n_hops = -(-(hop + ir_size - 1) // hop)
+    pieces = xp.concatenate(
+        [pieces, xp.zeros((batch, n_frames, n_hops * hop - pieces.shape[-1]), pieces.dtype)], -1
+    ).reshape(batch, n_frames, n_hops, hop)
+    out = xp.zeros((batch, n_frames + n_hops - 1, hop), dtype=noise.dtype)
+    for j in range(n_hops):  # piece j of every block lands j hops after the block's start
+        out[:, j : j + n_frames] += pieces[:, :, j]
+    return out.reshape(batch, -1)[:, : n_frames * hop + ir_size - 1]
+
+
+class ReverbStream:
+    """Causal FFT convolution with a long impulse response, block by block (overlap-add).
+
+    Each block ``x`` [batch, n] is convolved in full with the IR (one FFT of the power of 2
+    >= n + taps - 1, the IR's spectrum cached per size), the first ``taps - 1`` samples get the
+    tail carried from earlier blocks, and the rest becomes the new tail. The concatenated
+    blocks equal ``Reverb`` one-shot ('same' padding, no delay compensation, tap 0 masked,
+    ``add_dry``) on the concatenated input: a causal filter has no latency.
+
+    Args:
+        reverb: a :class:`~ddsp_ref.effects.Reverb` (trainable: its ``ir`` parameter).
+        ir: the impulse response ``[ir_size]`` for a non-trainable Reverb.
+    """
+
+    def __init__(self, reverb: Any, ir: Any = None):
+        if reverb.trainable:
+            ir = reverb.parameter("ir")
+        elif ir is None:
+            raise ValueError("ReverbStream: a non-trainable Reverb needs its `ir` [ir_size]")
+        ir = core.to_float(ir, "ir", "ReverbStream")
+        check_rank(ir, (1,), "ir", "ReverbStream", "[ir_size]")
+        if ir.shape[0] < 2:
+            raise ValueError(f"ReverbStream: the IR needs at least 2 taps, got {ir.shape[0]}")
+        self.reverb = reverb
+        self._ir = reverb._mask_dry_ir(ir)
+        self._spectra: dict = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the carried tail (start a new signal)."""
+        self._tail = None  # [B, ir_size - 1]
+
+    def process(self, audio: Any) -> Any:
+        """Reverberate one block ``[batch, n]`` -> ``[batch, n]`` (wet, plus dry if add_dry)."""
+        audio = core.to_float(audio, "audio", "ReverbStream")
+        check_rank(audio, (2,), "audio", "ReverbStream", "[batch, n_samples]")
+        xp = array_namespace(audio)
+        batch, n = audio.shape
+        taps = self._ir.shape[0]
+        if self._tail is None:
+            self._tail = xp.zeros((batch, taps - 1), dtype=audio.dtype)
+        n_fft = next_power_of_2(n + taps - 1)
+        fft = fft_module(xp)
+        spectrum = fft.rfft(audio, n_fft, axis=-1) * self._spectrum(xp, n_fft)
+        wet = fft.irfft(spectrum, n_fft, axis=-1)[:, : n + taps - 1].astype(audio.dtype)
+        wet[:, : taps - 1] += self._tail
+        self._tail = wet[:, n:].copy()
+        wet = wet[:, :n]
+        return wet + audio if self.reverb.add_dry else wet
+
+    def _spectrum(self, xp: Any, n_fft: int) -> Any:
+        """The IR's spectrum in the IR's own precision (a float32 parameter stays float32
+        with float64 audio), as the one-shot ``fft_convolve`` transforms it."""
+        key = (xp.__name__, n_fft)
+        if key not in self._spectra:
+            self._spectra[key] = fft_module(xp).rfft(xp.asarray(self._ir), n_fft, axis=-1)
+        return self._spectra[key]
