@@ -108,6 +108,10 @@ def test_frame_count_mismatch_and_missing_features_raise():
         OnlineF0PowerPreprocessor(compute_power=False)({"audio": audio})
     with pytest.raises(ValueError, match="padding"):
         OnlineF0PowerPreprocessor(padding="causal")
+    # 'valid' power frames of 512 samples outnumber the tracker's 1024-sample frames (CREPE's
+    # size, as in ddsp): (4096 - 512) // 64 + 1 = 57 expected, 49 f0 frames
+    with pytest.raises(ValueError, match="'f0_hz' does not have 57 frames"):
+        OnlineF0PowerPreprocessor(frame_size=512, padding="valid")({"audio": audio})
     with pytest.raises(ValueError):
         OnlineF0PowerPreprocessor(frame_rate=32000)  # hop 16000 // 32000 = 0
 
