@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 import ddsp_ref
-from ddsp_ref.autodiff import ops
+from ddsp_ref import processors, synths
+from ddsp_ref.autodiff import ops, value_and_grad
+from ddsp_ref.losses import SpectralLoss
 from ddsp_ref.spectral_ops import compute_f0
+from ddsp_ref.training.decoders import DilatedConvDecoder
+from ddsp_ref.training.models import Autoencoder
+from ddsp_ref.training.optimizers import Adam
 from ddsp_ref.training.preprocessing import OnlineF0PowerPreprocessor
 
 SR = 16000
@@ -103,6 +108,10 @@ def test_frame_count_mismatch_and_missing_features_raise():
         OnlineF0PowerPreprocessor(compute_power=False)({"audio": audio})
     with pytest.raises(ValueError, match="padding"):
         OnlineF0PowerPreprocessor(padding="causal")
+    # 'valid' power frames of 512 samples outnumber the tracker's 1024-sample frames (CREPE's
+    # size, as in ddsp): (4096 - 512) // 64 + 1 = 57 expected, 49 f0 frames
+    with pytest.raises(ValueError, match="'f0_hz' does not have 57 frames"):
+        OnlineF0PowerPreprocessor(frame_size=512, padding="valid")({"audio": audio})
     with pytest.raises(ValueError):
         OnlineF0PowerPreprocessor(frame_rate=32000)  # hop 16000 // 32000 = 0
 
@@ -120,6 +129,43 @@ def test_power_is_differentiable_and_f0_is_not():
     g_both = ddsp_ref.grad(lambda a: loss(a, True))(audio)
     assert np.max(np.abs(g_pw)) > 0
     np.testing.assert_array_equal(g_both, g_pw)  # the pitch tracker is a stop-gradient
+
+
+def test_vst_style_autoencoder_trains():
+    # vst.gin's front end (50 Hz frames, centre padding, one extra hop of audio, dataset f0)
+    # feeding a small DilatedConvDecoder and a Harmonic synth (linear amplitude resampling, as
+    # vst.gin: 53 frames do not divide 16320 samples for 'window'): Adam steps lower the loss.
+    n, frames = 16320, 52  # 16320 // 320 + 1
+    t = np.arange(n) / SR
+    audio = (0.4 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 440 * t))[None]
+    feats = {"audio": audio.astype(np.float32), "f0_hz": np.full((1, frames), 220.0, np.float32),
+             "f0_confidence": np.ones((1, frames), np.float32)}  # fmt: skip
+    decoder = DilatedConvDecoder(ch=16, layers_per_stack=2, stacks=1,
+                                 input_keys=("pw_scaled", "f0_scaled"), conditioning_keys=None,
+                                 output_splits=(("amps", 1), ("harmonic_distribution", 6)),
+                                 seed=0)  # fmt: skip
+    harmonic = synths.Harmonic(n_samples=n, sample_rate=SR, amp_resample_method="linear")
+    model = Autoencoder(
+        preprocessor=OnlineF0PowerPreprocessor(frame_rate=50, compute_f0=False),
+        decoder=decoder,
+        processor_group=processors.ProcessorGroup(
+            [(harmonic, ["amps", "harmonic_distribution", "f0_hz"])]
+        ),
+        losses=SpectralLoss(logmag_weight=1.0),
+    )
+    outputs = model(feats)
+    assert outputs["pw_scaled"].shape == (1, frames, 1) and outputs["audio_synth"].shape == (1, n)
+    params = model.parameters()
+    step = value_and_grad(lambda p: model.apply(p, feats)[1]["total_loss"])
+    adam, history = Adam(learning_rate=0.003), []
+    state = adam.init(params)
+    for _ in range(5):
+        value, grads = step(params)
+        history.append(float(value))
+        params, state = adam.update(params, grads, state)
+    # the first Adam step may overshoot on the spectral loss; the trend is down
+    assert history[-1] < 0.9 * history[0], history
+    assert history[-1] < history[-2] < history[-3], history
 
 
 def test_gin_builds_the_preprocessor():
