@@ -27,6 +27,7 @@ __all__ = [
     "plot_controls",
     "waveform",
     "plot_loss_curves",
+    "plot_transfer",
     "save_figure",
 ]
 
@@ -363,3 +364,32 @@ def plot_loss_curves(metrics_path: Any, output_path: Any = None, log_scale: bool
     fig.tight_layout()
     save_figure(fig, output_path)
     return os.fspath(output_path)
+
+
+# -- timbre transfer ----------------------------------------------------------------------------
+
+
+def plot_transfer(audios: list[tuple[Any, str]], features: dict, frame_rate: float = 250.0,
+                  *, path: str | None = None) -> Any:  # fmt: skip
+    """Spectrograms of (audio, title) pairs (two per row) above the f0 and loudness a model was
+    given (``features``: ``f0_hz`` [Hz], ``loudness_db`` [dB], each [n_frames]).
+
+    Returns:
+        The matplotlib Figure.
+    """
+    rows = (len(audios) + 1) // 2 + 1
+    fig = _figure((12, 3 * rows))
+    grid = fig.add_gridspec(rows, 2)
+    for i, (audio, title) in enumerate(audios):
+        ax = fig.add_subplot(grid[i // 2, i % 2])
+        specplot(audio, ax=ax)
+        ax.set_title(title)
+    t = np.arange(len(features["f0_hz"])) / frame_rate
+    ax = fig.add_subplot(grid[rows - 1, 0])
+    ax.plot(t, to_numpy(features["f0_hz"]), lw=1)
+    ax.set(title="f0 given to the model", xlabel="time [s]", ylabel="f0 [Hz]")
+    ax = fig.add_subplot(grid[rows - 1, 1])
+    ax.plot(t, to_numpy(features["loudness_db"]), lw=1)
+    ax.set(title="loudness given to the model", xlabel="time [s]", ylabel="loudness [dB]")
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -11,7 +11,9 @@ Recipe (recorded in ``ddsp_ref/data/models/violin/README.md``):
    SpectralLoss(L1, mag 1 + logmag 1).
 3. Adam at ``--learning_rate`` with ddsp's decay and clipping, ``--batch_size``, ``--num_steps``;
    resumable (rerun the same command to continue).
-4. Copy the final checkpoint, the dataset statistics and this recipe into ``--ship_dir``.
+4. ``--ship DIR``: write the latest checkpoint's parameters (no optimizer state), the model's
+   operative gin config (from ``papers/iclr2020/tiny_instrument.gin``, checked to describe the
+   same parameters) and the training set's statistics (for timbre transfer) into DIR.
 
 Run: python scripts/train_shipped_model.py --work /tmp/violin --num_steps 1500
 On a GPU machine without the corpus tools: first ``--pack outputs/violin_train.npz`` here (the
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 
@@ -67,6 +68,37 @@ def prepare(work: str) -> tuple[str, str]:
     return train_dir, eval_dir
 
 
+def ship(work: str, ship_dir: str) -> None:
+    """The latest checkpoint of ``<work>/train`` as a model folder ``ship_dir`` (see step 4)."""
+    import gin
+
+    from ddsp_ref.autodiff import tree_flatten
+    from ddsp_ref.module import flatten_dict
+    from ddsp_ref.training import checkpoints, data, ddsp_run, models, postprocessing
+    from ddsp_ref.training.model_dir import STATISTICS_FILE
+
+    step, params, _, _ = checkpoints.load_checkpoint(os.path.join(work, "train"))
+    ddsp_run.parse_gin(None, ["papers/iclr2020/tiny_instrument.gin"])
+    model = models.Autoencoder()
+    batch = {"audio": np.zeros((1, 64000), np.float32), "f0_hz": np.full((1, 1000), 220.0, np.float32),
+             "loudness_db": np.full((1, 1000), -40.0, np.float32)}  # fmt: skip
+    model(batch, training=False)
+    built = {k: v.shape for k, v in flatten_dict(model.parameters()).items()}
+    saved = {k: v.shape for k, v in flatten_dict(params).items()}
+    if built != saved:
+        raise SystemExit(f"ship: the gin model {built} differs from the checkpoint {saved}")
+    operative = gin.operative_config_str()
+    os.makedirs(ship_dir, exist_ok=True)
+    for old in os.listdir(ship_dir):
+        if old.startswith(("ckpt-", "operative_config-")):
+            os.remove(os.path.join(ship_dir, old))
+    checkpoints.save_checkpoint(ship_dir, step, params, {"step": step}, gin_config=operative)
+    provider = data.DatasetProvider(prepare(work)[0])
+    postprocessing.save_dataset_statistics(provider, os.path.join(ship_dir, STATISTICS_FILE))
+    n = sum(int(np.size(p)) for p in tree_flatten(params)[0])
+    print(f"shipped step {step} ({n} parameters) to {ship_dir}")
+
+
 class _OnDevice:
     """A provider whose batches are moved to the GPU (cupy) as they are drawn."""
 
@@ -98,6 +130,7 @@ def main() -> None:
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--steps_per_save", type=int, default=100)
     parser.add_argument("--pack", help="write the prepared examples to this .npz and exit")
+    parser.add_argument("--ship", help="write the latest checkpoint as a model folder and exit")
     parser.add_argument("--data", help="train on a packed .npz instead of preparing")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--max_seconds", type=float, default=None)
@@ -105,6 +138,9 @@ def main() -> None:
 
     from ddsp_ref.training import data, train_util, trainers
 
+    if args.ship:
+        ship(args.work, args.ship)
+        return
     if args.pack:
         _pack(prepare(args.work)[0], args.pack)
         return

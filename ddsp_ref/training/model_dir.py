@@ -64,43 +64,50 @@ def _parse_config(config_path: str) -> None:
 
 
 def load_model(model_dir: str | None = None) -> tuple[Any, dict | None]:
-    """Build the model a folder's operative config describes and restore its latest checkpoint.
+    """Build the model a folder's operative config describes and restore its latest checkpoint
+    (ddsp_ref's ``ckpt-<step>.npz`` or ddsp's TensorFlow checkpoint).
 
     Args:
         model_dir: the folder; None: the shipped violin model.
 
     Returns:
         (model, dataset statistics or None). The model is an ``Autoencoder`` with its parameters
-        restored, ready for ``model(features, training=False)``.
+        restored, configured as in training (``n_samples``, ``time_steps``), ready for
+        ``model(features, training=False)``.
 
     Raises:
         FileNotFoundError: no such folder, or no config / checkpoint in it.
         ImportError: gin-config is not installed.
     """
-    from .checkpoints import latest_checkpoint, load_checkpoint
     from .models import Autoencoder
-    from .transfer import _configure_for
 
     model_dir = os.path.abspath(SHIPPED_MODEL_DIR if model_dir is None else model_dir)
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"load_model: no model folder {model_dir!r}")
     _parse_config(latest_operative_config(model_dir))
     model = Autoencoder()
-    checkpoint = latest_checkpoint(model_dir)
-    if checkpoint is None:
-        raise FileNotFoundError(f"load_model: no checkpoint (ckpt-<step>.npz) in {model_dir!r}")
-    _build(model, _configure_for)
-    _, params, _, _ = load_checkpoint(checkpoint)
-    model.set_parameters(params)
+    _build(model)
+    model.restore(model_dir, verbose=False)
     return model, load_statistics(model_dir)
 
 
-def _build(model: Any, configure: Any) -> None:
-    """One call on a few silent frames creates the lazily sized layers."""
+def _build(model: Any, n_frames: int = 4) -> None:
+    """One call on a few silent frames creates the lazily sized layers; the frame and sample
+    counts the model was configured with are put back afterwards."""
     import numpy as np
 
-    hop = 64
-    configure(model, 4, 4 * hop)
-    zeros = np.zeros((1, 4), np.float32)
-    model({"f0_hz": zeros + 220.0, "loudness_db": zeros - 80.0,
-           "audio": np.zeros((1, 4 * hop), np.float32)}, training=False)  # fmt: skip
+    preprocessor = model.preprocessor
+    hop = preprocessor.sample_rate // preprocessor.frame_rate
+    sized = [p for p in model.processor_group.processors if hasattr(p, "n_samples")]
+    saved = preprocessor.time_steps, [p.n_samples for p in sized]
+    preprocessor.time_steps = n_frames
+    for processor in sized:
+        processor.n_samples = n_frames * hop
+    try:
+        zeros = np.zeros((1, n_frames), np.float32)
+        model({"f0_hz": zeros + 220.0, "loudness_db": zeros - 80.0,
+               "audio": np.zeros((1, n_frames * hop), np.float32)}, training=False)  # fmt: skip
+    finally:
+        preprocessor.time_steps = saved[0]
+        for processor, n_samples in zip(sized, saved[1]):
+            processor.n_samples = n_samples

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="WAV file to write")
     parser.add_argument("--model", default=None,
                         help="model folder (checkpoint + operative gin config + dataset "
-                             "statistics); default: the shipped violin model")  # fmt: skip
+                             "statistics; ddsp's TF checkpoints too); default: the shipped "
+                             "violin model")  # fmt: skip
     parser.add_argument("--no-adjust", dest="adjust", action="store_false",
                         help="skip the octave shift, loudness matching and quiet rests")  # fmt: skip
     parser.add_argument("--quiet", type=float, default=20.0,
@@ -55,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if args.stream:
         from ..realtime import stream_file
 
-        out = stream_file(audio, sample_rate, model, block_ms=args.block_ms, settings=settings,
-                          statistics=statistics)  # fmt: skip
-        info = {"octaves": "n/a (streaming)"}
+        # The stream applies only the per-frame settings (docs/realtime.md): as one-shot with
+        # --no-adjust and frame-wise f0.
+        out = stream_file(audio, sample_rate, model, block_ms=args.block_ms,
+                          pitch_shift=args.pitch_shift, loudness_shift=args.loudness_shift)
+        info = {"octaves": "none (streaming: no whole-file adjustments)"}
     else:
         out, info = timbre_transfer(audio, sample_rate, model, statistics, settings)
     seconds = time.perf_counter() - start
@@ -69,8 +72,10 @@ def run(args: argparse.Namespace) -> int:
           f" s at {sample_rate} Hz), octave shift {info.get('octaves')}, rendered in "
           f"{seconds:.1f} s ({duration / max(seconds, 1e-9):.1f}x real time)")  # fmt: skip
     if args.plot and "features" in info:
-        from .transfer_demo import plot_transfer
+        from ..plotting import plot_transfer
+        from .data_preparation.audio import resample
 
-        plot_transfer(args.plot, audio, sample_rate, out, info)
+        audios = [(resample(audio, sample_rate, 16000), "input"), (out, "transfer")]
+        plot_transfer(audios, info["features"], path=args.plot)
         print(f"wrote {args.plot}")
     return 0

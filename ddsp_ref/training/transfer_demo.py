@@ -88,7 +88,7 @@ def run_demo(out_dir: str = "outputs/demo", model_dir: str | None = None,
 
     os.makedirs(out_dir, exist_ok=True)
     stages = ["model", "transfer", "resynthesis", "metrics"] + (["plot"] if plot else [])
-    progress = Progress(len(stages), label="demo", unit="stages", stream=stream,
+    progress = Progress(len(stages), len(stages), label="demo", unit="stages", stream=stream,
                         min_interval_s=0.0)  # fmt: skip
     seconds: dict[str, float] = {}
 
@@ -132,28 +132,11 @@ def plot_demo(path: str, speech: np.ndarray, transfer: np.ndarray, info: dict,
               violin: np.ndarray, resynth: np.ndarray) -> None:  # fmt: skip
     """Spectrograms of the speech, its transfer, the held-out violin and its resynthesis, and
     the f0 and loudness the model was given for the transfer."""
-    import matplotlib
+    from ..plotting import plot_transfer
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plotting import specplot
-
-    fig, axes = plt.subplots(3, 2, figsize=(12, 9), constrained_layout=True)
-    panels = [(speech, "input: speech"), (transfer, "transfer: speech -> violin"),
+    audios = [(speech, "input: speech"), (transfer, "transfer: speech -> violin"),
               (violin, "held-out violin phrase"), (resynth, "its resynthesis")]  # fmt: skip
-    for ax, (audio, title) in zip(axes[:2].ravel(), panels):
-        specplot(audio, ax=ax)
-        ax.set_title(title)
-    features = info["features"]
-    t = np.arange(len(features["f0_hz"])) / FRAME_RATE
-    axes[2, 0].plot(t, features["f0_hz"], lw=1)
-    axes[2, 0].set(title="f0 given to the model (after the octave shift)", xlabel="s", ylabel="Hz")
-    axes[2, 1].plot(t, features["loudness_db"], lw=1)
-    axes[2, 1].set(title="loudness given to the model (matched to the violin)", xlabel="s",
-                   ylabel="dB")  # fmt: skip
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    plot_transfer(audios, info["features"], FRAME_RATE, path=path)
 
 
 def main(args) -> int:
