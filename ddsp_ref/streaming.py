@@ -152,7 +152,7 @@ class FilteredNoiseStream:
 
     def reset(self) -> None:
         """Forget the carried tail and restart the noise sequence from the synth's seed."""
-        self._noise = NoiseSource(self.synth._noise.seed)
+        self._noise = NoiseSource(self.synth.seed)
         self._tail = None  # overlap-add samples [B, ir_size - 1] after the last frame
         self._to_drop = None  # leading samples still to drop (the delay compensation)
 

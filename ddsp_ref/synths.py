@@ -207,6 +207,15 @@ class FilteredNoise(Processor):
         self.initial_bias = initial_bias
         self._noise = NoiseSource(seed)
 
+    @property
+    def seed(self) -> Any:
+        """The noise seed given at construction."""
+        return self._noise.seed
+
+    def reset_noise(self) -> None:
+        """Restart the noise sequence from the seed (the next call draws what the first did)."""
+        self._noise = NoiseSource(self._noise.seed)
+
     def get_controls(self, magnitudes: Any) -> dict:
         """Args: magnitudes ``[batch, n_frames, n_bands]``, bands linear from 0 to Nyquist."""
         magnitudes = _frame_controls("FilteredNoise", magnitudes=magnitudes)["magnitudes"]

@@ -63,12 +63,14 @@ def _parse_config(config_path: str) -> None:
     gin.parse_config_file(config_path, skip_unknown=True)
 
 
-def load_model(model_dir: str | None = None) -> tuple[Any, dict | None]:
+def load_model(model_dir: str | None = None, seed: int | None = None) -> tuple[Any, dict | None]:
     """Build the model a folder's operative config describes and restore its latest checkpoint
     (ddsp_ref's ``ckpt-<step>.npz`` or ddsp's TensorFlow checkpoint).
 
     Args:
         model_dir: the folder; None: the shipped violin model.
+        seed: seed of the FilteredNoise synths' noise (``FilteredNoise.seed``), for a
+            reproducible rendering; None keeps the config's.
 
     Returns:
         (model, dataset statistics or None). The model is an ``Autoencoder`` with its parameters
@@ -85,6 +87,10 @@ def load_model(model_dir: str | None = None) -> tuple[Any, dict | None]:
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"load_model: no model folder {model_dir!r}")
     _parse_config(latest_operative_config(model_dir))
+    if seed is not None:
+        import gin
+
+        gin.bind_parameter("FilteredNoise.seed", int(seed))
     model = Autoencoder()
     _build(model)
     model.restore(model_dir, verbose=False)
@@ -93,7 +99,8 @@ def load_model(model_dir: str | None = None) -> tuple[Any, dict | None]:
 
 def _build(model: Any, n_frames: int = 4) -> None:
     """One call on a few silent frames creates the lazily sized layers; the frame and sample
-    counts the model was configured with are put back afterwards."""
+    counts the model was configured with are put back afterwards, and the noise synths restart
+    their sequence (so a seeded model renders as if never called)."""
     import numpy as np
 
     preprocessor = model.preprocessor
@@ -111,3 +118,6 @@ def _build(model: Any, n_frames: int = 4) -> None:
         preprocessor.time_steps = saved[0]
         for processor, n_samples in zip(sized, saved[1]):
             processor.n_samples = n_samples
+        for processor in model.processor_group.processors:
+            if hasattr(processor, "reset_noise"):
+                processor.reset_noise()

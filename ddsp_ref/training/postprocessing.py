@@ -62,14 +62,18 @@ def detect_notes(
         loudness_db, f0_confidence: [n_frames] or [batch, n_frames].
 
     Returns:
-        (mask_on bool, note_on_ratio float), each the input's shape.
+        (mask_on bool, note_on_ratio float), each the input's shape; all False / 0 when the
+        mean loudness is at ``min_db`` (silence), where ddsp's ratio is NaN.
     """
     loudness_db = np.asarray(loudness_db, np.float64)
     score = smooth(np.asarray(f0_confidence, np.float64) ** exponent, smoothing) * (
         loudness_db - min_db
     )
     threshold = (np.mean(loudness_db) - min_db) * f0_confidence_threshold**exponent
-    ratio = score / threshold
+    if threshold <= 0:  # silence throughout (ddsp divides by zero): no notes
+        ratio = np.zeros_like(score)
+    else:
+        ratio = score / threshold
     return ratio >= note_threshold, ratio
 
 

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="render block by block (real-time engine)")  # fmt: skip
     parser.add_argument("--block-ms", type=float, default=64.0,
                         help="block length for --stream [ms] (default 64)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the model's noise, for a reproducible rendering")  # fmt: skip
     parser.add_argument("--plot", default=None, help="also save a PNG of the features")
 
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     settings = TransferSettings(adjust=args.adjust, quiet=args.quiet, autotune=args.autotune,
                                 pitch_shift=args.pitch_shift,
                                 loudness_shift=args.loudness_shift)  # fmt: skip
-    model, statistics = load_model(args.model)
+    model, statistics = load_model(args.model, seed=args.seed)
     start = time.perf_counter()
     if args.stream:
         from ..realtime import stream_file

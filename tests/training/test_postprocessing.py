@@ -159,3 +159,14 @@ def test_dataset_statistics_against_hand_values(tmp_path):
         loaded["quantile_transform"].quantiles_, saved["quantile_transform"].quantiles_
     )
     assert loaded["mean_pitch_note"] == saved["mean_pitch_note"]
+
+
+def test_detect_notes_on_silence_finds_none_without_nan():
+    import warnings
+
+    from ddsp_ref.training.postprocessing import detect_notes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask, ratio = detect_notes(np.full(300, -80.0), np.ones(300))
+    assert not mask.any() and np.all(ratio == 0)
