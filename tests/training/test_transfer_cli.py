@@ -118,3 +118,23 @@ def test_cli_names_an_unreadable_input(tmp_path):
     result = cli("transfer", "bad.wav", "-o", "out.wav", cwd=tmp_path)
     assert result.returncode != 0 and "bad.wav" in result.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_main_job_writes_audio_a_figure_and_its_measurements(tmp_path):
+    """``ddsp_ref demo``: the README's first command after set-up."""
+    result = cli("demo", "--out-dir", "demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    speech, speech_rate = soundfile.read(REPO / "ddsp_ref/data/corpus/speech_en.flac")
+    lengths = {"input_speech": int(np.ceil(speech.size * 16000 / speech_rate)),
+               "transfer_speech_to_violin": int(np.ceil(speech.size * 16000 / speech_rate)),
+               "held_out_violin": 12 * 16000, "resynthesis_violin": 12 * 16000}  # fmt: skip
+    for name, n in lengths.items():
+        audio, rate = soundfile.read(tmp_path / "demo" / f"{name}.wav")
+        assert rate == 16000 and audio.shape == (n,), name
+        assert np.all(np.isfinite(audio)) and np.sqrt(np.mean(audio**2)) > 1e-3, name
+    assert (tmp_path / "demo" / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    match = re.search(r"raw pitch accuracy ([\d.]+) %, loudness L1 ([\d.]+) dB", result.stdout)
+    rpa, l1 = float(match.group(1)), float(match.group(2))
+    assert 0 <= rpa <= 100 and l1 >= 0
+    assert re.search(r"octave shift \+?-?\d+", result.stdout)
+    assert "demo 5/5" in result.stderr  # the progress bar reached the end
