@@ -5,7 +5,7 @@
 1. loads the shipped violin model (``ddsp_ref/data/models/violin``);
 2. transfers ``speech_en.flac`` (a spoken sentence, 22.05 kHz) to the violin: octave shift,
    loudness matching to the violin dataset, quiet rests;
-3. resynthesizes the held-out violin phrase (``violin_twinkle.flac``, never seen in training)
+3. resynthesizes the held-out violin phrase (``violin_minuet_in_g.flac``, never seen in training)
    from its own f0 and loudness, and measures how well the resynthesis follows it: raw pitch
    accuracy (within 50 cents) and loudness L1 [dB] on the note frames of the score;
 4. writes the input, the transfer and the resynthesis as WAVs and a PNG comparing spectrograms,
@@ -28,7 +28,7 @@ __all__ = ["DemoResult", "run_demo", "resynthesis_metrics", "score_note_frames"]
 
 CORPUS_DIR = os.path.join(os.path.dirname(__file__), "..", "data", "corpus")
 SPEECH_FILE = "speech_en.flac"
-HELD_OUT_FILE = "violin_twinkle.flac"
+HELD_OUT_FILE = "violin_minuet_in_g.flac"  # held out of the shipped model's training
 SAMPLE_RATE, FRAME_RATE = 16000, 250
 
 
@@ -57,22 +57,24 @@ def score_note_frames(file_name: str, n_frames: int, margin_s: float = 0.05) -> 
 
 def resynthesis_metrics(reference: np.ndarray, synth: np.ndarray, mask: np.ndarray) -> dict:
     """How closely ``synth`` follows ``reference`` (both 16 kHz, same length) on ``mask``'s
-    frames where the reference is voiced (confidence > 0.5): raw pitch accuracy (|cents| <= 50,
-    our pitch tracker on both), median |cents|, loudness L1 [dB] (n_fft 2048)."""
+    frames, with ddsp's F0 metrics' rules: frames where the reference's pitch confidence is at
+    least ``metrics.MIN_F0_CONFIDENCE`` (0.85) count; raw pitch accuracy (mir_eval's: estimate
+    within 50 cents, our pitch tracker on both), median |cents|, loudness L1 [dB] (n_fft 2048)."""
     from ..spectral_ops import compute_f0, compute_loudness
+    from . import metrics
 
     f0_ref, conf_ref = compute_f0(np.asarray(reference, np.float64), FRAME_RATE)
     f0_syn, _ = compute_f0(np.asarray(synth, np.float64), FRAME_RATE)
     n = min(f0_ref.shape[-1], mask.shape[-1])
-    mask = mask[:n] & (conf_ref[:n] > 0.5) & (f0_syn[:n] > 0)
-    cents = 1200.0 * np.abs(np.log2(f0_syn[:n][mask] / f0_ref[:n][mask]))
+    voiced = mask[:n] & (conf_ref[:n] >= metrics.MIN_F0_CONFIDENCE)
+    ref_cent, syn_cent = metrics.hz2cents(f0_ref[:n]), metrics.hz2cents(f0_syn[:n])
     ld_ref = compute_loudness(reference, SAMPLE_RATE, FRAME_RATE, n_fft=2048)[:n]
     ld_syn = compute_loudness(synth, SAMPLE_RATE, FRAME_RATE, n_fft=2048)[:n]
     return {
-        "note_frames": int(mask.sum()),
-        "raw_pitch_accuracy": float(np.mean(cents <= 50.0)),
-        "median_cents": float(np.median(cents)),
-        "loudness_l1_db": float(np.mean(np.abs(ld_syn[mask] - ld_ref[mask]))),
+        "note_frames": int(voiced.sum()),
+        "raw_pitch_accuracy": metrics.raw_pitch_accuracy(voiced, ref_cent, None, syn_cent),
+        "median_cents": float(np.median(np.abs(ref_cent - syn_cent)[voiced])),
+        "loudness_l1_db": metrics.loudness_l1_db(ld_ref[voiced], ld_syn[voiced]),
     }
 
 
