@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..kernels.gemm import transposed_product
 from .tape import Primitive
 
 
@@ -25,7 +26,7 @@ def _matmul_vjp(xp, saved, g, needs=(True, True)):
     if _stacked_rows(a, b) and g.shape == a.shape[:-1] + (b.shape[1],):
         g2 = xp.ascontiguousarray(g).reshape(-1, b.shape[1])
         ga = (g2 @ xp.conj(b.T)).reshape(a.shape) if needs[0] else None
-        gb = xp.conj(a.reshape(-1, a.shape[-1]).T) @ g2 if needs[1] else None
+        gb = transposed_product(xp.conj(a.reshape(-1, a.shape[-1])), g2) if needs[1] else None
         return ga, gb
     # Promote 1-D operands the way matmul does, so one formula covers every case.
     a2 = a[None, :] if a.ndim == 1 else a

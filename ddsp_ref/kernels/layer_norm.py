@@ -19,6 +19,7 @@ import numpy as np
 
 from ..backend import array_namespace
 from ..validation import check_real_dtype
+from .gemm import transposed_product
 from .selection import select
 
 __all__ = ["dense_norm_act_forward", "dense_norm_act_backward", "DenseNormSaved"]
@@ -60,7 +61,7 @@ def _canonical(x, kernel, bias, gamma, beta) -> tuple:
 
 
 def dense_norm_act_forward(x, kernel, bias, gamma, beta, epsilon: float, alpha: float,
-                           save: bool = False, implementation: str | None = None) -> tuple:  # fmt: skip
+                           save: bool = False, implementation: str | None = None):  # fmt: skip
     """The Fc block on raw arrays.
 
     Args:
@@ -94,6 +95,6 @@ def dense_norm_act_backward(saved: DenseNormSaved, dy, needs=(True,) * 5) -> tup
         dy, saved.xhat, saved.rstd, saved.gamma, saved.beta, saved.alpha
     )
     dx = (dh @ saved.kernel.T).reshape(saved.shape) if needs[0] else None
-    dkernel = saved.x.T @ dh if needs[1] else None
+    dkernel = transposed_product(saved.x, dh) if needs[1] else None
     dbias = dh.sum(axis=0) if needs[2] else None
     return dx, dkernel, dbias, (dgamma if needs[3] else None), (dbeta if needs[4] else None)

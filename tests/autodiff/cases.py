@@ -604,8 +604,7 @@ def _dense_cases() -> dict[str, list[Case]]:
         "fused_dense_layer_norm": [
             K("leaky [2, 3, 4]", fc(0.2), r(2, 3, 4), *w, ref=_np_fc),
             K("relu [3, 4]", fc(0.0), r(3, 4), *w, ref=lambda *a: _np_fc(*a, alpha=0.0)),
-            K("one channel in", fc(0.2), r(2, 3, 1), r(1, 5), *w[1:],
-              ref=_np_fc),
+            K("one channel in", fc(0.2), r(2, 3, 1), r(1, 5), *w[1:], ref=_np_fc),
         ],
     }
 

@@ -38,7 +38,7 @@ def _np_backward(h, gamma, beta, dy, alpha, eps):
     dz = dy * np.where(z > 0, 1.0, alpha)
     dxhat = dz * gamma
     n = h.shape[-1]
-    dh = (n * dxhat - dxhat.sum(-1, keepdims=True) - xhat * (dxhat * xhat).sum(-1, keepdims=True))
+    dh = n * dxhat - dxhat.sum(-1, keepdims=True) - xhat * (dxhat * xhat).sum(-1, keepdims=True)
     return dh / (n * sigma), (dz * xhat).sum(0), dz.sum(0)
 
 
@@ -104,7 +104,7 @@ def test_op_matches_composed_ops_values_and_gradients(monkeypatch, mode):
                                        argnums=tuple(range(5)))(*args)  # fmt: skip
     monkeypatch.setenv("DDSP_REF_KERNELS", mode)
     for fun in (_composed, dense_layer_norm):
-        got = ddsp_ref.value_and_grad(lambda *a: (fun(*a) * weights).sum(),
+        got = ddsp_ref.value_and_grad(lambda *a, f=fun: (f(*a) * weights).sum(),
                                       argnums=tuple(range(5)))(*args)  # fmt: skip
         np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
         for ours, ref in zip(got[1], expected[1]):
