@@ -9,7 +9,7 @@ from ..autodiff import ops
 from ..core.utils import nested_keys, nested_lookup
 from ..gin_support import register
 from ..module import Module
-from ..validation import positive_int
+from ..validation import nonnegative_int, positive_int
 from .nn import FcStack, OutputSplitsLayer, Rnn, StatelessRnn, split_to_dict
 from .nn.initializers import child_seed, make_rng
 
@@ -52,7 +52,7 @@ class RnnFcDecoder(OutputSplitsLayer):
         rng = make_rng(seed)
         self.stateless = bool(stateless)
         rnn_channels = positive_int(rnn_channels, "rnn_channels", "RnnFcDecoder")
-        layers = positive_int(layers_per_stack, "layers_per_stack", "RnnFcDecoder")
+        layers = nonnegative_int(layers_per_stack, "layers_per_stack", "RnnFcDecoder")
         input_keys = [input_keys] if isinstance(input_keys, str) else list(input_keys)
         keys = input_keys + (["state"] if self.stateless else [])
         super().__init__(keys, output_splits, seed=child_seed(rng), name=name)

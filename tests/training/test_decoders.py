@@ -197,3 +197,33 @@ def test_float32_parameters_follow_float64_inputs():
     assert tree_map(lambda p: p.dtype, dec.parameters())["rnn"]["kernel"] == np.float32
     assert out64["amps"].dtype == np.float64
     np.testing.assert_allclose(out32["amps"], out64["amps"], rtol=1e-4, atol=1e-5)
+
+
+def test_zero_layers_per_stack_is_ddsps_tiny_decoder():
+    """tiny_instrument's ``layers_per_stack = 0``: the stacks are identities, so the decoder is
+    concat(inputs) -> GRU -> concat(inputs, rnn) -> Dense."""
+    keys = ("ld_scaled", "f0_scaled")
+    dec = _decoder(layers=0, keys=keys)
+    features = _features()
+    params = _build(dec, features)
+    out = dec.apply(params, features)
+    x = np.concatenate([features[k] for k in keys], -1)
+    r = nn.Rnn(6, "gru", input_size=2).apply(params["rnn"], x)
+    y = nn.Dense(9, input_size=8).apply(params["dense_out"], np.concatenate([x, r], -1))
+    np.testing.assert_allclose(out["amps"], y[..., :1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out["noise_magnitudes"], y[..., 6:], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layers, rnn, expected", [(0, 256, 280_314), (3, 512, 4_849_150)])
+def test_parameter_counts_match_ddsps_models(layers, rnn, expected):
+    """ddsp's tiny_instrument / solo_instrument models have 280,314 / 4,849,150 trainable
+    parameters (TF's count, /work/shared/peers/README.md); the decoder plus the 48000-tap
+    trainable reverb must add up to the same."""
+    dec = RnnFcDecoder(rnn_channels=rnn, ch=512, layers_per_stack=layers,
+                       input_keys=("ld_scaled", "f0_scaled"),
+                       output_splits=(("amps", 1), ("harmonic_distribution", 60),
+                                      ("noise_magnitudes", 65)))  # fmt: skip
+    features = _features(batch=1, n_frames=2, dtype=np.float32)
+    dec(features)
+    n = sum(int(np.size(p)) for p in tree_flatten(dec.parameters())[0])
+    assert n + 48000 == expected

@@ -13,7 +13,7 @@ from ...backend import array_namespace
 from ...core.utils import to_float
 from ...kernels.selection import use_fused
 from ...module import Module
-from ...validation import check_rank, one_of, positive_int, positive_number
+from ...validation import check_rank, nonnegative_int, one_of, positive_int, positive_number
 from .activations import NONLINEARITIES, get_nonlinearity
 from .base import Layer
 from .initializers import child_seed, glorot_uniform, make_rng
@@ -242,16 +242,17 @@ class FcStack(Module):
     """ddsp's ``FcStack``: ``layers`` :class:`Fc` blocks of width ``ch``, children ``fc_0``...
 
     The blocks' seeds are drawn from ``seed``, so one seed reproduces the whole stack.
-    Call: ``[..., input_size]`` -> ``[..., ch]``.
+    Call: ``[..., input_size]`` -> ``[..., ch]`` (with ``layers=0``, the identity).
     """
 
     def __init__(self, ch: int = 256, layers: int = 2, nonlinearity: str | Callable = "leaky_relu",
                  seed: Any = None, input_size: int | None = None,
                  name: str | None = None):  # fmt: skip
         super().__init__(name=name, trainable=True)
-        n = positive_int(layers, "layers", "FcStack")
+        # ddsp's tiny_instrument uses 0 layers: an empty keras Sequential, the identity.
+        n = nonnegative_int(layers, "layers", "FcStack")
         rng = make_rng(seed)
-        sizes = [input_size] + [ch] * (n - 1)
+        sizes = ([input_size] + [ch] * (n - 1)) if n else []
         self.layers = [
             Fc(ch, nonlinearity, seed=child_seed(rng), input_size=size, name=f"fc_{i}")
             for i, size in enumerate(sizes)
