@@ -9,8 +9,9 @@ fresh process; the figure is the lower of the per-process medians, peak memory t
 VmHWM (as ``shared/peers`` measures its peers).
 
 With ``--peers`` (and the peer venv present, see benchmarks/peers/README.md) the peers'
-``train_step_tf.py`` and ``train_step_torch.py`` run the same configurations in the same session
-and the table prints the ratios against issue 12's goals.
+``train_step_tf.py`` and ``train_step_torch.py`` run the same configurations in the same session,
+interleaved with ours configuration by configuration, and the table prints the ratios against
+issue 12's goals.
 
 Run: python -m benchmarks.bench_models [--peers] [--configs solo_b8 ...] [--repeats 2]
 """
@@ -124,6 +125,14 @@ def run_peer(script: str, configs: list[str], venv: str) -> dict:
     return json.loads(lines[-1])
 
 
+def _keep_best(table: dict, config: str, result: dict) -> None:
+    """Lower time and higher peak RSS of ``table[config]`` and ``result``."""
+    old = table.get(config)
+    if old is not None:
+        result = {"ms": min(old["ms"], result["ms"]), "rss": max(old["rss"], result["rss"])}
+    table[config] = result
+
+
 def _ratio(peer_ms, ours_ms) -> str:
     return "-" if not peer_ms else f"{peer_ms / ours_ms:.2f}x"
 
@@ -137,19 +146,24 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also run the TF and torch peers")
     parser.add_argument("--peer-venv", default=PEER_VENV)
     args = parser.parse_args()
-    tf, torch = {}, {}
-    if args.peers:
-        if not os.path.exists(os.path.join(args.peer_venv, "bin", "python")):
-            sys.exit(f"--peers: no peer venv at {args.peer_venv} (benchmarks/peers/README.md)")
-        env = {"REPEATS": str(args.repeats), "STEPS": str(args.steps), "WARMUP": str(args.warmup)}
-        os.environ.update(env)
-        tf = run_peer("train_step_tf.py", args.configs, args.peer_venv)
-        torch = run_peer("train_step_torch.py", args.configs, args.peer_venv)
-    ours = {c: run_ours(c, args.repeats, args.warmup, args.steps) for c in args.configs}
+    tf, torch, ours = {}, {}, {}
+    if args.peers and not os.path.exists(os.path.join(args.peer_venv, "bin", "python")):
+        sys.exit(f"--peers: no peer venv at {args.peer_venv} (benchmarks/peers/README.md)")
+    os.environ.update({"REPEATS": "1", "STEPS": str(args.steps), "WARMUP": str(args.warmup)})
+    # Interleaved (ours, TF, torch for one configuration, then the next, then again): on a
+    # shared machine the load changes by the minute, so the three see the same conditions.
+    for _ in range(args.repeats):
+        for c in args.configs:
+            _keep_best(ours, c, run_ours(c, 1, args.warmup, args.steps))
+            if args.peers:
+                for script, table in (("train_step_tf.py", tf), ("train_step_torch.py", torch)):
+                    res = run_peer(script, [c], args.peer_venv)
+                    if res:
+                        _keep_best(table, c, {"ms": res[f"{c}_ms"], "rss": res[f"{c}_rss_mb"]})
     rows, summary = [], {}
     for c in args.configs:
         ms, rss = ours[c]["ms"], ours[c]["rss"]
-        tf_ms, torch_ms = tf.get(f"{c}_ms"), torch.get(f"{c}_ms")
+        tf_ms, torch_ms = tf.get(c, {}).get("ms"), torch.get(c, {}).get("ms")
         goal_tf, goal_torch, goal_rss = GOALS[c]
         met = all([
             goal_tf is None or (tf_ms is not None and tf_ms / ms >= goal_tf),
@@ -164,8 +178,8 @@ def main() -> None:
             if value
         )  # fmt: skip
         rows.append((c, f"{ms:.0f}", f"{rss:.0f}", tf_ms and f"{tf_ms:.0f}",
-                     tf.get(f"{c}_rss_mb"), _ratio(tf_ms, ms), torch_ms and f"{torch_ms:.0f}",
-                     torch.get(f"{c}_rss_mb"), _ratio(torch_ms, ms), goal,
+                     tf.get(c, {}).get("rss"), _ratio(tf_ms, ms), torch_ms and f"{torch_ms:.0f}",
+                     torch.get(c, {}).get("rss"), _ratio(torch_ms, ms), goal,
                      ("yes" if met else "NO") if args.peers else "-"))  # fmt: skip
         summary[f"{c}_ms"], summary[f"{c}_rss_mb"] = round(ms, 1), round(rss)
     from benchmarks.timing import print_table
