@@ -2,15 +2,22 @@
 
 Recipe (recorded in ``ddsp_ref/data/models/violin/README.md``):
 
+<<<<<<< HEAD
 1. ``ddsp_ref prepare`` three violin phrases of the bundled corpus (ode to joy, greensleeves,
    twinkle) into ``<work>/violin_train``; the fourth (the minuet, whose notes lie inside the
    others' range) into ``<work>/violin_eval``, held out.
+=======
+1. ``ddsp_ref prepare`` three violin phrases of the bundled corpus (ode to joy, minuet,
+   greensleeves: 1.66 min, 102 examples of 4 s) into ``<work>/violin_train``; the fourth
+   (twinkle) into ``<work>/violin_eval``, held out.
+>>>>>>> perf
 2. ddsp's ``papers/iclr2020/tiny_instrument.gin`` model: F0LoudnessPreprocessor(1000) ->
    RnnFcDecoder(GRU 256, layers_per_stack 0; amps 1, harmonic_distribution 60,
    noise_magnitudes 65) -> Harmonic + FilteredNoise(window 0) + Add + Reverb(48000, trainable),
    SpectralLoss(L1, mag 1 + logmag 1).
 3. Adam at ``--learning_rate`` with ddsp's decay and clipping, ``--batch_size``, ``--num_steps``;
    resumable (rerun the same command to continue).
+<<<<<<< HEAD
 4. ``--ship DIR``: write the latest checkpoint's parameters (no optimizer state), the model's
    operative gin config (from ``papers/iclr2020/tiny_instrument.gin``, checked to describe the
    same parameters) and the training set's statistics (for timbre transfer) into DIR.
@@ -19,22 +26,36 @@ Run: python scripts/train_shipped_model.py --work /tmp/violin --num_steps 1500
 On a GPU machine without the corpus tools: first ``--pack outputs/violin_train.npz`` here (the
 prepared examples in one file), then there ``--data outputs/violin_train.npz --device gpu``.
 ``--max_seconds`` stops (with a checkpoint) after that much training time.
+=======
+4. Copy the final checkpoint, the dataset statistics and this recipe into ``--ship_dir``.
+
+Run: python scripts/train_shipped_model.py --work /tmp/violin --num_steps 1500
+>>>>>>> perf
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+<<<<<<< HEAD
+=======
+import shutil
+>>>>>>> perf
 import subprocess
 import sys
 
 import numpy as np
 
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "ddsp_ref", "data", "corpus")
+<<<<<<< HEAD
 # The held-out phrase's notes (MIDI 66-79) lie inside the training phrases' range (62-83), so
 # the check measures generalisation to unseen audio, not to unseen pitches.
 TRAIN_FILES = ("violin_ode_to_joy.flac", "violin_greensleeves.flac", "violin_twinkle.flac")
 EVAL_FILES = ("violin_minuet_in_g.flac",)
+=======
+TRAIN_FILES = ("violin_ode_to_joy.flac", "violin_minuet_in_g.flac", "violin_greensleeves.flac")
+EVAL_FILES = ("violin_twinkle.flac",)
+>>>>>>> perf
 
 
 def build_model():
@@ -70,6 +91,7 @@ def prepare(work: str) -> tuple[str, str]:
     return train_dir, eval_dir
 
 
+<<<<<<< HEAD
 def ship(work: str, ship_dir: str) -> None:
     """The latest checkpoint of ``<work>/train`` as a model folder ``ship_dir`` (see step 4)."""
     import gin
@@ -124,6 +146,8 @@ def _pack(train_dir: str, path: str) -> None:
     np.savez(path, **{k: np.asarray(rows[k], np.float32) for k in keys})
 
 
+=======
+>>>>>>> perf
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="/tmp/violin")
@@ -131,15 +155,19 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--steps_per_save", type=int, default=100)
+<<<<<<< HEAD
     parser.add_argument("--pack", help="write the prepared examples to this .npz and exit")
     parser.add_argument("--ship", help="write the latest checkpoint as a model folder and exit")
     parser.add_argument("--data", help="train on a packed .npz instead of preparing")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--max_seconds", type=float, default=None)
+=======
+>>>>>>> perf
     args = parser.parse_args()
 
     from ddsp_ref.training import data, train_util, trainers
 
+<<<<<<< HEAD
     if args.ship:
         ship(args.work, args.ship)
         return
@@ -192,6 +220,15 @@ def _stop_after(trainer, seconds: float) -> None:
         return step(batch)
 
     trainer.train_step = timed_step
+=======
+    train_dir, _ = prepare(args.work)
+    save_dir = os.path.join(args.work, "train")
+    trainer = trainers.Trainer(build_model(), learning_rate=args.learning_rate, checkpoints_to_keep=3)
+    provider = data.DatasetProvider(train_dir)
+    train_util.train(provider, trainer, batch_size=args.batch_size, num_steps=args.num_steps,
+                     steps_per_summary=25, steps_per_save=args.steps_per_save,
+                     save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
+>>>>>>> perf
 
 
 if __name__ == "__main__":

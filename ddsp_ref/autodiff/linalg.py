@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from ..kernels.gemm import transposed_product
 from .tape import Primitive
+
+
+def _stacked_rows(a, b) -> bool:
+    """True for ``[..., n, k] @ [k, m]`` with a C-contiguous left operand: the leading axes fold
+    into the rows of one 2-D GEMM (one BLAS call instead of one per leading index, and the
+    weight cotangent is one product, not a ``[..., k, m]`` stack summed by the walker)."""
+    return a.ndim >= 3 and b.ndim == 2 and a.flags.c_contiguous
 
 
 def _matmul_fwd(xp, a, b):
     a, b = xp.asarray(a), xp.asarray(b)
+    if _stacked_rows(a, b):
+        out = a.reshape(-1, a.shape[-1]) @ b
+        return out.reshape(a.shape[:-1] + (b.shape[1],)), (a, b)
     return xp.matmul(a, b), (a, b)
 
 
 def _matmul_vjp(xp, saved, g, needs=(True, True)):
     a, b = saved
+    if _stacked_rows(a, b) and g.shape == a.shape[:-1] + (b.shape[1],):
+        g2 = xp.ascontiguousarray(g).reshape(-1, b.shape[1])
+        ga = (g2 @ xp.conj(b.T)).reshape(a.shape) if needs[0] else None
+        gb = transposed_product(xp.conj(a.reshape(-1, a.shape[-1])), g2) if needs[1] else None
+        return ga, gb
     # Promote 1-D operands the way matmul does, so one formula covers every case.
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b

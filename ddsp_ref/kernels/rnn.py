@@ -22,6 +22,7 @@ import numpy as np
 
 from ..backend import array_namespace
 from ..validation import check_rank, check_real_dtype
+from .gemm import transposed_product
 from .selection import select
 
 __all__ = ["gru_forward", "gru_backward", "lstm_forward", "lstm_backward", "RnnSaved"]
@@ -136,7 +137,7 @@ def _input_grads(xp, saved: RnnSaved, dxg, needs) -> tuple:
     batch, n_steps, n_in = saved.x.shape
     flat = dxg.reshape(batch * n_steps, dxg.shape[2])
     dx = (flat @ saved.kernel.T).reshape(batch, n_steps, n_in) if needs[0] else None
-    dkernel = saved.x.reshape(batch * n_steps, n_in).T @ flat if needs[1] else None
+    dkernel = transposed_product(saved.x.reshape(batch * n_steps, n_in), flat) if needs[1] else None
     return dx, dkernel
 
 
@@ -161,7 +162,9 @@ def gru_backward(saved: RnnSaved, dseq, dfinal, needs=(True,) * 5) -> tuple:
     dx, dkernel = _input_grads(xp, saved, dxg, needs)
     units = saved.seq.shape[2]
     flat_gh = dgh.reshape(-1, 3 * units)
-    du = _previous_states(xp, saved.h0, saved.seq).T @ flat_gh if needs[2] else None
+    du = (
+        transposed_product(_previous_states(xp, saved.h0, saved.seq), flat_gh) if needs[2] else None
+    )
     dbias = None
     if needs[3]:
         dbias = xp.stack([dxg.reshape(-1, 3 * units).sum(axis=0), flat_gh.sum(axis=0)])
@@ -209,6 +212,6 @@ def lstm_backward(saved: RnnSaved, dseq, dh_final, dc_final, needs=(True,) * 6) 
     )  # fmt: skip
     dx, dkernel = _input_grads(xp, saved, dgates, needs)
     flat = dgates.reshape(-1, dgates.shape[2])
-    du = _previous_states(xp, saved.h0, saved.seq).T @ flat if needs[2] else None
+    du = transposed_product(_previous_states(xp, saved.h0, saved.seq), flat) if needs[2] else None
     dbias = flat.sum(axis=0) if needs[3] else None
     return dx, dkernel, du, dbias, (dh0 if needs[4] else None), (dc0 if needs[5] else None)

@@ -72,8 +72,9 @@ def octave_shift(mean_pitch_dataset: float, mean_pitch_input: float) -> int:
     return int(np.floor(d) if d > 1.5 else np.ceil(d))
 
 
-def adjust_features(features: dict, statistics: dict | None,
-                    settings: TransferSettings = TransferSettings()) -> tuple[dict, dict]:  # fmt: skip
+def adjust_features(
+    features: dict, statistics: dict | None, settings: TransferSettings = TransferSettings()
+) -> tuple[dict, dict]:
     """The colab's feature adjustments.
 
     Args:

@@ -21,8 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model folder (checkpoint + operative gin config + dataset "
                              "statistics; ddsp's TF checkpoints too); default: the shipped "
                              "violin model")  # fmt: skip
-    parser.add_argument("--no-adjust", dest="adjust", action="store_false",
-                        help="skip the octave shift, loudness matching and quiet rests")  # fmt: skip
+    parser.add_argument(
+        "--no-adjust", dest="adjust", action="store_false",
+        help="skip the octave shift, loudness matching and quiet rests",
+    )  # fmt: skip
     parser.add_argument("--quiet", type=float, default=20.0,
                         help="dB removed from frames outside notes (default 20)")  # fmt: skip
     parser.add_argument("--autotune", type=float, default=0.0,

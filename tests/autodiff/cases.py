@@ -360,6 +360,10 @@ def _linalg_cases() -> dict[str, list[Case]]:
             K("1-D @ 2-D", ops.matmul, r(4), r(4, 3), ref=np.matmul),
             K("2-D @ 1-D", ops.matmul, r(3, 4), r(4), ref=np.matmul),
             K("batched @ 2-D", ops.matmul, r(2, 3, 4), r(4, 5), ref=np.matmul),
+            # folded into one GEMM: [2, 3, 2, 4] rows -> [12, 4] @ [4, 5]
+            K("4-D @ 2-D", ops.matmul, r(2, 3, 2, 4), r(4, 5), ref=np.matmul),
+            K("transposed batch @ 2-D", lambda a, b: ops.matmul(ops.transpose(a, (1, 0, 2)), b),
+              r(3, 2, 4), r(4, 5), ref=lambda a, b: np.matmul(a.transpose(1, 0, 2), b)),
             K("broadcast batch", ops.matmul, r(1, 3, 4), r(2, 4, 2), ref=np.matmul),
             K("1-D @ batched", ops.matmul, r(4), r(2, 4, 3), ref=np.matmul),
             K("complex", ops.matmul, c(2, 3), c(3, 2), ref=np.matmul),
@@ -601,11 +605,36 @@ def _conv_cases() -> dict[str, list[Case]]:
     }  # fmt: skip
 
 
+def _np_fc(x, w, b, gamma, beta, alpha=0.2, eps=1e-3):
+    """ddsp's Fc block in float64 numpy: Dense, keras LayerNormalization, leaky ReLU."""
+    h = x @ w + b
+    c = h - h.mean(-1, keepdims=True)
+    z = c / np.sqrt((c * c).mean(-1, keepdims=True) + eps) * gamma + beta
+    return np.where(z > 0, z, alpha * z)
+
+
+def _dense_cases() -> dict[str, list[Case]]:
+    """The fused Fc op (subsets of inputs in test_registry; kernels in tests/kernels)."""
+    from ddsp_ref.autodiff.fused.dense import dense_layer_norm
+
+    def fc(alpha):
+        return lambda *a: dense_layer_norm(*a, alpha=alpha)
+
+    w = (r(4, 5), 0.3 * r(5), 1.0 + 0.2 * r(5), 0.3 * r(5))
+    return {
+        "fused_dense_layer_norm": [
+            K("leaky [2, 3, 4]", fc(0.2), r(2, 3, 4), *w, ref=_np_fc),
+            K("relu [3, 4]", fc(0.0), r(3, 4), *w, ref=lambda *a: _np_fc(*a, alpha=0.0)),
+            K("one channel in", fc(0.2), r(2, 3, 1), r(1, 5), *w[1:], ref=_np_fc),
+        ],
+    }
+
+
 def build_cases() -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for part in (_elementwise_cases(), _unary_cases(), _reduction_cases(), _shape_cases(),
                  _indexing_cases(), _linalg_cases(), _fft_cases(), _framing_cases(),
-                 _fused_dsp_cases(), _rnn_cases(), _conv_cases()):  # fmt: skip
+                 _fused_dsp_cases(), _rnn_cases(), _conv_cases(), _dense_cases()):  # fmt: skip
         for name, items in part.items():
             cases.setdefault(name, []).extend(items)
     return cases

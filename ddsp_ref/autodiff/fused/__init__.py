@@ -7,6 +7,7 @@ the caller imported (numba itself still loads only on the first kernel call).
 
 from . import (
     conv,  # noqa: F401  (registers conv1d: im2col + one GEMM, VJP for input, kernel, bias)
+    dense,  # noqa: F401  (fused_dense_layer_norm: ddsp's Fc block)
     framing,  # noqa: F401  (registers frame / overlap_add)
     oscillators,  # noqa: F401  (fused_harmonic_bank, fused_sinusoid_bank, wrapped_cumsum)
     rnn,  # noqa: F401  (fused_gru, fused_lstm: whole sequences, initial state in, final out)
