@@ -24,7 +24,8 @@ def build(config: str):
 
     tiny = config == "tiny"
     dag = [
-        (synths.Harmonic(n_samples=64000, sample_rate=16000), ["amps", "harmonic_distribution", "f0_hz"]),
+        (synths.Harmonic(n_samples=64000, sample_rate=16000),
+         ["amps", "harmonic_distribution", "f0_hz"]),
         (synths.FilteredNoise(n_samples=64000, window_size=0), ["noise_magnitudes"]),
         (processors.Add(name="add"), ["filtered_noise/signal", "harmonic/signal"]),
         (effects.Reverb(name="reverb", reverb_length=48000, trainable=True), ["add/signal"]),

@@ -22,7 +22,9 @@ workers=$("$PY" -c "import xdist" 2>/dev/null && echo "-n 8" || echo "")
 timeout "${TEST_TIMEOUT:-200}" "$PY" -m pytest -q -p no:cacheprovider $workers \
   tests/autodiff tests/kernels tests/core tests/spectral_ops tests/losses tests/test_synths.py \
   tests/test_effects.py tests/test_processors.py tests/test_streaming.py tests/test_backend.py \
+  tests/training/test_nn.py tests/training/test_optimizers.py tests/training/test_conv.py \
   -k "cupy or cuda or gpu or golden" 2>&1 | tee "$out/tests.log" | tail -25
+[ "${BENCH:-1}" = "0" ] && exit 0
 for bench in "bench_gpu --repeats 5" "bench_spectral_loss --device gpu --batch 32 --repeats 2" \
   "bench_training_step --device gpu --batch 32 --repeats 5"; do
   timeout "${BENCH_TIMEOUT:-60}" "$PY" -m benchmarks.$bench 2>&1 | tee -a "$out/bench.log" | tail -12

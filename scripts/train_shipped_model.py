@@ -2,22 +2,15 @@
 
 Recipe (recorded in ``ddsp_ref/data/models/violin/README.md``):
 
-<<<<<<< HEAD
 1. ``ddsp_ref prepare`` three violin phrases of the bundled corpus (ode to joy, greensleeves,
    twinkle) into ``<work>/violin_train``; the fourth (the minuet, whose notes lie inside the
    others' range) into ``<work>/violin_eval``, held out.
-=======
-1. ``ddsp_ref prepare`` three violin phrases of the bundled corpus (ode to joy, minuet,
-   greensleeves: 1.66 min, 102 examples of 4 s) into ``<work>/violin_train``; the fourth
-   (twinkle) into ``<work>/violin_eval``, held out.
->>>>>>> perf
 2. ddsp's ``papers/iclr2020/tiny_instrument.gin`` model: F0LoudnessPreprocessor(1000) ->
    RnnFcDecoder(GRU 256, layers_per_stack 0; amps 1, harmonic_distribution 60,
    noise_magnitudes 65) -> Harmonic + FilteredNoise(window 0) + Add + Reverb(48000, trainable),
    SpectralLoss(L1, mag 1 + logmag 1).
 3. Adam at ``--learning_rate`` with ddsp's decay and clipping, ``--batch_size``, ``--num_steps``;
    resumable (rerun the same command to continue).
-<<<<<<< HEAD
 4. ``--ship DIR``: write the latest checkpoint's parameters (no optimizer state), the model's
    operative gin config (from ``papers/iclr2020/tiny_instrument.gin``, checked to describe the
    same parameters) and the training set's statistics (for timbre transfer) into DIR.
@@ -26,36 +19,22 @@ Run: python scripts/train_shipped_model.py --work /tmp/violin --num_steps 1500
 On a GPU machine without the corpus tools: first ``--pack outputs/violin_train.npz`` here (the
 prepared examples in one file), then there ``--data outputs/violin_train.npz --device gpu``.
 ``--max_seconds`` stops (with a checkpoint) after that much training time.
-=======
-4. Copy the final checkpoint, the dataset statistics and this recipe into ``--ship_dir``.
-
-Run: python scripts/train_shipped_model.py --work /tmp/violin --num_steps 1500
->>>>>>> perf
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-<<<<<<< HEAD
-=======
-import shutil
->>>>>>> perf
 import subprocess
 import sys
 
 import numpy as np
 
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "ddsp_ref", "data", "corpus")
-<<<<<<< HEAD
 # The held-out phrase's notes (MIDI 66-79) lie inside the training phrases' range (62-83), so
 # the check measures generalisation to unseen audio, not to unseen pitches.
 TRAIN_FILES = ("violin_ode_to_joy.flac", "violin_greensleeves.flac", "violin_twinkle.flac")
 EVAL_FILES = ("violin_minuet_in_g.flac",)
-=======
-TRAIN_FILES = ("violin_ode_to_joy.flac", "violin_minuet_in_g.flac", "violin_greensleeves.flac")
-EVAL_FILES = ("violin_twinkle.flac",)
->>>>>>> perf
 
 
 def build_model():
@@ -64,7 +43,8 @@ def build_model():
     from ddsp_ref.training import decoders, models, preprocessing
 
     dag = [
-        (synths.Harmonic(n_samples=64000, sample_rate=16000), ["amps", "harmonic_distribution", "f0_hz"]),
+        (synths.Harmonic(n_samples=64000, sample_rate=16000),
+         ["amps", "harmonic_distribution", "f0_hz"]),
         (synths.FilteredNoise(n_samples=64000, window_size=0), ["noise_magnitudes"]),
         (processors.Add(name="add"), ["filtered_noise/signal", "harmonic/signal"]),
         (effects.Reverb(name="reverb", reverb_length=48000, trainable=True), ["add/signal"]),
@@ -91,7 +71,6 @@ def prepare(work: str) -> tuple[str, str]:
     return train_dir, eval_dir
 
 
-<<<<<<< HEAD
 def ship(work: str, ship_dir: str) -> None:
     """The latest checkpoint of ``<work>/train`` as a model folder ``ship_dir`` (see step 4)."""
     import gin
@@ -104,7 +83,8 @@ def ship(work: str, ship_dir: str) -> None:
     step, params, _, _ = checkpoints.load_checkpoint(os.path.join(work, "train"))
     ddsp_run.parse_gin(None, ["papers/iclr2020/tiny_instrument.gin"])
     model = models.Autoencoder()
-    batch = {"audio": np.zeros((1, 64000), np.float32), "f0_hz": np.full((1, 1000), 220.0, np.float32),
+    batch = {"audio": np.zeros((1, 64000), np.float32),
+             "f0_hz": np.full((1, 1000), 220.0, np.float32),
              "loudness_db": np.full((1, 1000), -40.0, np.float32)}  # fmt: skip
     model(batch, training=False)
     built = {k: v.shape for k, v in flatten_dict(model.parameters()).items()}
@@ -146,8 +126,6 @@ def _pack(train_dir: str, path: str) -> None:
     np.savez(path, **{k: np.asarray(rows[k], np.float32) for k in keys})
 
 
-=======
->>>>>>> perf
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="/tmp/violin")
@@ -155,19 +133,15 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--steps_per_save", type=int, default=100)
-<<<<<<< HEAD
     parser.add_argument("--pack", help="write the prepared examples to this .npz and exit")
     parser.add_argument("--ship", help="write the latest checkpoint as a model folder and exit")
     parser.add_argument("--data", help="train on a packed .npz instead of preparing")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--max_seconds", type=float, default=None)
-=======
->>>>>>> perf
     args = parser.parse_args()
 
     from ddsp_ref.training import data, train_util, trainers
 
-<<<<<<< HEAD
     if args.ship:
         ship(args.work, args.ship)
         return
@@ -188,7 +162,8 @@ def main() -> None:
 
         model.set_parameters(tree_map(cupy.asarray, model.parameters()))  # the reverb's IR
         provider = _OnDevice(provider)
-    trainer = trainers.Trainer(model, learning_rate=args.learning_rate, checkpoints_to_keep=3)
+    trainer = trainers.Trainer(model, learning_rate=args.learning_rate,
+                               checkpoints_to_keep=3)  # fmt: skip
     if args.max_seconds is not None:
         _stop_after(trainer, args.max_seconds)
     try:
@@ -220,15 +195,6 @@ def _stop_after(trainer, seconds: float) -> None:
         return step(batch)
 
     trainer.train_step = timed_step
-=======
-    train_dir, _ = prepare(args.work)
-    save_dir = os.path.join(args.work, "train")
-    trainer = trainers.Trainer(build_model(), learning_rate=args.learning_rate, checkpoints_to_keep=3)
-    provider = data.DatasetProvider(train_dir)
-    train_util.train(provider, trainer, batch_size=args.batch_size, num_steps=args.num_steps,
-                     steps_per_summary=25, steps_per_save=args.steps_per_save,
-                     save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
->>>>>>> perf
 
 
 if __name__ == "__main__":
