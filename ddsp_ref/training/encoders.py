@@ -95,8 +95,7 @@ class MfccTimeDistributedRnnEncoder(ZEncoder):
         self.z_norm = Normalize("instance", name="z_norm")
         self.rnn = Rnn(positive_int(rnn_channels, "rnn_channels", "MfccTimeDistributedRnnEncoder"),
                        rnn_type, seed=child_seed(rng), name="rnn")  # fmt: skip
-        self.dense_out = Dense(z_dims, seed=child_seed(rng), input_size=self.rnn.dims,
-                               name="dense_out")  # fmt: skip
+        self.dense_out = Dense(z_dims, seed=child_seed(rng), name="dense_out")  # lazy
 
     def children(self) -> dict[str, Module]:
         return {"z_norm": self.z_norm, "rnn": self.rnn, "dense_out": self.dense_out}

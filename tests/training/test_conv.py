@@ -411,11 +411,11 @@ def test_resampling_stack_matches_hand_composition(kind, stride, per, after, whe
                                 resample_type=kind, resample_stride=stride,
                                 stacks_per_resample=per, resample_after_convolve=after,
                                 seed=7)  # fmt: skip
+    x = _rng.standard_normal((2, 11, 3))
+    stack(x)  # builds the layers (lazily, on the input's device)
     assert len([k for k in stack.parameters() if k.startswith("resample_")]) == len(where)
     k = stack.parameters()["resample_0"]["kernel"].shape[0]
     assert k == (2 * stride if kind == "upsample" else stride)
-    x = _rng.standard_normal((2, 11, 3))
-    stack(x)
     params = _f64(stack.parameters())
     y = stack.apply(params, x)
     n_out = 11 * stride ** len(where) if kind == "upsample" else 11

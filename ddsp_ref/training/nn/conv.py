@@ -319,23 +319,27 @@ class DilatedConvStack(Module):
             input_size=input_size, name="conv_in",
         )  # fmt: skip
         self.convs, self.norms = [], []
+        # Inner layers are sized now only when the input layer is (input_size given); otherwise
+        # they build on the first input, on its device (numpy or cupy).
+        inner = None if input_size is None else self.ch
         for i, rate in enumerate(self.dilations):
             self.convs.append(Conv1D(self.ch, kernel_size, dilation=rate, kernel_initializer=init,
-                                     seed=child_seed(rng), input_size=self.ch,
+                                     seed=child_seed(rng), input_size=inner,
                                      name=f"dilated_conv_{i}"))  # fmt: skip
             if self.conditional:
                 norm = ConditionalNorm(self.norm_type, shift_only, channels=self.ch,
                                        seed=child_seed(rng), name=f"norm_{i}")  # fmt: skip
             else:
-                norm = _normalize(self.norm_type, self.ch)
+                norm = _normalize(self.norm_type, inner)
                 norm.name = f"norm_{i}"
             self.norms.append(norm)
         self.resamples = self._resample_layers(stacks, stacks_per_resample, resample_stride,
-                                               init, rng)  # fmt: skip
+                                               init, rng, inner)  # fmt: skip
         n_layers, n_resample = len(self.convs), len(self.resamples)
         self.layers_per_resample = n_layers // n_resample if n_resample else 0
 
-    def _resample_layers(self, stacks: int, per: int, stride: int, init: str, rng) -> list:
+    def _resample_layers(self, stacks: int, per: int, stride: int, init: str, rng,
+                         inner: int | None) -> list:  # fmt: skip
         """ddsp's resampling layers in order: one every ``per`` stacks (before or after)."""
         if self.resample_type is None:
             return []
@@ -350,11 +354,11 @@ class DilatedConvStack(Module):
             name, seed = f"resample_{len(layers)}", child_seed(rng)
             if self.resample_type == "downsample":
                 layers.append(Conv1D(self.ch, stride, stride=stride, kernel_initializer=init,
-                                     seed=seed, input_size=self.ch, name=name))  # fmt: skip
+                                     seed=seed, input_size=inner, name=name))  # fmt: skip
             else:
                 layers.append(Conv1DTranspose(self.ch, 2 * stride, stride=stride,
                                               kernel_initializer=init, seed=seed,
-                                              input_size=self.ch, name=name))  # fmt: skip
+                                              input_size=inner, name=name))  # fmt: skip
         return layers
 
     def children(self) -> dict[str, Module]:

@@ -215,7 +215,10 @@ class Fc(Module):
                  name: str | None = None):  # fmt: skip
         super().__init__(name=name, trainable=True)
         self.dense = Dense(ch, seed=seed, input_size=input_size, name="dense")
-        self.layer_norm = LayerNormalization(input_size=self.dense.units, name="layer_norm")
+        # Sized now only when the Dense is (input_size given): a lazy block builds both on the
+        # first input's device (numpy or cupy).
+        norm_size = None if input_size is None else self.dense.units
+        self.layer_norm = LayerNormalization(input_size=norm_size, name="layer_norm")
         self.nonlinearity = get_nonlinearity(nonlinearity)
 
     def children(self) -> dict[str, Module]:
@@ -278,7 +281,8 @@ class FcStackOut(Module):
         super().__init__(name=name, trainable=True)
         rng = make_rng(seed)
         self.stack = FcStack(ch, layers, seed=child_seed(rng), input_size=input_size, name="stack")
-        self.dense_out = Dense(n_out, seed=child_seed(rng), input_size=ch, name="dense_out")
+        self.dense_out = Dense(n_out, seed=child_seed(rng),
+                               input_size=None if input_size is None else ch, name="dense_out")
 
     def children(self) -> dict[str, Module]:
         return {"stack": self.stack, "dense_out": self.dense_out}

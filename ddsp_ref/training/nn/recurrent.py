@@ -179,7 +179,8 @@ class SingleGru(Module):
                  name: str | None = None):  # fmt: skip
         super().__init__(name=name, trainable=True)
         self.gru = Rnn(gru_dim, "gru", seed=seed, input_size=input_size, name="gru")
-        self.layer_norm = LayerNormalization(input_size=self.gru.dims, name="layer_norm")
+        norm_size = None if input_size is None else self.gru.dims  # lazy: the input's device
+        self.layer_norm = LayerNormalization(input_size=norm_size, name="layer_norm")
 
     def children(self) -> dict[str, Module]:
         return {"gru": self.gru, "layer_norm": self.layer_norm}
