@@ -10,10 +10,16 @@ Step numbers are the trainer's count after the update (1 for the first update), 
 and checkpoints fall on multiples of ``steps_per_summary`` / ``steps_per_save`` (ddsp counts
 before the update and so saves ckpt-1, ckpt-301, ...). A last checkpoint is written at the end.
 TensorBoard summaries are replaced by the JSON-lines file; hypertune reporting is not provided.
+
+Under MPI (``mpiexec -n N``; see ``docs/mpi.md``): :func:`get_strategy` gives the strategy to
+pass to the Trainer, and ``train`` then takes ``batch_size`` as the global batch (each rank
+reads its ``batch_size / N`` examples of it), writes checkpoints, metrics and the progress line
+on rank 0 only, restores the checkpoint rank 0 finds, and stops all ranks at the same step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -25,11 +31,32 @@ from ..gin_support import configurable
 from ..progress import Progress, format_duration
 from ..validation import nonnegative_int, positive_int
 from .checkpoints import latest_checkpoint
+from .distributed import StopRequest
 
-__all__ = ["train", "get_latest_checkpoint", "METRICS_FILE"]
+__all__ = ["train", "get_latest_checkpoint", "get_strategy", "METRICS_FILE"]
 
 METRICS_FILE = "metrics.jsonl"
 _DEFAULT_DIR = os.path.join(tempfile.gettempdir(), "ddsp")
+
+
+def get_strategy(tpu: str = "", cluster_config: str = "") -> Any:
+    """ddsp's helper, for MPI: an ``MpiStrategy`` when started by ``mpiexec`` with more than
+    one process (mpi4py installed), else None (one process). Pass it to ``Trainer(model,
+    strategy=...)``.
+
+    Args:
+        tpu, cluster_config: ddsp's TPU address and MultiWorkerMirroredStrategy cluster JSON;
+            not supported (must be empty): the processes come from the MPI launcher.
+    """
+    for name, value in (("tpu", tpu), ("cluster_config", cluster_config)):
+        if value:
+            raise ValueError(
+                f"get_strategy: {name} is not supported (got {value!r}); launch the processes "
+                "with mpiexec instead (see docs/mpi.md)"
+            )
+    from .distributed import get_strategy as mpi_strategy
+
+    return mpi_strategy()
 
 
 def get_latest_checkpoint(checkpoint_path: str | os.PathLike) -> str | None:
@@ -86,12 +113,14 @@ def train(data_provider: Any, trainer: Any, batch_size: int = 32, num_steps: int
     Args:
         data_provider: a DataProvider (``get_batch(batch_size, shuffle=True, repeats=-1)``).
         trainer: a :class:`~ddsp_ref.training.trainers.Trainer`.
-        batch_size: examples per step.
+        batch_size: examples per step; under a strategy the global batch over all ranks (a
+            multiple of the number of ranks), each rank reading ``batch_size / N`` of them.
         num_steps: the step count to train up to (restored steps included).
         steps_per_summary: steps between lines of ``<save_dir>/metrics.jsonl``: ``{"step",
             each loss averaged over those steps, "steps_per_sec"}``.
         steps_per_save: steps between checkpoints (one is also written at the end).
-        save_dir: where checkpoints and metrics go ('' or None: nothing is written).
+        save_dir: where checkpoints and metrics go ('' or None: nothing is written); rank 0
+            only under a strategy.
         restore_dir: folder whose latest checkpoint is restored first, if any.
         early_stop_loss_value: stop (after saving) once ``total_loss <= `` this value.
         report_loss_to_hypertune: must be False (not supported).
@@ -103,12 +132,18 @@ def train(data_provider: Any, trainer: Any, batch_size: int = 32, num_steps: int
     steps_per_save = positive_int(steps_per_save, "steps_per_save", where)
     if report_loss_to_hypertune:
         raise ValueError(f"{where}: report_loss_to_hypertune is not supported")
+    strategy = getattr(trainer, "strategy", None)
+    if strategy is not None:
+        data_provider = strategy.shard(data_provider)  # this rank's part of each global batch
     batches = data_provider.get_batch(batch_size, shuffle=True, repeats=-1)
     try:
         first = next(batches)
         trainer.build(first)
-        if restore_dir and get_latest_checkpoint(restore_dir) is not None:
-            trainer.restore(get_latest_checkpoint(restore_dir))
+        path = get_latest_checkpoint(restore_dir) if restore_dir else None
+        if strategy is not None:  # every rank restores the file rank 0 found
+            path = strategy.broadcast_object(path)
+        if path is not None:
+            trainer.restore(path)
         _loop(trainer, _chain(first, batches), num_steps, steps_per_summary, steps_per_save,
               save_dir, early_stop_loss_value)  # fmt: skip
     finally:
@@ -124,37 +159,63 @@ def _chain(first: dict, rest: Any):
 
 def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_dir,
           early_stop_loss_value):  # fmt: skip
-    """The steps of :func:`train`; saves on the way out (end, early stop or Ctrl-C)."""
-    progress = _TrainProgress(max(num_steps - trainer.step, 0), label="steps", stream=sys.stderr)
+    """The steps of :func:`train`; saves on the way out (end, early stop or Ctrl-C).
+
+    Under a strategy SIGINT only sets a flag, and the ranks agree once per step on whether any
+    of them wants to stop (early stop or Ctrl-C), so all leave after the same step and none is
+    left waiting in a collective."""
+    strategy = getattr(trainer, "strategy", None)
+    chief = strategy is None or strategy.is_chief
+    stream = sys.stderr if chief else None
+    progress = _TrainProgress(max(num_steps - trainer.step, 0), label="steps", stream=stream)
     progress.first, progress.last = trainer.step, num_steps
     sums: dict[str, float] = {}
     count, since = 0, time.monotonic()
     saved_at = trainer.step
     try:
-        while trainer.step < num_steps:
-            losses = trainer.train_step(next(batches))
-            step = trainer.step
-            progress.loss = losses["total_loss"]
-            progress.update(1)
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value
-            count += 1
-            if step % steps_per_summary == 0 and save_dir:
-                _append_metrics(save_dir, _summary(step, sums, count, time.monotonic() - since))
-                sums, count, since = {}, 0, time.monotonic()
-            if early_stop_loss_value is not None and losses["total_loss"] <= early_stop_loss_value:
-                progress.write(f"total_loss reached the early-stop value {early_stop_loss_value}")
-                break
-            if step % steps_per_save == 0 and save_dir:
-                trainer.save(save_dir)
-                saved_at = step
+        with StopRequest() if strategy is not None else contextlib.nullcontext() as ctrl_c:
+            while trainer.step < num_steps:
+                losses = trainer.train_step(next(batches))
+                step = trainer.step
+                progress.loss = losses["total_loss"]
+                progress.update(1)
+                for name, value in losses.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                count += 1
+                if step % steps_per_summary == 0 and save_dir and chief:
+                    seconds = time.monotonic() - since
+                    _append_metrics(save_dir, _summary(step, sums, count, seconds))
+                    sums, count, since = {}, 0, time.monotonic()
+                early, interrupted = _stop(strategy, ctrl_c, losses, early_stop_loss_value)
+                if interrupted or early:
+                    progress.write(
+                        f"interrupted at step {step}: saving a checkpoint"
+                        if interrupted
+                        else f"total_loss reached the early-stop value {early_stop_loss_value}"
+                    )
+                    break
+                if step % steps_per_save == 0 and save_dir:
+                    trainer.save(save_dir)
+                    saved_at = step
     except KeyboardInterrupt:
+        if strategy is not None:
+            raise  # not agreed by the ranks: the strategy's abort hook ends them all
         progress.write(f"interrupted at step {trainer.step}: saving a checkpoint")
     finally:
         if progress.done:  # a run with nothing left to do prints no line
             progress.close()
     if save_dir and trainer.step != saved_at:
         trainer.save(save_dir)
+
+
+def _stop(strategy, ctrl_c, losses, early_stop_loss_value) -> tuple[bool, bool]:
+    """``(early stop, interrupted)`` after a step; under a strategy, each is true on every rank
+    when true on any (a collective, once per step)."""
+    early = early_stop_loss_value is not None and losses["total_loss"] <= early_stop_loss_value
+    if strategy is None:
+        return early, False
+    early, interrupted = strategy.any_each([early, ctrl_c.requested])
+    return early, interrupted
 
 
 train = configurable(train, module="ddsp_ref.training.train_util")
