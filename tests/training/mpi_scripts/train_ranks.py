@@ -1,15 +1,18 @@
 """Run by tests/training/test_mpi.py as ``mpiexec -n 2 python -m
-tests.training.mpi_scripts.train_ranks SCENARIO OUTDIR [N]``: trains the tiny float64 model of
+tests.training.mpi_scripts.train_ranks OUTDIR SCENARIO...``: runs the tiny float64 model of
 ``setup`` with the MPI strategy and writes what each rank saw to OUTDIR for the test to compare.
 
-Scenarios:
-    train N: ``train_util.train`` up to step N (restoring ``OUTDIR/run``), global batch 4;
+Scenarios (in the order given, in the same processes):
+    collectives: ``allreduce_mean`` / ``broadcast`` / ``any`` of rank-dependent trees, written
+        to ``OUTDIR/collectives-rank<r>.npz`` with the number of ``Allreduce`` calls of the
+        mean; a broadcast of mismatched trees must raise.
+    train:N: ``train_util.train`` up to step N (restoring ``OUTDIR/run``), global batch 4;
         rank 0 saves to ``OUTDIR/run``, rank 1 is given ``OUTDIR/rank1`` (must stay empty)
         and starts from perturbed parameters (the broadcast at build must replace them);
         each rank records its parameters and losses after every step in
         ``OUTDIR/train<N>-rank<r>.npz``.
-    interrupt: rank 1 gets SIGINT during step 2; each rank writes its final step to
-        ``OUTDIR/interrupt-rank<r>.json``; rank 0 saves to ``OUTDIR/interrupt``.
+    interrupt: rank 1 gets SIGINT during step 2 of a 50-step run; each rank writes its final
+        step to ``OUTDIR/interrupt-rank<r>.json``; rank 0 saves to ``OUTDIR/interrupt``.
     crash: as interrupt, but rank 1 raises instead (the job must end, not hang).
 """
 
@@ -58,33 +61,87 @@ def _save_records(path, records):
     np.savez(path, **arrays)
 
 
-def main(scenario: str, outdir: str, *args: str) -> None:
+class _CountingComm:
+    """A communicator proxy counting ``Allreduce`` calls."""
+
+    def __init__(self, comm):
+        self.comm, self.allreduce_calls = comm, 0
+
+    def __getattr__(self, name):
+        return getattr(self.comm, name)
+
+    def Allreduce(self, *args, **kwargs):  # noqa: N802  (mpi4py's name)
+        self.allreduce_calls += 1
+        return self.comm.Allreduce(*args, **kwargs)
+
+
+def _collectives(strategy, outdir):
+    """allreduce_mean and broadcast of a mixed tree with rank-dependent values."""
+    rank = strategy.rank
+    tree = {
+        "a": np.arange(3, dtype=np.float32) + rank,
+        "b": {"c": np.full((2, 2), 10.0 * rank + 0.5), "none": None},
+        "d": [np.float32(rank + 1) * np.ones((), np.float32), np.arange(4.0) * (rank + 1)],
+    }
+    before = [None if x is None else x.copy() for x in tree_flatten(tree)[0]]
+    counting = MpiStrategy(_CountingComm(strategy.comm), abort_on_error=False)
+    mean, bcast = counting.allreduce_mean(tree), strategy.broadcast(tree)
+    after = tree_flatten(tree)[0]
+    assert all(x is y or np.array_equal(x, y) for x, y in zip(before, after))  # inputs untouched
+    out = {}
+    for name, result in (("mean", mean), ("bcast", bcast)):
+        for i, leaf in enumerate(tree_flatten(result)[0]):
+            out[f"{name}/{i}"] = np.array("None") if leaf is None else leaf
+    try:  # shapes differ between the ranks: every rank must raise, none may hang
+        strategy.broadcast({"x": np.zeros(2 + rank)})
+        out["mismatch"] = np.array("no error")
+    except ValueError as e:
+        out["mismatch"] = np.array(str(e))
+    out["any"] = np.array([strategy.any(rank == 1), strategy.any(False)])
+    out["allreduce_calls"] = np.array(counting.comm.allreduce_calls)
+    np.savez(os.path.join(outdir, f"collectives-rank{rank}.npz"), **out)
+
+
+def _train(strategy, outdir, num_steps):
+    rank = strategy.rank
+    run = Hooked(make_trainer(strategy, perturb=rank == 1))
+    save_dir = os.path.join(outdir, "run" if rank == 0 else "rank1")
+    train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=num_steps,
+                     steps_per_summary=1, steps_per_save=2, save_dir=save_dir,
+                     restore_dir=os.path.join(outdir, "run"))  # fmt: skip
+    _save_records(os.path.join(outdir, f"train{num_steps}-rank{rank}.npz"), run.records)
+
+
+def _stop_on_rank_1(strategy, outdir, scenario):
+    rank = strategy.rank
+
+    def hook(step):
+        if rank == 1 and step == 2:
+            if scenario == "crash":
+                raise RuntimeError("rank 1 fails on purpose")
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run = Hooked(make_trainer(strategy), hook)
+    save_dir = os.path.join(outdir, scenario)
+    train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=50,
+                     steps_per_save=100, save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
+    with open(os.path.join(outdir, f"{scenario}-rank{rank}.json"), "w") as f:
+        json.dump({"step": run.step}, f)
+
+
+def main(outdir: str, *scenarios: str) -> None:
     strategy = train_util.get_strategy()
     assert isinstance(strategy, MpiStrategy) and strategy.size == 2, strategy
-    rank = strategy.rank
-    if scenario == "train":
-        run = Hooked(make_trainer(strategy, perturb=rank == 1))
-        save_dir = os.path.join(outdir, "run" if rank == 0 else "rank1")
-        train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=int(args[0]),
-                         steps_per_summary=1, steps_per_save=2, save_dir=save_dir,
-                         restore_dir=os.path.join(outdir, "run"))  # fmt: skip
-        _save_records(os.path.join(outdir, f"train{args[0]}-rank{rank}.npz"), run.records)
-    elif scenario in ("interrupt", "crash"):
-
-        def hook(step):
-            if rank == 1 and step == 2:
-                if scenario == "crash":
-                    raise RuntimeError("rank 1 fails on purpose")
-                os.kill(os.getpid(), signal.SIGINT)
-
-        run = Hooked(make_trainer(strategy), hook)
-        save_dir = os.path.join(outdir, scenario)
-        train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=50,
-                         steps_per_save=100, save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
-        with open(os.path.join(outdir, f"{scenario}-rank{rank}.json"), "w") as f:
-            json.dump({"step": run.step}, f)
-    else:
-        raise ValueError(f"unknown scenario {scenario!r}")
+    for scenario in scenarios:  # e.g. collectives train:3 interrupt
+        name, _, steps = scenario.partition(":")
+        if name == "collectives":
+            _collectives(strategy, outdir)
+        elif name == "train":
+            _train(strategy, outdir, int(steps))
+        elif name in ("interrupt", "crash"):
+            _stop_on_rank_1(strategy, outdir, name)
+        else:
+            raise ValueError(f"unknown scenario {scenario!r}")
 
 
 if __name__ == "__main__":
