@@ -82,7 +82,8 @@ class MpiStrategy:
 
     Attributes:
         rank: this process' rank; size: number of processes; is_chief: rank 0 (the one that
-        writes); num_replicas_in_sync: ``size`` (tf.distribute's name).
+        writes); num_replicas_in_sync: ``size`` (tf.distribute's name); local_rank: the rank
+        on this node (a collective on first use).
     """
 
     def __init__(self, comm: Any = None, abort_on_error: bool = True) -> None:
@@ -91,6 +92,7 @@ class MpiStrategy:
         self._mpi = MPI
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self._local_rank: int | None = None
         if abort_on_error:
             _install_abort_hook(self.comm)
 
@@ -101,6 +103,16 @@ class MpiStrategy:
     @property
     def num_replicas_in_sync(self) -> int:
         return self.size
+
+    @property
+    def local_rank(self) -> int:
+        """This process' rank among the ranks on its node (0, 1, ...): the GPU to use, e.g.
+        ``cupy.cuda.Device(strategy.local_rank % n_gpus).use()`` before building the model."""
+        if self._local_rank is None:
+            node = self.comm.Split_type(self._mpi.COMM_TYPE_SHARED)
+            self._local_rank = node.Get_rank()
+            node.Free()
+        return self._local_rank
 
     def __repr__(self) -> str:
         return f"MpiStrategy(rank={self.rank}, size={self.size})"

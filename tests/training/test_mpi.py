@@ -124,6 +124,7 @@ def reference(tmp_path_factory):
 @requires_mpi
 def test_allreduce_mean_and_broadcast_of_mixed_trees(jobs):
     ranks = [np.load(jobs["dir"] / f"collectives-rank{r}.npz") for r in (0, 1)]
+    assert [int(got["local_rank"]) for got in ranks] == [0, 1]  # both on this machine
     # The trees of _collectives: leaves a (f32), b/c (f64), b/none, d[0] (f32 0-d), d[1] (f64).
     values = [
         [np.arange(3, dtype=np.float32) + r, np.full((2, 2), 10.0 * r + 0.5), None,

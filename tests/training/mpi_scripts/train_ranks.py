@@ -99,6 +99,7 @@ def _collectives(strategy, outdir):
         out["mismatch"] = np.array(str(e))
     out["any"] = np.array([strategy.any(rank == 1), strategy.any(False)])
     out["allreduce_calls"] = np.array(counting.comm.allreduce_calls)
+    out["local_rank"] = np.array(strategy.local_rank)
     np.savez(os.path.join(outdir, f"collectives-rank{rank}.npz"), **out)
 
 
