@@ -121,7 +121,7 @@ class MpiStrategy:
         """The element-wise mean over the ranks of a pytree of arrays (numpy or cupy, any float
         dtypes; None leaves stay None), as a new tree of the same structure, shapes, dtypes and
         devices. Every rank must pass a tree of the same structure, shapes and dtypes."""
-        return self._packed(tree, self._allreduce_sum, scale=1.0 / self.size)
+        return self._packed(tree, self._allreduce_sum, divide_by=self.size)
 
     def broadcast(self, tree: Any, root: int = 0) -> Any:
         """Rank ``root``'s values of a pytree of arrays on every rank (a new tree like ``tree``).
@@ -169,7 +169,7 @@ class MpiStrategy:
     def _allreduce_sum(self, buffer: np.ndarray) -> None:
         self.comm.Allreduce(self._mpi.IN_PLACE, buffer, op=self._mpi.SUM)
 
-    def _packed(self, tree: Any, collective, scale: float | None = None) -> Any:
+    def _packed(self, tree: Any, collective, divide_by: int | None = None) -> Any:
         """Run ``collective`` in place on one contiguous host buffer per (array module, dtype)
         holding all of ``tree``'s leaves of that kind, and rebuild the tree from the results."""
         leaves, rebuild = tree_flatten(tree)
@@ -186,8 +186,8 @@ class MpiStrategy:
             # concatenate (numpy) and .get() (cupy) allocate: no caller's array is written.
             buffer = np.ascontiguousarray(to_numpy(packed))
             collective(buffer)
-            if scale is not None:
-                buffer *= buffer.dtype.type(scale)
+            if divide_by is not None:
+                buffer /= divide_by  # not * (1 / n): one rounding, exact for powers of 2
             result = xp.asarray(buffer)
             offset = 0
             for i in indices:
