@@ -14,6 +14,7 @@ from ..test_trainers import FRAMES, N_SAMPLES, tiny_model
 
 GLOBAL_BATCH = 4
 SETTINGS = dict(learning_rate=0.01, grad_clip_norm=0.05)
+EARLY_STOP = 2.0  # total_loss threshold of the early-stop scenario
 
 
 def make_provider() -> InMemoryProvider:

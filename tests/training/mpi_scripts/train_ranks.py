@@ -14,6 +14,7 @@ Scenarios (in the order given, in the same processes):
     interrupt: rank 1 gets SIGINT during step 2 of a 50-step run; each rank writes its final
         step to ``OUTDIR/interrupt-rank<r>.json``; rank 0 saves to ``OUTDIR/interrupt``.
     crash: as interrupt, but rank 1 raises instead (the job must end, not hang).
+    early: as interrupt, without the signal, with ``early_stop_loss_value=EARLY_STOP``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ddsp_ref.autodiff import tree_flatten
 from ddsp_ref.training import train_util
 from ddsp_ref.training.distributed import MpiStrategy
 
-from .setup import GLOBAL_BATCH, make_provider, make_trainer
+from .setup import EARLY_STOP, GLOBAL_BATCH, make_provider, make_trainer
 
 
 class Hooked:
@@ -113,19 +114,21 @@ def _train(strategy, outdir, num_steps):
     _save_records(os.path.join(outdir, f"train{num_steps}-rank{rank}.npz"), run.records)
 
 
-def _stop_on_rank_1(strategy, outdir, scenario):
+def _stop(strategy, outdir, scenario):
     rank = strategy.rank
 
     def hook(step):
         if rank == 1 and step == 2:
             if scenario == "crash":
                 raise RuntimeError("rank 1 fails on purpose")
-            os.kill(os.getpid(), signal.SIGINT)
+            if scenario == "interrupt":
+                os.kill(os.getpid(), signal.SIGINT)
 
     run = Hooked(make_trainer(strategy), hook)
     save_dir = os.path.join(outdir, scenario)
     train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=50,
-                     steps_per_save=100, save_dir=save_dir, restore_dir=save_dir)  # fmt: skip
+                     steps_per_save=100, save_dir=save_dir, restore_dir=save_dir,
+                     early_stop_loss_value=EARLY_STOP if scenario == "early" else None)  # fmt: skip
     with open(os.path.join(outdir, f"{scenario}-rank{rank}.json"), "w") as f:
         json.dump({"step": run.step}, f)
 
@@ -139,8 +142,8 @@ def main(outdir: str, *scenarios: str) -> None:
             _collectives(strategy, outdir)
         elif name == "train":
             _train(strategy, outdir, int(steps))
-        elif name in ("interrupt", "crash"):
-            _stop_on_rank_1(strategy, outdir, name)
+        elif name in ("interrupt", "crash", "early"):
+            _stop(strategy, outdir, name)
         else:
             raise ValueError(f"unknown scenario {scenario!r}")
 
