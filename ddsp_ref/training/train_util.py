@@ -96,11 +96,29 @@ def _append_metrics(save_dir: str, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _summary(step: int, sums: dict[str, float], count: int, seconds: float) -> dict:
-    record: dict[str, Any] = {"step": step}
-    record.update({name: total / count for name, total in sums.items()})
-    record["steps_per_sec"] = count / max(seconds, 1e-9)
-    return record
+class _Summaries:
+    """Loss sums since the last line of ``<save_dir>/metrics.jsonl`` (written only when
+    ``save_dir`` is set and this process writes)."""
+
+    def __init__(self, save_dir: str | None, writes: bool) -> None:
+        self.save_dir = save_dir if writes else None
+        self.sums: dict[str, float] = {}
+        self.count, self.since = 0, time.monotonic()
+
+    def add(self, losses: dict[str, float]) -> None:
+        for name, value in losses.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+        self.count += 1
+
+    def write(self, step: int) -> None:
+        """Append ``{"step", each mean loss, "steps_per_sec"}`` and start over."""
+        if not self.save_dir:
+            return
+        record: dict[str, Any] = {"step": step}
+        record.update({name: total / self.count for name, total in self.sums.items()})
+        record["steps_per_sec"] = self.count / max(time.monotonic() - self.since, 1e-9)
+        _append_metrics(self.save_dir, record)
+        self.sums, self.count, self.since = {}, 0, time.monotonic()
 
 
 def train(data_provider: Any, trainer: Any, batch_size: int = 32, num_steps: int = 1000000,
@@ -169,8 +187,7 @@ def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_d
     stream = sys.stderr if chief else None
     progress = _TrainProgress(max(num_steps - trainer.step, 0), label="steps", stream=stream)
     progress.first, progress.last = trainer.step, num_steps
-    sums: dict[str, float] = {}
-    count, since = 0, time.monotonic()
+    summaries = _Summaries(save_dir, chief)
     saved_at = trainer.step
     try:
         with StopRequest() if strategy is not None else contextlib.nullcontext() as ctrl_c:
@@ -179,13 +196,9 @@ def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_d
                 step = trainer.step
                 progress.loss = losses["total_loss"]
                 progress.update(1)
-                for name, value in losses.items():
-                    sums[name] = sums.get(name, 0.0) + value
-                count += 1
-                if step % steps_per_summary == 0 and save_dir and chief:
-                    seconds = time.monotonic() - since
-                    _append_metrics(save_dir, _summary(step, sums, count, seconds))
-                    sums, count, since = {}, 0, time.monotonic()
+                summaries.add(losses)
+                if step % steps_per_summary == 0:
+                    summaries.write(step)
                 early, interrupted = _stop(strategy, ctrl_c, losses, early_stop_loss_value)
                 if interrupted or early:
                     progress.write(

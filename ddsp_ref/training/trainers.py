@@ -152,7 +152,9 @@ class Trainer:
         Without ``restore_keys`` (and ``self.restore_keys`` None) the parameters, optimiser
         state, step and RNG state are restored; with them, only the parameters of those
         top-level sub-modules (e.g. ``['encoder']``). The arrays keep the model's current
-        dtypes and device. Needs :meth:`build` first (the layers must exist).
+        dtypes and device. Needs :meth:`build` first (the layers must exist). Under a strategy
+        every rank must restore the same file (``train_util.train`` restores the one rank 0
+        finds), so on several nodes it must be on a shared file system.
 
         Returns:
             the checkpoint file restored, or None when a folder holds no checkpoint (as ddsp,

@@ -280,6 +280,13 @@ def test_get_strategy_without_a_launcher(monkeypatch):
             train_util.get_strategy(**kwargs)
 
 
+def test_get_strategy_under_a_launcher_without_mpi4py(monkeypatch):
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
+    with pytest.raises(ImportError, match="mpi4py is not installed"):
+        train_util.get_strategy()
+
+
 def test_trainer_rejects_other_strategies():
     with pytest.raises(ValueError, match="MpiStrategy"):
         Trainer(make_trainer().model, strategy=object())
