@@ -1,14 +1,15 @@
 """Run by tests/training/test_mpi.py as ``mpiexec -n 2 python -m
 tests.training.mpi_scripts.train_ranks OUTDIR SCENARIO...``: runs the tiny float64 model of
 ``setup`` with the MPI strategy and writes what each rank saw to OUTDIR for the test to compare.
+``train:N`` also runs on more ranks (global batch 4: up to 4).
 
 Scenarios (in the order given, in the same processes):
     collectives: ``allreduce_mean`` / ``broadcast`` / ``any`` of rank-dependent trees, written
         to ``OUTDIR/collectives-rank<r>.npz`` with the number of ``Allreduce`` calls of the
         mean; a broadcast of mismatched trees must raise.
     train:N: ``train_util.train`` up to step N (restoring ``OUTDIR/run``), global batch 4;
-        rank 0 saves to ``OUTDIR/run``, rank 1 is given ``OUTDIR/rank1`` (must stay empty)
-        and starts from perturbed parameters (the broadcast at build must replace them);
+        rank 0 saves to ``OUTDIR/run``, rank r > 0 is given ``OUTDIR/rank<r>`` (must stay
+        empty) and starts from perturbed parameters (the broadcast at build must replace them);
         each rank records its parameters and losses after every step in
         ``OUTDIR/train<N>-rank<r>.npz``.
     interrupt: rank 1 gets SIGINT during step 2 of a 50-step run; each rank writes its final
@@ -106,8 +107,8 @@ def _collectives(strategy, outdir):
 
 def _train(strategy, outdir, num_steps):
     rank = strategy.rank
-    run = Hooked(make_trainer(strategy, perturb=rank == 1))
-    save_dir = os.path.join(outdir, "run" if rank == 0 else "rank1")
+    run = Hooked(make_trainer(strategy, perturb=rank != 0))
+    save_dir = os.path.join(outdir, "run" if rank == 0 else f"rank{rank}")
     train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=num_steps,
                      steps_per_summary=1, steps_per_save=2, save_dir=save_dir,
                      restore_dir=os.path.join(outdir, "run"))  # fmt: skip
@@ -135,7 +136,7 @@ def _stop(strategy, outdir, scenario):
 
 def main(outdir: str, *scenarios: str) -> None:
     strategy = train_util.get_strategy()
-    assert isinstance(strategy, MpiStrategy) and strategy.size == 2, strategy
+    assert isinstance(strategy, MpiStrategy) and strategy.size >= 2, strategy
     for scenario in scenarios:  # e.g. collectives train:3 interrupt
         name, _, steps = scenario.partition(":")
         if name == "collectives":
