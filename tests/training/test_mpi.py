@@ -144,6 +144,7 @@ def test_allreduce_mean_and_broadcast_of_mixed_trees(jobs):
             np.testing.assert_allclose(mean, expected, rtol=1e-7)
             np.testing.assert_array_equal(bcast, v0)
         assert int(got["allreduce_calls"]) == 2  # one buffer per dtype, not one per leaf
+        assert int(got["train_allreduce_calls"]) == 2 * 2  # per step: gradients+losses, flags
         assert "ranks [1] hold trees of another" in str(got["mismatch"])
         assert got["any"].tolist() == [True, False]
 
@@ -174,7 +175,7 @@ def test_steps_equal_one_process_on_the_combined_batch(jobs, reference):
     # The comparison can fail: one process on rank 0's halves only ends far away.
     half = Hooked(make_trainer())
     train_util.train(ShardedProvider(make_provider(), 0, 2), half, batch_size=GLOBAL_BATCH,
-                     num_steps=3, save_dir="")  # fmt: skip
+                     num_steps=3, save_dir="", restore_dir="")  # fmt: skip
     gap = max(float(np.max(np.abs(a - b))) for a, b in zip(half.records[-1][2], reference[3][1]))
     assert gap > 1e-4
 

@@ -6,7 +6,7 @@ tests.training.mpi_scripts.train_ranks OUTDIR SCENARIO...``: runs the tiny float
 Scenarios (in the order given, in the same processes):
     collectives: ``allreduce_mean`` / ``broadcast`` / ``any`` of rank-dependent trees, written
         to ``OUTDIR/collectives-rank<r>.npz`` with the number of ``Allreduce`` calls of the
-        mean; a broadcast of mismatched trees must raise.
+        mean and of two steps of ``train``; a broadcast of mismatched trees must raise.
     train:N: ``train_util.train`` up to step N (restoring ``OUTDIR/run``), global batch 4;
         rank 0 saves to ``OUTDIR/run``, rank r > 0 is given ``OUTDIR/rank<r>`` (must stay
         empty) and starts from perturbed parameters (the broadcast at build must replace them);
@@ -102,6 +102,12 @@ def _collectives(strategy, outdir):
     out["any"] = np.array([strategy.any(rank == 1), strategy.any(False)])
     out["allreduce_calls"] = np.array(counting.comm.allreduce_calls)
     out["local_rank"] = np.array(strategy.local_rank)
+    # Two steps of train(): per step one all-reduce of gradients and losses (all float64) and
+    # one of the stop flags.
+    counting = MpiStrategy(_CountingComm(strategy.comm), abort_on_error=False)
+    train_util.train(make_provider(), make_trainer(counting), batch_size=GLOBAL_BATCH,
+                     num_steps=2, save_dir="", restore_dir="")  # fmt: skip
+    out["train_allreduce_calls"] = np.array(counting.comm.allreduce_calls)
     np.savez(os.path.join(outdir, f"collectives-rank{rank}.npz"), **out)
 
 
@@ -123,7 +129,7 @@ def _stop(strategy, outdir, scenario):
             if scenario == "crash":
                 raise RuntimeError("rank 1 fails on purpose")
             if scenario == "interrupt":
-                os.kill(os.getpid(), signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)  # to this thread, now
 
     run = Hooked(make_trainer(strategy), hook)
     save_dir = os.path.join(outdir, scenario)
