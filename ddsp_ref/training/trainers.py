@@ -6,9 +6,16 @@ exponentially decaying learning rate (``lr * 0.98 ** (step / 10000)``). The opti
 in the Trainer; the parameters live in the model (written back with ``set_parameters`` after each
 step), so the model can be called directly between steps.
 
-Differences from ddsp: there are no distribution strategies (``strategy`` must be None; one
-device runs everything), and ``restore(..., restore_keys)`` restores only those sub-modules'
-parameters, leaving the optimiser state and step as they are.
+Data parallelism: with ``strategy`` an :class:`~ddsp_ref.training.distributed.MpiStrategy`
+(from ``train_util.get_strategy()`` under ``mpiexec``), ``build`` gives every rank rank 0's
+parameters, and each step averages the ranks' gradients and losses (one all-reduce) before
+clipping, so every rank applies the same update and N ranks on their parts of a batch step
+as one process on the whole batch. Only the chief (rank 0) writes checkpoints.
+
+Differences from ddsp: no tf.distribute strategies (ddsp clips each replica's gradients and
+the optimiser sums them over replicas; here the mean gradient is clipped once), and
+``restore(..., restore_keys)`` restores only those sub-modules' parameters, leaving the
+optimiser state and step as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from ..autodiff import value_and_grad
 from ..backend import array_namespace
 from ..gin_support import configurable
 from ..validation import positive_int, positive_number
-from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoints import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
 from .optimizers import Adam, ExponentialDecay, clip_by_global_norm
 
 __all__ = ["Trainer", "get_trainer_class", "operative_config_str"]
@@ -50,7 +57,8 @@ class Trainer:
     Args:
         model: a ``Model`` (e.g. ``Autoencoder``) whose call with ``training=True,
             return_losses=True`` gives ``(outputs, losses)`` with ``total_loss``.
-        strategy: must be None (ddsp's tf.distribute strategy; not supported).
+        strategy: None (one process) or an ``MpiStrategy`` (anything with ``allreduce_mean``,
+            ``broadcast`` and ``is_chief``); tf.distribute strategies are not supported.
         checkpoints_to_keep: newest checkpoints kept by :meth:`save`.
         learning_rate: initial Adam learning rate.
         lr_decay_steps, lr_decay_rate: ``lr(step) = learning_rate * lr_decay_rate **
@@ -65,10 +73,15 @@ class Trainer:
                  lr_decay_rate: float = 0.98, grad_clip_norm: float = 3.0,
                  restore_keys: list[str] | None = None, seed: int | None = 0):  # fmt: skip
         where = "Trainer"
-        if strategy is not None:
-            raise ValueError(f"{where}: strategy must be None (distribution is not supported)")
+        if strategy is not None and not all(
+            hasattr(strategy, name) for name in ("allreduce_mean", "broadcast", "is_chief")
+        ):
+            raise ValueError(
+                f"{where}: strategy must be None or an MpiStrategy "
+                f"(train_util.get_strategy()), got {strategy!r:.80}"
+            )
         self.model = model
-        self.strategy = None
+        self.strategy = strategy
         self.checkpoints_to_keep = positive_int(checkpoints_to_keep, "checkpoints_to_keep", where)
         self.grad_clip_norm = positive_number(grad_clip_norm, "grad_clip_norm", where)
         self.learning_rate = ExponentialDecay(learning_rate, lr_decay_steps, lr_decay_rate)
@@ -83,8 +96,11 @@ class Trainer:
         return 0 if self.opt_state is None else int(self.opt_state["step"])
 
     def build(self, batch: dict) -> None:
-        """One forward pass (creates the lazily sized layers), then the optimiser state."""
+        """One forward pass (creates the lazily sized layers), then the optimiser state; under a
+        strategy every rank then takes rank 0's parameters (a collective: all ranks build)."""
         self.model(batch)
+        if self.strategy is not None:
+            self.model.set_parameters(self.strategy.broadcast(self.model.parameters()))
         self.opt_state = self.optimizer.init(self.model.parameters())
 
     def _loss_fn(self, batch: dict):
@@ -96,11 +112,18 @@ class Trainer:
 
     def train_step(self, batch: dict) -> dict[str, float]:
         """One update on ``batch``; returns the losses before it as Python floats (with
-        ``total_loss``). Builds first if :meth:`build` was not called."""
+        ``total_loss``). Builds first if :meth:`build` was not called.
+
+        Under a strategy (a collective: every rank steps on its own part of the batch), the
+        gradients and losses are the means over the ranks."""
         if self.opt_state is None:
             self.build(batch)
         params = self.model.parameters()
         (_, losses), grads = value_and_grad(self._loss_fn(batch), has_aux=True)(params)
+        if self.strategy is not None:
+            # One reduction for both: one buffer per dtype, one collective per step.
+            mean = self.strategy.allreduce_mean({"grads": grads, "losses": losses})
+            grads, losses = mean["grads"], mean["losses"]
         grads, _ = clip_by_global_norm(grads, self.grad_clip_norm)
         params, opt_state = self.optimizer.update(params, grads, self.opt_state)
         # Both assigned after every computation, so an interrupt leaves a consistent state.
@@ -110,9 +133,12 @@ class Trainer:
 
     def save(self, save_dir: str | os.PathLike) -> str:
         """Checkpoint ``<save_dir>/ckpt-<step>.npz`` (parameters, optimiser state, step, RNG
-        state) and, with gin installed, ``operative_config-<step>.gin``; returns its path."""
+        state) and, with gin installed, ``operative_config-<step>.gin``; returns its path.
+        Under a strategy only the chief writes (the others return the same path)."""
         if self.opt_state is None:
             raise RuntimeError("Trainer.save: nothing to save; call build(batch) first")
+        if self.strategy is not None and not self.strategy.is_chief:
+            return checkpoint_path(save_dir, self.step)
         return save_checkpoint(
             save_dir, self.step, self.model.parameters(), self.opt_state,
             rng_state=self.rng.bit_generator.state, gin_config=operative_config_str(),
@@ -126,7 +152,9 @@ class Trainer:
         Without ``restore_keys`` (and ``self.restore_keys`` None) the parameters, optimiser
         state, step and RNG state are restored; with them, only the parameters of those
         top-level sub-modules (e.g. ``['encoder']``). The arrays keep the model's current
-        dtypes and device. Needs :meth:`build` first (the layers must exist).
+        dtypes and device. Needs :meth:`build` first (the layers must exist). Under a strategy
+        every rank must restore the same file (``train_util.train`` restores the one rank 0
+        finds), so on several nodes it must be on a shared file system.
 
         Returns:
             the checkpoint file restored, or None when a folder holds no checkpoint (as ddsp,
