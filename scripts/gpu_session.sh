@@ -5,6 +5,6 @@
 # Carry outputs/violin_train.npz and outputs/peers/train_step_torch.py (see gpu_train.sh).
 set -uo pipefail
 out="${1:-${OUT:-outputs/gpu_session}}"
-mkdir -p "$out/check" "$out/train"
+mkdir -p "$out/check"
 BENCH=0 TEST_TIMEOUT="${TEST_TIMEOUT:-150}" bash scripts/gpu_check.sh "$out/check"
-bash scripts/gpu_train.sh "$out/train"
+bash scripts/gpu_train.sh "$out"

@@ -16,10 +16,10 @@ export PYTHONPATH="$PWD:$shim" PYTHONUNBUFFERED=1
 PY="${PYTHON:-python3}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 secs="${TRAIN_SECONDS:-240}"
-timeout $((secs + 150)) "$PY" scripts/train_shipped_model.py --work "$out/violin" \
+timeout $((secs + 150)) "$PY" scripts/train_shipped_model.py --work "$out" \
   --data outputs/violin_train.npz --device gpu --batch_size "${BATCH:-16}" --num_steps 100000 \
   --steps_per_save 1000 --max_seconds "$secs" 2>&1 | tr '\r' '\n' | grep -v "^$" \
   | awk 'NR % 50 == 1 || /budget|Error|error|Traceback|File/' | tee "$out/train.log" | tail -30
-cp "$out"/violin/train/metrics.jsonl "$out/" 2>/dev/null
+# checkpoints and metrics.jsonl are in $out/train (two levels: what the device returns)
 timeout "${BENCH_TIMEOUT:-150}" "$PY" -m benchmarks.bench_model_gpu --batch 32 \
   --torch-peer outputs/peers/train_step_torch.py 2>&1 | tee "$out/bench_model.log" | tail -8

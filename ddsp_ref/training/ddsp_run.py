@@ -192,7 +192,9 @@ def _train(args: argparse.Namespace, save_dir: str, restore_dir: str) -> None:
         "--gin_param=\"DatasetProvider.path='/path/to/dataset'\"",
     )
     model = models.get_model()
-    trainer = trainers.get_trainer_class()(model)
+    # Under mpiexec with several processes: data parallel (docs/mpi.md); otherwise None.
+    strategy = train_util.get_strategy()
+    trainer = trainers.get_trainer_class()(model, strategy=strategy)
     if args.device == "gpu":
         trainer = _DeviceTrainer(trainer, "gpu")
     train_util.train(
@@ -202,7 +204,8 @@ def _train(args: argparse.Namespace, save_dir: str, restore_dir: str) -> None:
         restore_dir=restore_dir,
         early_stop_loss_value=args.early_stop_loss_value,
     )
-    _plot(save_dir)
+    if strategy is None or strategy.is_chief:
+        _plot(save_dir)
 
 
 def _plot(save_dir: str) -> None:

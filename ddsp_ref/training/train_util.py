@@ -126,7 +126,11 @@ class _Summaries:
     ``save_dir`` is set and this process writes)."""
 
     def __init__(self, save_dir: str | None, writes: bool) -> None:
+        from .summaries import make_summary_writer
+
         self.save_dir = save_dir if writes else None
+        # TensorBoard scalars beside metrics.jsonl when tensorboardX is installed (else no-op).
+        self.writer = make_summary_writer(self.save_dir)
         self.sums: dict[str, float] = {}
         self.count, self.since = 0, time.monotonic()
 
@@ -143,7 +147,15 @@ class _Summaries:
         record.update({name: total / self.count for name, total in self.sums.items()})
         record["steps_per_sec"] = self.count / max(time.monotonic() - self.since, 1e-9)
         _append_metrics(self.save_dir, record)
+        for name, value in record.items():
+            if name != "step":
+                self.writer.add_scalar(f"losses/{name}" if name != "steps_per_sec" else name,
+                                       value, step)  # fmt: skip
+        self.writer.flush()
         self.sums, self.count, self.since = {}, 0, time.monotonic()
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def train(data_provider: Any, trainer: Any, batch_size: int = 32, num_steps: int = 1000000,
@@ -242,6 +254,7 @@ def _loop(trainer, batches, num_steps, steps_per_summary, steps_per_save, save_d
     finally:
         if progress.done:  # a run with nothing left to do prints no line
             progress.close()
+        summaries.close()
     if save_dir and trainer.step != saved_at:
         trainer.save(save_dir)
 

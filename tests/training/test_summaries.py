@@ -85,3 +85,28 @@ def test_no_save_dir_or_disabled_gives_the_null_writer(tmp_path):
         summaries.NullSummaryWriter
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_logs_its_loss_summaries_to_tensorboard(tmp_path):
+    """train() writes each metrics.jsonl line's losses as TensorBoard scalars too."""
+    pytest.importorskip("tensorboardX")
+    import json
+
+    from ddsp_ref.training import train_util
+    from ddsp_ref.training.trainers import Trainer
+
+    from .test_models import make_features
+    from .test_trainers import FRAMES, N_SAMPLES, _provider, tiny_model
+
+    batch = make_features(N_SAMPLES, FRAMES)
+    train_util.train(_provider(batch), Trainer(tiny_model(), learning_rate=0.01), batch_size=1,
+                     num_steps=4, steps_per_summary=2, save_dir=str(tmp_path),
+                     restore_dir="")  # fmt: skip
+    with open(tmp_path / "metrics.jsonl") as f:
+        lines = [json.loads(line) for line in f]
+    events = read_events(tmp_path)
+    for name in ("total_loss", "spectral_loss"):
+        logged = [(s, v.simple_value) for s, v in events if v.tag == f"losses/{name}"]
+        expected = [(r["step"], r[name]) for r in lines]
+        assert [s for s, _ in logged] == [2, 4]
+        np.testing.assert_allclose([v for _, v in logged], [v for _, v in expected], rtol=1e-6)
