@@ -255,7 +255,10 @@ class FcStack(Module):
         # ddsp's tiny_instrument uses 0 layers: an empty keras Sequential, the identity.
         n = nonnegative_int(layers, "layers", "FcStack")
         rng = make_rng(seed)
-        sizes = ([input_size] + [ch] * (n - 1)) if n else []
+        # Inner blocks are sized now only when the first is: otherwise all build on the first
+        # input's device (numpy or cupy).
+        inner = None if input_size is None else ch
+        sizes = ([input_size] + [inner] * (n - 1)) if n else []
         self.layers = [
             Fc(ch, nonlinearity, seed=child_seed(rng), input_size=size, name=f"fc_{i}")
             for i, size in enumerate(sizes)

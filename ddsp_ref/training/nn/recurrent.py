@@ -157,9 +157,10 @@ class RnnSandwich(Module):
         rng = make_rng(seed)
         self.fc_stack_in = FcStack(fc_stack_ch, fc_stack_layers, seed=child_seed(rng),
                                    name="fc_stack_in")  # fmt: skip
-        self.rnn = Rnn(rnn_ch, rnn_type, seed=child_seed(rng), input_size=fc_stack_ch, name="rnn")
+        # All sized by the first input (on its device, numpy or cupy), as keras does.
+        self.rnn = Rnn(rnn_ch, rnn_type, seed=child_seed(rng), name="rnn")
         self.fc_stack_out = FcStack(fc_stack_ch, fc_stack_layers, seed=child_seed(rng),
-                                    input_size=rnn_ch, name="fc_stack_out")  # fmt: skip
+                                    name="fc_stack_out")  # fmt: skip
 
     def children(self) -> dict[str, Module]:
         return {"fc_stack_in": self.fc_stack_in, "rnn": self.rnn, "fc_stack_out": self.fc_stack_out}
