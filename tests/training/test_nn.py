@@ -607,6 +607,7 @@ def test_rnn_sandwich_is_its_parts_in_order():
     inner = sandwich.rnn(sandwich.fc_stack_in(x))
     np.testing.assert_array_equal(y, sandwich.fc_stack_out(inner))
     defaults = nn.RnnSandwich(seed=0)  # ddsp's defaults: 256-wide stacks of 2, GRU(512)
+    defaults(_x((1, 2, 3)))  # every layer is sized by the first input (keras)
     p = defaults.parameters()
     assert p["rnn"]["recurrent_kernel"].shape == (512, 1536)
     assert p["fc_stack_out"]["fc_1"]["dense"]["kernel"].shape == (256, 256)
