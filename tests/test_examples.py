@@ -51,6 +51,10 @@ EXPECTED = {
         {n: 4 * SR for n in ("original", "resynthesis_sinusoid", "resynthesis_harmonic")},
         ["f0", "original_spec", "resynthesis_harmonic_spec"],
     ),
+    "timbre_transfer": (
+        {n: 24000 for n in ("input", "transfer", "transfer_autotuned", "no_adjustment")},
+        ["transfer"],
+    ),
     "train_autoencoder": (
         {"source_excerpt": 3 * SR, "original": SR, "resynthesis": SR},
         ["original_vs_resynthesis", "controls"],
