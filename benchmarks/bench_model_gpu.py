@@ -18,48 +18,20 @@ import time
 import numpy as np
 
 
-def build(config: str):
-    from ddsp_ref import effects, losses, processors, synths
-    from ddsp_ref.training import decoders, models, preprocessing
-
-    tiny = config == "tiny"
-    dag = [
-        (synths.Harmonic(n_samples=64000, sample_rate=16000),
-         ["amps", "harmonic_distribution", "f0_hz"]),
-        (synths.FilteredNoise(n_samples=64000, window_size=0), ["noise_magnitudes"]),
-        (processors.Add(name="add"), ["filtered_noise/signal", "harmonic/signal"]),
-        (effects.Reverb(name="reverb", reverb_length=48000, trainable=True), ["add/signal"]),
-    ]
-    return models.Autoencoder(
-        preprocessor=preprocessing.F0LoudnessPreprocessor(time_steps=1000),
-        decoder=decoders.RnnFcDecoder(
-            rnn_channels=256 if tiny else 512, ch=512, layers_per_stack=0 if tiny else 3,
-            input_keys=("ld_scaled", "f0_scaled"),
-            output_splits=(("amps", 1), ("harmonic_distribution", 60), ("noise_magnitudes", 65)),
-        ),
-        processor_group=processors.ProcessorGroup(dag=dag),
-        losses=[losses.SpectralLoss(loss_type="L1", mag_weight=1.0, logmag_weight=1.0)],
-    )  # fmt: skip
-
-
 def ours(config: str, batch: int, steps: int = 5, warmup: int = 2) -> dict:
     import cupy
 
     from ddsp_ref.autodiff import tree_map
-    from ddsp_ref.training import trainers
 
-    rng = np.random.default_rng(0)
-    t = np.arange(1000) / 250.0
-    f0 = 300.0 + 90.0 * np.sin(2 * np.pi * 0.5 * t[None] + rng.uniform(0, 6.28, (batch, 1)))
-    features = {
-        "audio": rng.uniform(-0.5, 0.5, (batch, 64000)).astype(np.float32),
-        "f0_hz": f0.astype(np.float32),
-        "loudness_db": rng.uniform(-80, 0, (batch, 1000)).astype(np.float32),
-    }
-    features = {k: cupy.asarray(v) for k, v in features.items()}
-    model = build(config)
+    try:
+        from benchmarks.bench_models import _inputs, build_trainer
+    except ImportError:  # pragma: no cover - run as a script from benchmarks/
+        from bench_models import _inputs, build_trainer
+
+    features = {k: cupy.asarray(v) for k, v in _inputs(batch).items()}
+    trainer = build_trainer(config)  # the same model and inputs as the CPU benchmark
+    model = trainer.model
     model.set_parameters(tree_map(cupy.asarray, model.parameters()))
-    trainer = trainers.Trainer(model, learning_rate=3e-4)
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()

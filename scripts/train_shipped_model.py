@@ -30,7 +30,9 @@ import sys
 
 import numpy as np
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "ddsp_ref", "data", "corpus")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)  # benchmarks.bench_models holds the model builder
+CORPUS = os.path.join(ROOT, "ddsp_ref", "data", "corpus")
 # The held-out phrase's notes (MIDI 66-79) lie inside the training phrases' range (62-83), so
 # the check measures generalisation to unseen audio, not to unseen pitches.
 TRAIN_FILES = ("violin_ode_to_joy.flac", "violin_greensleeves.flac", "violin_twinkle.flac")
@@ -38,27 +40,20 @@ EVAL_FILES = ("violin_minuet_in_g.flac",)
 
 
 def build_model():
-    """ddsp's tiny_instrument Autoencoder, built in Python (same values as the gin file)."""
-    from ddsp_ref import effects, losses, processors, synths
-    from ddsp_ref.training import decoders, models, preprocessing
+    """ddsp's tiny_instrument Autoencoder, built in Python (no gin needed, e.g. on a GPU machine):
+    the one builder of ``benchmarks/bench_models.py``; :func:`ship` checks that the shipped gin
+    config describes the same parameters."""
+    from benchmarks.bench_models import build_trainer
 
-    dag = [
-        (synths.Harmonic(n_samples=64000, sample_rate=16000),
-         ["amps", "harmonic_distribution", "f0_hz"]),
-        (synths.FilteredNoise(n_samples=64000, window_size=0), ["noise_magnitudes"]),
-        (processors.Add(name="add"), ["filtered_noise/signal", "harmonic/signal"]),
-        (effects.Reverb(name="reverb", reverb_length=48000, trainable=True), ["add/signal"]),
-    ]
-    return models.Autoencoder(
-        preprocessor=preprocessing.F0LoudnessPreprocessor(time_steps=1000),
-        decoder=decoders.RnnFcDecoder(
-            rnn_channels=256, rnn_type="gru", ch=512, layers_per_stack=0,
-            input_keys=("ld_scaled", "f0_scaled"),
-            output_splits=(("amps", 1), ("harmonic_distribution", 60), ("noise_magnitudes", 65)),
-        ),
-        processor_group=processors.ProcessorGroup(dag=dag),
-        losses=[losses.SpectralLoss(loss_type="L1", mag_weight=1.0, logmag_weight=1.0)],
-    )  # fmt: skip
+    return build_trainer("tiny").model
+
+
+def build_model_from_gin():
+    """The same model from the shipped ``papers/iclr2020/tiny_instrument.gin``."""
+    from ddsp_ref.training import ddsp_run, models
+
+    ddsp_run.parse_gin(None, ["papers/iclr2020/tiny_instrument.gin"])
+    return models.Autoencoder()
 
 
 def prepare(work: str) -> tuple[str, str]:
@@ -77,12 +72,11 @@ def ship(work: str, ship_dir: str) -> None:
 
     from ddsp_ref.autodiff import tree_flatten
     from ddsp_ref.module import flatten_dict
-    from ddsp_ref.training import checkpoints, data, ddsp_run, models, postprocessing
+    from ddsp_ref.training import checkpoints, data, postprocessing
     from ddsp_ref.training.model_dir import STATISTICS_FILE
 
     step, params, _, _ = checkpoints.load_checkpoint(os.path.join(work, "train"))
-    ddsp_run.parse_gin(None, ["papers/iclr2020/tiny_instrument.gin"])
-    model = models.Autoencoder()
+    model = build_model_from_gin()
     batch = {"audio": np.zeros((1, 64000), np.float32),
              "f0_hz": np.full((1, 1000), 220.0, np.float32),
              "loudness_db": np.full((1, 1000), -40.0, np.float32)}  # fmt: skip
