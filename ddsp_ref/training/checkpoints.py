@@ -154,6 +154,25 @@ def latest_checkpoint(restore_dir: str | os.PathLike) -> str | None:
     return None
 
 
+def resolve_checkpoint(path_or_dir: str | os.PathLike, where: str = "checkpoint") -> str:
+    """The checkpoint file a path designates: the file itself, or the latest complete
+    ``ckpt-<step>.npz`` of a folder.
+
+    Raises:
+        FileNotFoundError: no such file, or a folder without a complete checkpoint (the
+            message starts with ``where``).
+    """
+    path = os.fspath(path_or_dir)
+    if os.path.isdir(path):
+        found = latest_checkpoint(path)
+        if found is None:
+            raise FileNotFoundError(f"{where}: no checkpoint (complete ckpt-<step>.npz) in {path}")
+        return found
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{where}: no such checkpoint file: {path}")
+    return path
+
+
 def load_checkpoint(path_or_dir: str | os.PathLike) -> tuple[int, dict, dict, dict | None]:
     """Load a checkpoint file, or the latest one of a folder.
 
@@ -165,14 +184,7 @@ def load_checkpoint(path_or_dir: str | os.PathLike) -> tuple[int, dict, dict, di
         FileNotFoundError: no such file, or a folder without a complete checkpoint.
         ValueError: a truncated or corrupt file, or an archive that is not a checkpoint.
     """
-    path = os.fspath(path_or_dir)
-    if os.path.isdir(path):
-        found = latest_checkpoint(path)
-        if found is None:
-            raise FileNotFoundError(f"load_checkpoint: no complete ckpt-<step>.npz in {path}")
-        path = found
-    elif not os.path.exists(path):
-        raise FileNotFoundError(f"load_checkpoint: no such checkpoint file: {path}")
+    path = resolve_checkpoint(path_or_dir, "load_checkpoint")
     arrays = read_npz(path)
     meta = _read_meta(path, arrays.pop(_META, None))
     trees: dict[str, dict] = {"params": {}, "opt": {}}

@@ -236,16 +236,9 @@ def load_model_params(checkpoint_path: str | os.PathLike) -> tuple[str, dict]:
         FileNotFoundError: no such file, or a folder without a checkpoint.
         ValueError: a file that is not a ddsp_ref checkpoint.
     """
-    from .checkpoints import latest_checkpoint, load_checkpoint
+    from .checkpoints import load_checkpoint, resolve_checkpoint
 
-    path = os.fspath(checkpoint_path)
-    if os.path.isdir(path):
-        found = latest_checkpoint(path)
-        if found is None:
-            raise FileNotFoundError(f"restore: no checkpoint (ckpt-<step>.npz) in {path}")
-        path = found
-    elif not os.path.exists(path):
-        raise FileNotFoundError(f"restore: no such checkpoint file or folder: {path}")
+    path = resolve_checkpoint(checkpoint_path, "restore")
     _, params, _, _ = load_checkpoint(path)
     return path, params
 
