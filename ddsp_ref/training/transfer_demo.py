@@ -79,7 +79,7 @@ def resynthesis_metrics(reference: np.ndarray, synth: np.ndarray, mask: np.ndarr
 
 
 def run_demo(out_dir: str = "outputs/demo", model_dir: str | None = None,
-             held_out_seconds: float = 12.0, plot: bool = True,
+             held_out_seconds: float | None = None, plot: bool = True,
              stream=sys.stderr) -> DemoResult:  # fmt: skip
     """Run the main job (see the module docstring); returns what it wrote and measured."""
     import soundfile
@@ -106,7 +106,9 @@ def run_demo(out_dir: str = "outputs/demo", model_dir: str | None = None,
     transfer, info = stage("transfer", timbre_transfer, speech, speech_rate, model, statistics,
                            TransferSettings())  # fmt: skip
     violin, violin_rate, _ = load_audio(os.path.join(CORPUS_DIR, HELD_OUT_FILE))
-    violin = resample(violin, violin_rate, SAMPLE_RATE)[: int(held_out_seconds * SAMPLE_RATE)]
+    violin = resample(violin, violin_rate, SAMPLE_RATE)
+    if held_out_seconds is not None:  # the whole phrase by default
+        violin = violin[: int(held_out_seconds * SAMPLE_RATE)]
     resynth, _ = stage("resynthesis", timbre_transfer, violin, SAMPLE_RATE, model, None,
                        TransferSettings(adjust=False))  # fmt: skip
     mask = score_note_frames(HELD_OUT_FILE, violin.size // 64 + 1)

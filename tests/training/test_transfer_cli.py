@@ -125,9 +125,11 @@ def test_main_job_writes_audio_a_figure_and_its_measurements(tmp_path):
     result = cli("demo", "--out-dir", "demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     speech, speech_rate = soundfile.read(REPO / "ddsp_ref/data/corpus/speech_en.flac")
+    violin, violin_rate = soundfile.read(REPO / "ddsp_ref/data/corpus/violin_minuet_in_g.flac")
+    assert violin_rate == 16000
     lengths = {"input_speech": int(np.ceil(speech.size * 16000 / speech_rate)),
                "transfer_speech_to_violin": int(np.ceil(speech.size * 16000 / speech_rate)),
-               "held_out_violin": 12 * 16000, "resynthesis_violin": 12 * 16000}  # fmt: skip
+               "held_out_violin": violin.size, "resynthesis_violin": violin.size}  # fmt: skip
     for name, n in lengths.items():
         audio, rate = soundfile.read(tmp_path / "demo" / f"{name}.wav")
         assert rate == 16000 and audio.shape == (n,), name
@@ -135,6 +137,9 @@ def test_main_job_writes_audio_a_figure_and_its_measurements(tmp_path):
     assert (tmp_path / "demo" / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     match = re.search(r"raw pitch accuracy ([\d.]+) %, loudness L1 ([\d.]+) dB", result.stdout)
     rpa, l1 = float(match.group(1)), float(match.group(2))
-    assert 0 <= rpa <= 100 and l1 >= 0
+    # The shipped model's measured quality on the held-out phrase (issue 12: >= 95 %, <= 3 dB;
+    # measured 95.3 % and 1.66 dB, the noise draw moves them by ~0.1 %): a synthesis or
+    # feature regression that breaks the model shows here.
+    assert rpa >= 94.5 and l1 <= 2.5
     assert re.search(r"octave shift \+?-?\d+", result.stdout)
     assert "demo 5/5" in result.stderr  # the progress bar reached the end
