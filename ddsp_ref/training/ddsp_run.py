@@ -228,10 +228,15 @@ def _evaluate(args: argparse.Namespace, save_dir: str, restore_dir: str) -> None
     gin = require_gin()
     binding = "evaluate" if args.mode == "eval" else "sample"
     _require_binding(f"{binding}.data_provider", "add a dataset config (datasets/*.gin)")
+    from .summaries import make_summary_writer
+
     model = models.get_model()
     function = eval_util.evaluate if args.mode == "eval" else eval_util.sample
-    function(data_provider=gin.REQUIRED, model=model, save_dir=save_dir,
-             restore_dir=restore_dir, run_once=args.run_once)  # fmt: skip
+    # Scalars, audio and spectrogram images also go to TensorBoard when tensorboardX is there.
+    with make_summary_writer(save_dir) as writer:
+        function(data_provider=gin.REQUIRED, model=model, save_dir=save_dir,
+                 restore_dir=restore_dir, run_once=args.run_once,
+                 summary_writer=writer)  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,7 +37,7 @@ class NullSummaryWriter:
     def add_audio(self, tag: str, audio: Any, step: int, sample_rate: int = 16000) -> None:
         """Drop audio."""
 
-    def add_image(self, tag: str, image: Any, step: int) -> None:
+    def add_image(self, tag: str, image: Any, step: int, dataformats: str = "HWC") -> None:
         """Drop an image."""
 
     def flush(self) -> None:
@@ -64,7 +64,11 @@ class TensorBoardWriter(NullSummaryWriter):
         from tensorboardX import SummaryWriter
 
         self.logdir = os.fspath(logdir)
-        self._writer = SummaryWriter(logdir=self.logdir)
+        # tensorboardX names the file by the second and the host: a unique suffix keeps two
+        # writers opened in the same second (an eval then a sample run) from clobbering.
+        import uuid
+
+        self._writer = SummaryWriter(logdir=self.logdir, filename_suffix=f".{uuid.uuid4().hex[:8]}")
 
     def add_scalar(self, tag: str, value: Any, step: int) -> None:
         """One scalar (a float, or a 0-d / size-1 array) at ``step``."""
@@ -85,9 +89,11 @@ class TensorBoardWriter(NullSummaryWriter):
             clip = np.clip(clip, -1.0, 1.0)
             self._writer.add_audio(name, clip, int(step), sample_rate=int(sample_rate))
 
-    def add_image(self, tag: str, image: Any, step: int) -> None:
+    def add_image(self, tag: str, image: Any, step: int, dataformats: str = "HWC") -> None:
         """An image ``[height, width]`` or ``[height, width, 3 or 4]``: uint8, or float in
-        [0, 1]."""
+        [0, 1]. ``dataformats`` (tensorboardX's argument) must be 'HWC' (or 'HW')."""
+        if dataformats not in ("HWC", "HW"):
+            raise ValueError(f"add_image: dataformats must be 'HWC' or 'HW', got {dataformats!r}")
         image = np.asarray(to_numpy(image))
         if image.ndim == 2:
             image = image[:, :, None]

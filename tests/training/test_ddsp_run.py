@@ -245,6 +245,14 @@ def test_eval_and_sample_modes(trained, dataset, tmp_path):
     assert "step20_ex0_generated.wav" in written and "step20_ex1_original.wav" in written
     generated, rate = sf.read(os.path.join(out, "samples", "step20_ex0_generated.wav"))
     assert rate == 16000 and generated.shape == (16000,) and np.abs(generated).max() > 1e-3
+    if importlib.util.find_spec("tensorboardX") is not None:  # the optional writer
+        from .test_summaries import read_events
+
+        events = read_events(out)  # eval scalars, then the samples' audio and images (2 files)
+        tags = {v.tag for _, v in events}
+        assert any(t.startswith("losses/") or t.startswith("metrics/") for t in tags)
+        assert any(v.HasField("audio") for _, v in events)
+        assert any(v.HasField("image") for _, v in events)
 
 
 def test_device_wrapper_moves_batches_and_forwards_the_trainer(dataset, tmp_path, monkeypatch):

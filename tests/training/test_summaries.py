@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import io
+import os
 
 import numpy as np
 import pytest
@@ -15,15 +16,16 @@ from ddsp_ref.training.tfrecord import index_records, read_record
 
 
 def read_events(folder):
-    """Every (step, summary value) of the event files of ``folder``."""
+    """Every (step, summary value) of the event files of ``folder`` (oldest file first)."""
     event_pb2 = pytest.importorskip("tensorboardX.proto.event_pb2")
-    files = glob.glob(f"{folder}/events.out.tfevents.*")
-    assert len(files) == 1
+    files = sorted(glob.glob(f"{folder}/events.out.tfevents.*"), key=os.path.getmtime)
+    assert files
     out = []
-    for offset, length in index_records(files[0]):  # CRCs checked by the reader
-        event = event_pb2.Event.FromString(read_record(files[0], offset, length))
-        for value in event.summary.value:
-            out.append((event.step, value))
+    for path in files:
+        for offset, length in index_records(path):  # CRCs checked by the reader
+            event = event_pb2.Event.FromString(read_record(path, offset, length))
+            for value in event.summary.value:
+                out.append((event.step, value))
     return out
 
 
