@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...backend import as_strided
+from ...validation import positive_int
 from ..tape import Primitive
 
 __all__ = ["conv1d", "conv1d_transpose", "same_padding", "conv_output_length"]
@@ -137,28 +138,30 @@ def conv1d_transpose(x: Any, kernel: Any, bias: Any, stride: int = 1) -> Any:
         bias: ``[c_out]``.
         stride: upsampling factor.
     """
-    stride = _positive(stride, "stride")
-    if len(x.shape) != 3 or len(kernel.shape) != 3 or len(bias.shape) != 1 or not x.shape[1]:
-        raise ValueError(
-            "conv1d_transpose: expected x [batch, n_steps >= 1, c_in], kernel [k, c_out, c_in] "
-            f"and bias [c_out], got {tuple(x.shape)}, {tuple(kernel.shape)}, {tuple(bias.shape)}"
-        )
-    k, c_out, c_in = kernel.shape
-    if x.shape[2] != c_in or bias.shape[0] != c_out:
-        raise ValueError(
-            f"conv1d_transpose: channels disagree: x {tuple(x.shape)}, kernel "
-            f"{tuple(kernel.shape)}, bias {tuple(bias.shape)}"
-        )
+    stride = positive_int(stride, "stride", "conv1d_transpose")
+    k, c_out, c_in = _checked_kernel("conv1d_transpose", x, kernel, bias, "[k, c_out, c_in]")
     length = int(x.shape[1]) * stride
     before, after = same_padding(length, k, 1, stride)
     return _conv1d_transpose(x, kernel, bias, stride=stride, pad_before=before,
                              pad_after=after, length=length)  # fmt: skip
 
 
-def _positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"conv1d: {name} must be a positive integer, got {value!r}")
-    return int(value)
+def _checked_kernel(where: str, x: Any, kernel: Any, bias: Any, layout: str) -> tuple:
+    """The kernel's ``(k, a, b)`` after checking ranks and channels: ``layout`` names its axes,
+    ``[k, c_in, c_out]`` (convolution) or ``[k, c_out, c_in]`` (transpose)."""
+    if len(x.shape) != 3 or len(kernel.shape) != 3 or len(bias.shape) != 1 or not x.shape[1]:
+        raise ValueError(
+            f"{where}: expected x [batch, n_steps >= 1, c_in], kernel {layout} and bias "
+            f"[c_out], got {tuple(x.shape)}, {tuple(kernel.shape)}, {tuple(bias.shape)}"
+        )
+    k, a, b = kernel.shape
+    c_in, c_out = (a, b) if layout == "[k, c_in, c_out]" else (b, a)
+    if x.shape[2] != c_in or bias.shape[0] != c_out:
+        raise ValueError(
+            f"{where}: channels disagree: x {tuple(x.shape)}, kernel {tuple(kernel.shape)}, "
+            f"bias {tuple(bias.shape)}"
+        )
+    return k, a, b
 
 
 def conv1d(x: Any, kernel: Any, bias: Any, dilation: int = 1, stride: int = 1,
@@ -182,18 +185,9 @@ def conv1d(x: Any, kernel: Any, bias: Any, dilation: int = 1, stride: int = 1,
         ValueError: bad ranks, mismatched channels, an unknown padding, or 'valid' padding of
             an input shorter than the dilated kernel.
     """
-    dilation, stride = _positive(dilation, "dilation"), _positive(stride, "stride")
-    if len(x.shape) != 3 or len(kernel.shape) != 3 or len(bias.shape) != 1 or not x.shape[1]:
-        raise ValueError(
-            "conv1d: expected x [batch, n_steps >= 1, c_in], kernel [k, c_in, c_out] and "
-            f"bias [c_out], got shapes {tuple(x.shape)}, {tuple(kernel.shape)}, {tuple(bias.shape)}"
-        )
-    k, c_in, c_out = kernel.shape
-    if x.shape[2] != c_in or bias.shape[0] != c_out:
-        raise ValueError(
-            f"conv1d: channels disagree: x {tuple(x.shape)}, kernel {tuple(kernel.shape)}, "
-            f"bias {tuple(bias.shape)}"
-        )
+    dilation = positive_int(dilation, "dilation", "conv1d")
+    stride = positive_int(stride, "stride", "conv1d")
+    k, c_in, c_out = _checked_kernel("conv1d", x, kernel, bias, "[k, c_in, c_out]")
     if padding == "same":
         before, after = same_padding(x.shape[1], k, dilation, stride)
     elif padding == "valid":
