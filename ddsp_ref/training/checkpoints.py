@@ -166,7 +166,9 @@ def resolve_checkpoint(path_or_dir: str | os.PathLike, where: str = "checkpoint"
     if os.path.isdir(path):
         found = latest_checkpoint(path)
         if found is None:
-            raise FileNotFoundError(f"{where}: no checkpoint: no complete ckpt-<step>.npz in {path}")
+            raise FileNotFoundError(
+                f"{where}: no checkpoint: no complete ckpt-<step>.npz in {path}"
+            )
         return found
     if not os.path.exists(path):
         raise FileNotFoundError(f"{where}: no such checkpoint file: {path}")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import hz_to_midi, midi_to_hz
-from ..validation import finite_number, nonnegative_int
+from ..validation import finite_number, positive_int
 from .postprocessing import detect_notes, fit_quantile_transform
 from .tuning import auto_tune, get_tuning_factor
 
@@ -172,7 +172,7 @@ def timbre_transfer(audio: Any, sample_rate: int, model: Any, statistics: dict |
     audio = np.asarray(audio, np.float64)
     if audio.ndim != 1 or audio.size == 0:
         raise ValueError(f"timbre_transfer: audio must be [n_samples] mono, got {audio.shape}")
-    nonnegative_int(sample_rate, "sample_rate", "timbre_transfer")
+    positive_int(sample_rate, "sample_rate", "timbre_transfer")
     audio_16k = resample(audio, int(sample_rate), FEATURE_SAMPLE_RATE)
     n_out = audio_16k.shape[0]
     hop = FEATURE_SAMPLE_RATE // 250

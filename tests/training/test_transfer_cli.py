@@ -95,6 +95,13 @@ def test_any_length_and_rate_gives_the_same_duration(shipped, n, sr):
     assert np.all(np.isfinite(out))
 
 
+@pytest.mark.parametrize("audio, rate", [(np.zeros((2, 100)), 16000), (np.zeros(0), 16000),
+                                         (np.zeros(100), 0)])  # fmt: skip
+def test_bad_audio_or_rate_is_refused(shipped, audio, rate):
+    with pytest.raises(ValueError, match="timbre_transfer"):
+        timbre_transfer(audio, rate, shipped[0])
+
+
 def test_silence_is_not_adjusted_and_stays_finite(shipped):
     model, statistics = shipped
     out, info = timbre_transfer(np.zeros(8000), 16000, model, statistics)
