@@ -18,6 +18,9 @@ ddsp checkpoint key (without ``/.ATTRIBUTES/...``)       ddsp_ref parameter
 bias}``                                                  ``bias}`` (same layouts: keras' GRU with
                                                          ``reset_after``, bias ``[2, 3 * units]``)
 ``model/decoder/dense_out/{kernel,bias}``                ``decoder/dense_out/{kernel,bias}``
+``.../rnn/rnn/{forward,backward}_layer/cell/...``        ``.../rnn/...``, ``.../rnn/backward/...``
+(``bidir=True``, keras' ``Bidirectional``)
+``model/encoder/{z_norm,rnn/rnn/cell,dense_out}/...``    ``encoder/{z_norm,rnn,dense_out}/...``
 ``model/processor_group/<name>/<variable>``              ``processor_group/<name>/<variable>``
                                                          (e.g. ``reverb/ir``)
 ======================================================  =========================================
@@ -184,17 +187,27 @@ def _layer_names(layer: Layer) -> list[str]:
 def _expected(module: Module, tf: str, ours: tuple[str, ...]) -> _Expected:
     """The parameters of ``module`` (ddsp_ref path ``ours``, checkpoint path ``tf``)."""
     if isinstance(module, (Rnn, StatelessRnn)):
-        if getattr(module, "backward", None) is not None:
-            raise NotImplementedError("tf_params_for: bidirectional Rnn layers are not mapped")
-        tf = f"{tf}/rnn/cell"  # ddsp's Rnn holds the keras GRU / LSTM as `rnn`
+        # ddsp's Rnn holds the keras GRU / LSTM as `rnn`; with bidir, keras' Bidirectional
+        # holds two of them as `forward_layer` and `backward_layer` (trainable in that order).
+        backward = getattr(module, "backward", None)
+        if backward is not None:
+            yield from _layer_expected(module, f"{tf}/rnn/forward_layer/cell", ours)
+            back_tf, back_ours = f"{tf}/rnn/backward_layer/cell", ours + ("backward",)
+            yield from _layer_expected(backward, back_tf, back_ours)
+            return
+        tf = f"{tf}/rnn/cell"
     if isinstance(module, Layer):
-        for name in _layer_names(module):
-            yield ours + (name,), f"{tf}/{name}", module
+        yield from _layer_expected(module, tf, ours)
         return
     for name in module._params:  # processors' own variables (Reverb's ir, ...)
         yield ours + (name,), f"{tf}/{name}", module
     for name, child in module.children().items():
         yield from _expected(child, _child_tf_path(module, name, child, tf), ours + (name,))
+
+
+def _layer_expected(layer: Layer, tf: str, ours: tuple[str, ...]) -> _Expected:
+    for name in _layer_names(layer):
+        yield ours + (name,), f"{tf}/{name}", layer
 
 
 def _child_tf_path(parent: Module, name: str, child: Module, tf: str) -> str:

@@ -456,3 +456,73 @@ def test_adam_state_errors(gin):
     del fewer["optimizer/_variables/7" + VALUE_SUFFIX]
     with pytest.raises(ValueError, match="expected m and v for each of the model's 18"):
         tf_adam_state_for(model, fewer)
+
+
+# -- bidirectional Rnn (keras Bidirectional) ----------------------------------------------------
+LAYERS = Path(__file__).parent / "fixtures" / "tf_layers"  # record_tf_layer_fixtures.py
+
+
+def bidir_case(rnn_type: str, return_sequences: bool) -> tuple[Path, dict[str, np.ndarray]]:
+    folder = LAYERS / f"bidir_{rnn_type}_{'seq' if return_sequences else 'last'}"
+    with np.load(folder / "reference.npz", allow_pickle=False) as f:
+        return folder, {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
+def test_bidirectional_rnn_restored_from_ddsp_computes_what_tf_computed(
+    rnn_type, return_sequences, dtype
+):
+    from ddsp_ref.training import nn
+
+    folder, ref = bidir_case(rnn_type, return_sequences)
+    layer = nn.Rnn(3, rnn_type, return_sequences=return_sequences, bidir=True)  # not built
+    layer.set_parameters(tf_params_for(layer, load_tf_checkpoint(folder)))
+    y = np.asarray(layer(ref["x"].astype(dtype)))
+    assert y.dtype == dtype and y.shape == ref["y"].shape
+    np.testing.assert_allclose(y, ref["y"], rtol=0, atol=3e-6)
+    # Both directions matter: the TF output differs from a model with the halves swapped.
+    swapped = tf_params_for(layer, load_tf_checkpoint(folder))
+    own = {k: v for k, v in swapped.items() if k != "backward"}
+    swapped = {**swapped["backward"], "backward": own}
+    layer.set_parameters(swapped)
+    assert np.max(np.abs(np.asarray(layer(ref["x"])) - ref["y"])) > 1e-2
+
+
+@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
+def test_bidirectional_rnn_adam_slots_belong_to_their_variables(rnn_type):
+    """Each restored moment sits beside the variable keras gave it (matched by value, so the
+    check does not rely on the order the mapping assumes)."""
+    from ddsp_ref.module import flatten_dict
+    from ddsp_ref.training import nn
+
+    folder, ref = bidir_case(rnn_type, True)
+    layer = nn.Rnn(3, rnn_type, bidir=True)
+    variables = load_tf_checkpoint(folder)
+    params = flatten_dict(tf_params_for(layer, variables))
+    state = tf_adam_state_for(layer, variables)
+    m, v = flatten_dict(state["m"]), flatten_dict(state["v"])
+    n_vars = sum(1 for k in ref if k.startswith("var/"))
+    assert state["step"] == 1 and n_vars == len(params) == 6
+    for i in range(n_vars):
+        (path,) = [p for p, value in params.items() if np.array_equal(value, ref[f"var/{i}"])]
+        np.testing.assert_array_equal(m[path], ref[f"m/{i}"])
+        np.testing.assert_array_equal(v[path], ref[f"v/{i}"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mfcc_encoder_restored_from_ddsp_computes_what_tf_computed(dtype):
+    """ddsp's MfccTimeDistributedRnnEncoder (keys ``z_norm``, ``rnn/rnn/cell``, ``dense_out``)
+    restored into ours, which is built from the checkpoint's shapes."""
+    from ddsp_ref.training import encoders
+
+    folder = LAYERS / "mfcc_encoder"
+    with np.load(folder / "reference.npz", allow_pickle=False) as f:
+        ref = {k: f[k] for k in f.files}
+    encoder = encoders.MfccTimeDistributedRnnEncoder(
+        rnn_channels=4, rnn_type="gru", z_dims=3, z_time_steps=125
+    )
+    encoder.set_parameters(tf_params_for(encoder, load_tf_checkpoint(folder)))
+    z = encoder({"audio": ref["audio"].astype(dtype), "f0_scaled": ref["f0_scaled"]})["z"]
+    np.testing.assert_allclose(np.asarray(z), ref["z"], rtol=0, atol=1e-5 * np.abs(ref["z"]).max())
