@@ -76,10 +76,9 @@ def dense_norm_act_forward(x, kernel, bias, gamma, beta, epsilon: float, alpha: 
     """
     xp, (x, kernel, bias, gamma, beta) = _canonical(x, kernel, bias, gamma, beta)
     x2 = x.reshape(-1, x.shape[-1])
-    h = x2 @ kernel  # one GEMM over every leading index
-    h += bias
+    h = x2 @ kernel  # one GEMM over every leading index; the kernel adds the bias
     module = select("layer_norm", xp, (h.dtype,), implementation=implementation)
-    y, xhat, rstd = module.norm_act_forward(h, gamma, beta, float(epsilon), float(alpha))
+    y, xhat, rstd = module.norm_act_forward(h, bias, gamma, beta, float(epsilon), float(alpha))
     saved = None
     if save:
         saved = DenseNormSaved(module, x2, kernel, xhat, rstd, gamma, beta, float(alpha), x.shape)
@@ -91,10 +90,10 @@ def dense_norm_act_backward(saved: DenseNormSaved, dy, needs=(True,) * 5) -> tup
     where ``needs`` is False)."""
     xp = array_namespace(saved.xhat)
     dy = xp.ascontiguousarray(dy, dtype=saved.xhat.dtype).reshape(saved.xhat.shape)
-    dh, dgamma, dbeta = saved.module.norm_act_backward(
+    dh, dbias, dgamma, dbeta = saved.module.norm_act_backward(
         dy, saved.xhat, saved.rstd, saved.gamma, saved.beta, saved.alpha
     )
     dx = (dh @ saved.kernel.T).reshape(saved.shape) if needs[0] else None
     dkernel = transposed_product(saved.x, dh) if needs[1] else None
-    dbias = dh.sum(axis=0) if needs[2] else None
-    return dx, dkernel, dbias, (dgamma if needs[3] else None), (dbeta if needs[4] else None)
+    grads = (dbias, dgamma, dbeta)
+    return dx, dkernel, *(g if need else None for g, need in zip(grads, needs[2:]))

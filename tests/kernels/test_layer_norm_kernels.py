@@ -43,18 +43,21 @@ def _np_backward(h, gamma, beta, dy, alpha, eps):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows,ch", [(1, 1), (1, 7), (3, 5), (17, 64), (130, 33)])
+@pytest.mark.parametrize("rows,ch", [(1, 1), (1, 7), (3, 5), (17, 64), (130, 33), (64, 512)])
 @pytest.mark.parametrize("alpha", [0.2, 0.0, 1.0])
 def test_cpu_and_reference_match_float64_formula(dtype, rows, ch, alpha):
     h, gamma, beta, dy = _inputs(rows, ch, dtype, seed=rows * ch)
+    bias = (0.7 * np.random.default_rng(ch).standard_normal(ch)).astype(dtype)
     eps = 1e-3
-    expected = _np_fc(h.astype(np.float64), np.eye(ch), 0.0, gamma, beta, alpha, eps)
-    grads = _np_backward(h, gamma, beta, dy, alpha, eps)
+    expected = _np_fc(h.astype(np.float64), np.eye(ch), bias, gamma, beta, alpha, eps)
+    dh, dgamma, dbeta = _np_backward(h.astype(np.float64) + bias, gamma, beta, dy, alpha, eps)
+    grads = (dh, dh.sum(0), dgamma, dbeta)  # the bias cotangent sums dh over the rows
     for module in (reference, cpu):
-        y, xhat, rstd = module.norm_act_forward(h.copy(), gamma, beta, eps, alpha)
+        y, xhat, rstd = module.norm_act_forward(h.copy(), bias, gamma, beta, eps, alpha)
         assert y.dtype == xhat.dtype == rstd.dtype == dtype
         np.testing.assert_allclose(y, expected, **TOL[dtype])
         back = module.norm_act_backward(dy, xhat, rstd, gamma, beta, alpha)
+        assert len(back) == 4
         for ours, ref in zip(back, grads):
             assert ours.dtype == dtype
             scale = max(1.0, float(np.abs(ref).max()))
@@ -68,8 +71,9 @@ def test_constant_rows_and_extreme_scales():
         h, gamma, beta, dy = _inputs(9, 16, np.float32, seed=3)
         h[0] = 1.5
         h *= np.float32(scale)
+        zero = np.zeros(16, np.float32)
         for module in (reference, cpu):
-            y, xhat, rstd = module.norm_act_forward(h.copy(), gamma, beta, 1e-3, 0.2)
+            y, xhat, rstd = module.norm_act_forward(h.copy(), zero, gamma, beta, 1e-3, 0.2)
             np.testing.assert_allclose(y[0], np.where(beta > 0, beta, 0.2 * beta), atol=1e-3)
             assert all(np.isfinite(a).all() for a in (y, xhat, rstd))
             back = module.norm_act_backward(dy, xhat, rstd, gamma, beta, 0.2)
