@@ -1,4 +1,5 @@
-"""Reductions over axes (sum, mean, max, min, prod, logsumexp) and cumulative sums."""
+"""Reductions over axes (sum, mean, max, min, prod, logsumexp), standardisation over axes and
+cumulative sums."""
 
 from __future__ import annotations
 
@@ -123,6 +124,33 @@ def _lse_vjp(xp, saved, g, axis=None, keepdims=False):
 logsumexp = Primitive("logsumexp", _lse_fwd, _lse_vjp)
 
 
+def _standardize_fwd(xp, x, axis=-1, eps=0.0):
+    x = xp.asarray(x)
+    xhat = x - xp.mean(x, axis=axis, keepdims=True)
+    rstd = 1 / xp.sqrt(xp.mean(xhat * xhat, axis=axis, keepdims=True) + xhat.dtype.type(eps))
+    xhat *= rstd  # a fresh array: normalised in place, then shared by output and backward
+    return xhat, (xhat, rstd)
+
+
+def _standardize_vjp(xp, saved, g, axis=-1, eps=0.0):
+    xhat, rstd = saved
+    mean_g = xp.mean(g, axis=axis, keepdims=True)
+    mean_gx = xp.mean(g * xhat, axis=axis, keepdims=True)
+    return (rstd * (g - mean_g - xhat * mean_gx),)
+
+
+# One node where the composed ops (mean, subtract, square, mean, add, sqrt, divide) take seven,
+# each keeping an array for the backward: keras' LayerNormalization and ddsp's normalize_op.
+_standardize = Primitive("standardize", _standardize_fwd, _standardize_vjp)
+
+
+def standardize(x, axis=-1, eps: float = 0.0):
+    """``(x - mean) / sqrt(var + eps)`` with the mean and population variance over ``axis``
+    (an int or a tuple of ints); same shape as ``x`` (real floating). Differentiable in ``x``."""
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else int(axis)
+    return _standardize(x, axis=axis, eps=float(eps))
+
+
 def _cumsum_raw(xp, x, axis, exclusive, reverse):
     if reverse:
         x = xp.flip(x, axis)
@@ -151,4 +179,5 @@ def cumsum(x, axis: int = -1, exclusive: bool = False, reverse: bool = False):
     return _cumsum(x, axis=axis, exclusive=exclusive, reverse=reverse)
 
 
-__all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "cumsum", "normalize_axes"]
+__all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "standardize", "cumsum",
+           "normalize_axes"]  # fmt: skip

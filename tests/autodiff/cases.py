@@ -206,7 +206,21 @@ def _reduction_cases() -> dict[str, list[Case]]:
           r(3, 5), ref=lambda v, axis=axis, ex=ex, rev=rev: _np_cumsum(v, axis, ex, rev))
         for axis in (0, -1) for ex in (False, True) for rev in (False, True)
     ]  # fmt: skip
+    cases["standardize"] = [
+        K(f"axis={axis} eps={eps}",
+          lambda v, axis=axis, eps=eps: ops.standardize(v, axis=axis, eps=eps), x,
+          ref=lambda v, axis=axis, eps=eps: _np_standardize(v, axis, eps))
+        for axis in (-1, 1, (0, 2), (1, 2)) for eps in (0.0, 1e-3)
+    ]  # fmt: skip
     return cases
+
+
+def _np_standardize(v, axis, eps):
+    """Two-pass textbook formula in float64."""
+    n = np.prod([v.shape[a] for a in np.atleast_1d(axis)])
+    mean = v.sum(axis=axis, keepdims=True) / n
+    var = ((v - mean) ** 2).sum(axis=axis, keepdims=True) / n
+    return (v - mean) / np.sqrt(var + eps)
 
 
 def _np_logsumexp(v, axis=None, keepdims=False):

@@ -103,19 +103,12 @@ class LayerNormalization(Layer):
 
     def __call__(self, x: Any) -> Any:
         x = self._prepare(x, _ANY_RANK, "[..., channels]")
-        y = _standardize(x, axis=-1, eps=self.epsilon)
+        y = ops.standardize(x, axis=-1, eps=self.epsilon)
         if self.scale:
             y = y * self._param("gamma", x)
         if self.center:
             y = y + self._param("beta", x)
         return y
-
-
-def _standardize(x: Any, axis: Any, eps: float) -> Any:
-    """``(x - mean) / sqrt(var + eps)`` over ``axis`` with the population variance."""
-    centered = x - ops.mean(x, axis=axis, keepdims=True)
-    var = ops.mean(ops.square(centered), axis=axis, keepdims=True)
-    return centered / ops.sqrt(var + eps)
 
 
 def ensure_4d(x: Any) -> Any:
@@ -175,7 +168,7 @@ def normalize_op(x: Any, norm_type: str = "layer", eps: float = 1e-5) -> Any:
             f"{ch} channels (shape {tuple(x.shape)})"
         )
     grouped = ops.reshape(x4, (mb, t, w, groups, ch // groups))
-    y = _standardize(grouped, axis=(1, 2, 4), eps=eps)
+    y = ops.standardize(grouped, axis=(1, 2, 4), eps=eps)
     return inv_ensure_4d(ops.reshape(y, (mb, t, w, ch)), n_dims)
 
 
