@@ -146,7 +146,8 @@ class DilatedConvDecoder(OutputSplitsLayer):
             (ddsp's default ``('z')`` is the string 'z'; ddsp would split a longer string
             into characters).
         precondition_stack: None or a callable layer applied to ``z`` (e.g. ``FcStackOut``).
-        spectral_norm: True is not implemented (NotImplementedError).
+        spectral_norm: spectral normalisation of every convolution kernel at the start of each
+            training call (see :class:`~ddsp_ref.training.nn.DilatedConvStack`).
         ortho_init: orthogonal convolution kernels.
         seed: int, None or numpy Generator for every initialiser.
 
