@@ -191,9 +191,11 @@ class DilatedConvDecoder(OutputSplitsLayer):
         )  # fmt: skip
 
     def children(self) -> dict[str, Module]:
-        out = {"dilated_conv_stack": self.dilated_conv_stack, "dense_out": self.dense_out}
+        # keras' tracking order in ddsp (dense_out is made by OutputSplitsLayer's constructor).
+        out: dict[str, Module] = {"dense_out": self.dense_out}
         if isinstance(self.precondition_stack, Module):
             out["precondition_stack"] = self.precondition_stack
+        out["dilated_conv_stack"] = self.dilated_conv_stack
         return out
 
     def compute_output(self, *inputs: Any) -> Any:

@@ -58,8 +58,9 @@ class Conv1D(SpectralNorm, Layer):
     Parameters: ``kernel [kernel_size, c_in, filters]`` (keras' ``[k, 1, c_in, filters]``),
     ``bias [filters]`` (zeros). With ``spectral_norm`` (ddsp's ``SpectralNormalization``
     around the Conv2D) also the non-trainable ``sn_u [1, filters]``, and every training call
-    first normalises the kernel (``nn.spectral_norm``). 'same' padding is TF's (the extra zero of an odd total goes at
-    the end); the forward is one GEMM over an im2col copy (``ddsp_ref.autodiff.fused.conv``).
+    first normalises the kernel (``nn.spectral_norm``). 'same' padding is TF's (the extra
+    zero of an odd total goes at the end); the forward is one GEMM over an im2col copy
+    (``ddsp_ref.autodiff.fused.conv``).
 
     Call: ``[batch, n_steps, c_in]`` -> ``[batch, ceil(n_steps / stride), filters]`` ('same').
     """
@@ -385,13 +386,10 @@ class DilatedConvStack(Module):
         return layers
 
     def children(self) -> dict[str, Module]:
-        out: dict[str, Module] = {"conv_in": self.conv_in}
-        for conv, norm in zip(self.convs, self.norms):
-            out[conv.name] = conv
-            out[norm.name] = norm
-        for layer in self.resamples:
-            out[layer.name] = layer
-        return out
+        # keras' tracking order (conv_in, layers, norms, resample_layers): the order of ddsp's
+        # trainable_variables, which tf_checkpoint.tf_adam_state_for follows.
+        layers = [self.conv_in, *self.convs, *self.norms, *self.resamples]
+        return {layer.name: layer for layer in layers}
 
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
         if training is None:
