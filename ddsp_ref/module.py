@@ -64,6 +64,12 @@ def in_training_phase() -> bool:
     return _TRAINING.get()
 
 
+def in_apply() -> bool:
+    """Whether the call in progress runs under :meth:`Module.apply` (which must leave every
+    module's stored parameters as they are)."""
+    return _BOUND.get() is not None
+
+
 class Module:
     """Base class of anything that owns parameters or child modules."""
 
@@ -84,12 +90,6 @@ class Module:
         self._params[name] = value
         if not trainable:
             self._non_trainable.add(name)
-
-    def is_bound(self) -> bool:
-        """Whether :meth:`apply` bound parameters for this module in the call in progress (its
-        parameters are then the caller's, not the stored ones)."""
-        bound = _BOUND.get()
-        return bound is not None and id(self) in bound
 
     def parameter(self, name: str) -> Any:
         """The parameter ``name``: the one bound by :meth:`apply` for the call in progress,

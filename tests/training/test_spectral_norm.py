@@ -380,3 +380,14 @@ def test_tf_checkpoint_restore_of_a_trained_model(tmp_path):
         (path,) = [p for p, x in trainable.items() if x.size == value.size and np.all(
             x.reshape(-1) == value.reshape(-1))]  # fmt: skip
         np.testing.assert_array_equal(m[path].reshape(-1), ref[f"adam/m/{i}"].reshape(-1))
+
+
+def test_apply_never_modifies_the_stored_parameters():
+    """Also for parameters left out of ``apply``'s tree (they fall back to the stored ones)."""
+    spec, arrays = golden("plain")
+    stack = make_stack(spec, arrays)
+    stored = stack.parameters()
+    partial = {k: v for k, v in stored.items() if k != "conv_in"}
+    out = stack.apply(partial, _inputs(stack, arrays), training=True)
+    assert_trees_equal(stack.parameters(), stored)
+    assert _rel_l2(out, arrays["out_eval"]) < 1e-5  # the stored, unnormalised kernels

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...backend import array_namespace
-from ...module import in_training_phase
+from ...module import in_apply, in_training_phase
 
 __all__ = ["spectral_normalize", "sn_u_initializer", "SpectralNorm"]
 
@@ -91,7 +91,7 @@ class SpectralNorm:
 
     def _normalize_if_training(self) -> None:
         """A direct call in the training phase assigns the normalised kernel and ``sn_u`` to
-        the stored parameters before running, as keras' wrapper does; under ``apply`` the
-        caller's parameters are used as given (the Trainer normalised them already)."""
-        if self.spectral_norm and in_training_phase() and not self.is_bound():
+        the stored parameters before running, as keras' wrapper does; under ``apply`` nothing
+        is modified and the parameters are used as given (the Trainer normalised them)."""
+        if self.spectral_norm and in_training_phase() and not in_apply():
             self._params.update(self.before_training_forward(self._params))
