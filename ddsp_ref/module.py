@@ -11,12 +11,21 @@ The convention every trainable piece of ddsp_ref follows (processors, groups, la
   leaves are Tensors, so gradients flow to them:
   ``value_and_grad(lambda p, x: loss(group.apply(p, x)))(group.parameters(), x)``.
 - ``module.set_parameters(params)`` stores new values (e.g. after an optimiser step).
+- Non-trainable parameters (keras' non-trainable weights, e.g. spectral normalisation's
+  ``sn_u``) are parameters like the others (saved, restored, bound by ``apply``) that
+  :meth:`Module.partition` sets apart, so they get neither gradients nor optimiser state.
+- ``module.before_training_forward(params)`` gives the parameters a training forward runs with:
+  keras layers that rewrite their weights at the start of a training call (spectral
+  normalisation) do it there, functionally. The Trainer applies it before each step; a direct
+  call in the training phase (:func:`training_phase`, set by ``Model`` from its ``training``
+  argument, like keras' call context) updates the stored parameters in place, as keras does.
 - ``module.save(path)`` / ``module.load(path)`` use ``.npz`` files with '/'-joined keys, written
   to a temporary file and renamed, so an interrupted save never leaves a broken file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
 import os
@@ -32,6 +41,33 @@ from .io import atomic_write
 _BOUND: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "ddsp_ref_bound_parameters", default=None
 )
+# keras' training phase of the call in progress (its call context): set by `training_phase`.
+_TRAINING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ddsp_ref_training_phase", default=False
+)
+
+
+@contextlib.contextmanager
+def training_phase(training: bool = True):
+    """Calls inside run in keras' training phase (``training=True`` of a keras call, which
+    keras passes down to every nested layer); ``Model.__call__`` enters it from its
+    ``training`` argument."""
+    token = _TRAINING.set(bool(training))
+    try:
+        yield
+    finally:
+        _TRAINING.reset(token)
+
+
+def in_training_phase() -> bool:
+    """Whether the call in progress is a training call (see :func:`training_phase`)."""
+    return _TRAINING.get()
+
+
+def in_apply() -> bool:
+    """Whether the call in progress runs under :meth:`Module.apply` (which must leave every
+    module's stored parameters as they are)."""
+    return _BOUND.get() is not None
 
 
 class Module:
@@ -41,14 +77,19 @@ class Module:
         self.name = name if name is not None else _snake_case(type(self).__name__)
         self.trainable = trainable
         self._params: dict[str, Any] = {}
+        self._non_trainable: set[str] = set()
 
     # -- structure -------------------------------------------------------------------------
     def children(self) -> dict[str, Module]:
         """Child modules by name (ProcessorGroup overrides this)."""
         return {}
 
-    def add_parameter(self, name: str, value: Any) -> None:
+    def add_parameter(self, name: str, value: Any, trainable: bool = True) -> None:
+        """Add the parameter ``name``; ``trainable=False`` makes it state that is saved and
+        restored but never differentiated nor updated by an optimiser (see :meth:`partition`)."""
         self._params[name] = value
+        if not trainable:
+            self._non_trainable.add(name)
 
     def parameter(self, name: str) -> Any:
         """The parameter ``name``: the one bound by :meth:`apply` for the call in progress,
@@ -79,6 +120,40 @@ class Module:
                 children[key].set_parameters(value)
             else:
                 raise self._unknown(key)
+
+    def partition(self, params: dict[str, Any]) -> tuple[dict, dict]:
+        """``(trainable, non_trainable)``: ``params`` (the structure of :meth:`parameters`)
+        split into two trees of the same nesting; sub-trees left empty are dropped.
+        :func:`merge_trees` puts them back together."""
+        children = self.children()
+        trainable: dict[str, Any] = {}
+        state: dict[str, Any] = {}
+        for key, value in params.items():
+            if key in children:
+                sub_t, sub_s = children[key].partition(value)
+                if sub_t:
+                    trainable[key] = sub_t
+                if sub_s:
+                    state[key] = sub_s
+            elif key in self._params:
+                (state if key in self._non_trainable else trainable)[key] = value
+            else:
+                raise self._unknown(key)
+        return trainable, state
+
+    def before_training_forward(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters (plain arrays, the structure of :meth:`parameters`) that a training
+        forward runs with; a new dict, the module is not modified.
+
+        By default each child's own hook; layers that rewrite their weights at the start of a
+        training call (spectral normalisation) override it. Nothing is differentiated through
+        it: the Trainer applies it, then takes gradients at the parameters it returns."""
+        children = self.children()
+        out = dict(params)
+        for key, value in params.items():
+            if key in children:
+                out[key] = children[key].before_training_forward(value)
+        return out
 
     def _unknown(self, key: str) -> KeyError:
         return KeyError(
@@ -173,6 +248,17 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise ValueError(
             f"load({path}): not a complete .npz archive (truncated or corrupt?): {err}"
         ) from None
+
+
+def merge_trees(a: dict, b: dict) -> dict:
+    """Nested dicts ``a`` and ``b`` as one tree (the inverse of :meth:`Module.partition`)."""
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_trees(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def flatten_dict(tree: dict, prefix: str = "", delimiter: str = "/") -> dict[str, Any]:

@@ -24,12 +24,16 @@ Cases (one folder each under ``tests/training/fixtures/tf_ckpt/``):
   5 noise bands, trainable Reverb of 64 taps) on 0.2 s of 16 kHz audio;
 - ``no_reverb``: models/ae.gin's processor group (no reverb) with an LSTM decoder (6 units),
   trained with keras' legacy Adam (TF < 2.11, what older ddsp checkpoints hold), to cover the
-  LSTM's names and the legacy optimizer's slot names.
+  LSTM's names and the legacy optimizer's slot names;
+- ``spectral_norm``: a DilatedConvDecoder (ch 4, two layers, layer norm) with
+  ``spectral_norm=True`` into a Harmonic synth alone (deterministic; loudness from the
+  features, so the audio is only the loss's target and is not stored), to cover the
+  conv stack's names and the spectral normalisation's ``w`` / ``layer/bias`` / ``sn_u``.
 
 Usage (from the repository root)::
 
     source /tmp/peers/tf-venv/peers_env.sh
-    python scripts/make_tf_fixture.py [--out tests/training/fixtures/tf_ckpt]
+    python scripts/make_tf_fixture.py [--out tests/training/fixtures/tf_ckpt] [--cases NAME ...]
 """
 
 import argparse
@@ -88,6 +92,7 @@ processors.Add.name = 'add'
 """
 
 LEGACY_ADAM = ("no_reverb",)
+SMALL = ("spectral_norm",)  # cases whose reference.npz leaves out the audio (see make_case)
 CASES = {
     "solo": COMMON
     + """
@@ -112,6 +117,21 @@ ProcessorGroup.dag = [
   (@synths.FilteredNoise(), ['noise_magnitudes']),
   (@processors.Add(), ['filtered_noise/signal', 'harmonic/signal']),
 ]
+""",
+    "spectral_norm": COMMON
+    + """
+Autoencoder.decoder = @decoders.DilatedConvDecoder()
+DilatedConvDecoder.ch = 4
+DilatedConvDecoder.kernel_size = 3
+DilatedConvDecoder.layers_per_stack = 2
+DilatedConvDecoder.stacks = 1
+DilatedConvDecoder.norm_type = 'layer'
+DilatedConvDecoder.conditioning_keys = None
+DilatedConvDecoder.input_keys = ('ld_scaled', 'f0_scaled')
+DilatedConvDecoder.output_splits = (('amps', 1), ('harmonic_distribution', 6))
+DilatedConvDecoder.spectral_norm = True
+ProcessorGroup.dag = [(@synths.Harmonic(), ['amps', 'harmonic_distribution', 'f0_hz'])]
+F0LoudnessPreprocessor.compute_loudness = False
 """,
 }
 
@@ -253,7 +273,10 @@ def make_case(name, config, out_dir, np, tf):
     for key, value in features.items():
         record[f"features/{key}"] = value
     out = record_outputs(np, tf, model, features, "out", record)
-    record_exact(np, tf, sys.modules["ddsp"], model, out, record)
+    if name in SMALL:  # the audio is only the loss's target here; the signal repeats
+        del record["features/audio"], record["out/harmonic/signal"]
+    if "filtered_noise" in out:
+        record_exact(np, tf, sys.modules["ddsp"], model, out, record)
     record_adam(np, tf, model, trainer.optimizer, record)
     prefix = tf.train.latest_checkpoint(case_dir)
     for key, _shape in tf.train.list_variables(prefix):
@@ -267,14 +290,21 @@ def make_case(name, config, out_dir, np, tf):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="tests/training/fixtures/tf_ckpt")
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        choices=sorted(CASES),
+        default=sorted(CASES),
+        help="cases to (re)make; the others' folders are left as they are",
+    )
     args = parser.parse_args()
     import numpy as np
     import tensorflow as tf
 
     install_stubs()
     os.makedirs(args.out, exist_ok=True)
-    for name, config in CASES.items():
-        make_case(name, config, args.out, np, tf)
+    for name in args.cases:
+        make_case(name, CASES[name], args.out, np, tf)
 
 
 if __name__ == "__main__":

@@ -146,7 +146,8 @@ class DilatedConvDecoder(OutputSplitsLayer):
             (ddsp's default ``('z')`` is the string 'z'; ddsp would split a longer string
             into characters).
         precondition_stack: None or a callable layer applied to ``z`` (e.g. ``FcStackOut``).
-        spectral_norm: True is not implemented (NotImplementedError).
+        spectral_norm: spectral normalisation of every convolution kernel at the start of each
+            training call (see :class:`~ddsp_ref.training.nn.DilatedConvStack`).
         ortho_init: orthogonal convolution kernels.
         seed: int, None or numpy Generator for every initialiser.
 
@@ -190,9 +191,11 @@ class DilatedConvDecoder(OutputSplitsLayer):
         )  # fmt: skip
 
     def children(self) -> dict[str, Module]:
-        out = {"dilated_conv_stack": self.dilated_conv_stack, "dense_out": self.dense_out}
+        # keras' tracking order in ddsp (dense_out is made by OutputSplitsLayer's constructor).
+        out: dict[str, Module] = {"dense_out": self.dense_out}
         if isinstance(self.precondition_stack, Module):
             out["precondition_stack"] = self.precondition_stack
+        out["dilated_conv_stack"] = self.dilated_conv_stack
         return out
 
     def compute_output(self, *inputs: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import array_namespace
 from ..core.utils import make_iterable
 from ..gin_support import configurable
-from ..module import Module, flatten_dict, unflatten_dict
+from ..module import Module, flatten_dict, training_phase, unflatten_dict
 
 __all__ = ["Model", "Autoencoder", "get_model", "load_model_params"]
 
@@ -27,7 +27,9 @@ class Model(Module):
     ``model(*args, return_losses=False, **kwargs)`` resets the losses dict, runs :meth:`call`
     and, with ``return_losses=True``, returns ``(outputs, losses_dict)`` where the dict also
     holds ``total_loss``, the sum of every loss. :attr:`losses_dict` and :attr:`total_loss`
-    stay readable after the call.
+    stay readable after the call. A ``training`` keyword sets keras' training phase of every
+    layer inside (``module.training_phase``): with ``training=True`` a direct call rewrites the
+    stored kernels of spectrally normalised layers first, as ddsp does.
     """
 
     def __init__(self, name: str | None = None):
@@ -50,7 +52,11 @@ class Model(Module):
 
     def __call__(self, *args: Any, return_losses: bool = False, **kwargs: Any) -> Any:
         self._losses_dict = {}
-        outputs = self.call(*args, **kwargs)
+        if "training" in kwargs:
+            with training_phase(kwargs["training"]):
+                outputs = self.call(*args, **kwargs)
+        else:
+            outputs = self.call(*args, **kwargs)
         if not return_losses:
             return outputs
         self._losses_dict["total_loss"] = self.total_loss

@@ -23,6 +23,13 @@ bias}``                                                  ``bias}`` (same layouts
 ``model/encoder/{z_norm,rnn/rnn/cell,dense_out}/...``    ``encoder/{z_norm,rnn,dense_out}/...``
 ``model/processor_group/<name>/<variable>``              ``processor_group/<name>/<variable>``
                                                          (e.g. ``reverb/ir``)
+``model/decoder/dilated_conv_stack/conv_in/{kernel,      ``decoder/dilated_conv_stack/conv_in/``
+bias}`` (keras' ``[k, 1, a, b]`` kernels)                ``{kernel,bias}`` (``[k, a, b]``)
+``.../layers/<i>/layer_with_weights-0/...``,             ``.../dilated_conv_<i>/...``,
+``.../norms/<i>/...``, ``.../resample_layers/<r>/...``   ``.../norm_<i>/...``,
+                                                         ``.../resample_<r>/...``
+``<conv>/w``, ``<conv>/layer/bias``, ``<conv>/sn_u``     ``<conv>/kernel``, ``<conv>/bias``,
+(``spectral_norm``: the SpectralNormalization wrapper)   ``<conv>/sn_u`` (non-trainable)
 ======================================================  =========================================
 
 ddsp's ``FcStack`` and ``Fc`` are keras ``Sequential`` models, which name their weighted layers
@@ -51,6 +58,7 @@ import numpy as np
 from ..module import Module
 from .decoders import RnnFcDecoder
 from .nn.base import Layer
+from .nn.conv import Conv1D, Conv1DTranspose, DilatedConvStack, _ScaleShift
 from .nn.layers import Dense, Fc, FcStack, LayerNormalization, Normalize
 from .nn.recurrent import Rnn, StatelessRnn
 from .tf_bundle import TensorBundle
@@ -179,9 +187,21 @@ def _layer_names(layer: Layer) -> list[str]:
         return ["kernel"] + (["bias"] if layer.use_bias else [])
     if isinstance(layer, LayerNormalization):
         return (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
-    if isinstance(layer, Normalize):
+    if isinstance(layer, (Normalize, _ScaleShift)):
         return ["scale", "shift"]
+    if isinstance(layer, (Conv1D, Conv1DTranspose)):
+        return ["kernel", "bias"] + (["sn_u"] if layer.spectral_norm else [])
     return ["kernel", "recurrent_kernel", "bias"]  # GRU / LSTM
+
+
+# ddsp's SpectralNormalization wrapper tracks the kernel as its `w` and the layer as `layer`.
+_SPECTRAL_NORM_KEYS = {"kernel": "w", "bias": "layer/bias", "sn_u": "sn_u"}
+
+
+def _layer_key(layer: Layer, tf: str, name: str) -> str:
+    if getattr(layer, "spectral_norm", False):
+        return f"{tf}/{_SPECTRAL_NORM_KEYS[name]}"
+    return f"{tf}/{name}"
 
 
 def _expected(module: Module, tf: str, ours: tuple[str, ...]) -> _Expected:
@@ -207,7 +227,7 @@ def _expected(module: Module, tf: str, ours: tuple[str, ...]) -> _Expected:
 
 def _layer_expected(layer: Layer, tf: str, ours: tuple[str, ...]) -> _Expected:
     for name in _layer_names(layer):
-        yield ours + (name,), f"{tf}/{name}", layer
+        yield ours + (name,), _layer_key(layer, tf, name), layer
 
 
 def _child_tf_path(parent: Module, name: str, child: Module, tf: str) -> str:
@@ -218,7 +238,18 @@ def _child_tf_path(parent: Module, name: str, child: Module, tf: str) -> str:
         return f"{tf}/layer_with_weights-{parent.layers.index(child)}"
     if isinstance(parent, Fc):  # Sequential([Dense, LayerNormalization, activation])
         return f"{tf}/layer_with_weights-{0 if name == 'dense' else 1}"
+    if isinstance(parent, DilatedConvStack):  # tracked lists; layers are Sequential(relu, conv)
+        for ours, theirs in _CONV_STACK_LISTS:
+            if name.startswith(ours):
+                return f"{tf}/{theirs.format(name[len(ours) :])}"
     return f"{tf}/{name}"  # Autoencoder sub-modules, processors of a group, ...
+
+
+_CONV_STACK_LISTS = (
+    ("dilated_conv_", "layers/{}/layer_with_weights-0"),
+    ("norm_", "norms/{}"),
+    ("resample_", "resample_layers/{}"),
+)
 
 
 def tf_params_for(model: Module, variables: Mapping[str, Any], strict: bool = True,
@@ -282,7 +313,7 @@ def _checked(value: np.ndarray, owner: Module, path: tuple[str, ...]) -> np.ndar
     """``value`` as float32 in the owner's shape; builds an unbuilt layer from it."""
     name = path[-1]
     if isinstance(owner, Layer) and not owner.built:  # its first parameter gives the input size
-        owner.build(int(value.shape[0] if name == "kernel" else value.shape[-1]))
+        owner.build(_input_size(owner, name, value.shape))
     current = owner._params.get(name)
     if current is not None:
         want = tuple(current.shape)
@@ -294,6 +325,17 @@ def _checked(value: np.ndarray, owner: Module, path: tuple[str, ...]) -> np.ndar
                 )
             value = value.reshape(want)  # e.g. ddsp's Normalize stores [1, 1, 1, ch]
     return value.astype(np.float32)
+
+
+def _input_size(layer: Layer, name: str, shape: tuple[int, ...]) -> int:
+    """A layer's input size from its first checkpoint variable: keras' Conv2D kernel is
+    ``[k, 1, c_in, filters]``, Conv2DTranspose's ``[k, 1, filters, c_in]``, Dense's and the
+    RNNs' ``[c_in, units]``; normalisation scales end with the channels."""
+    if isinstance(layer, Conv1D):
+        return int(shape[-2])
+    if name == "kernel" and not isinstance(layer, Conv1DTranspose):
+        return int(shape[0])
+    return int(shape[-1])
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -318,8 +360,9 @@ def tf_adam_state_for(model: Module, variables: Mapping[str, Any], root: str = "
                       optimizer: str = "optimizer") -> dict:  # fmt: skip
     """The Adam state of a ddsp checkpoint as ddsp_ref's
     :class:`~ddsp_ref.training.optimizers.Adam` state: ``{'step': int, 'm': tree, 'v': tree}``
-    with the trees shaped like ``tf_params_for(model, variables)`` (call that first: it
-    builds the model's layers). To resume a ddsp run.
+    with the trees shaped like the trainable part of ``tf_params_for(model, variables)``
+    (``model.partition``; call that first: it builds the model's layers). To resume a ddsp
+    run.
 
     Two layouts are read: keras' legacy optimizer (TF < 2.11) stores each moment beside its
     variable (``<key>/.OPTIMIZER_SLOT/optimizer/m``), with the step in ``optimizer/iter``;
@@ -331,7 +374,8 @@ def tf_adam_state_for(model: Module, variables: Mapping[str, Any], root: str = "
         KeyError: no Adam state in the checkpoint (e.g. a model exported without optimizer).
         ValueError: the slots do not line up with the model's parameters (count or shapes).
     """
-    expected = list(_expected(model, root, ()))
+    # ddsp's trainable_variables: every variable but the non-trainable ones (sn_u).
+    expected = [e for e in _expected(model, root, ()) if e[0][-1] not in e[2]._non_trainable]
     slots = {
         key: variables.get(f"{optimizer}/{key}{VALUE_SUFFIX}") for key in ("iter", "_iterations")
     }

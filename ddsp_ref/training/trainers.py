@@ -6,6 +6,12 @@ exponentially decaying learning rate (``lr * 0.98 ** (step / 10000)``). The opti
 in the Trainer; the parameters live in the model (written back with ``set_parameters`` after each
 step), so the model can be called directly between steps.
 
+Layers that rewrite their weights at the start of a training call (``spectral_norm``) do it
+through ``model.before_training_forward`` on the parameters before each step (and once in
+:meth:`Trainer.build`, whose forward ddsp runs with ``training=True``); the step then
+differentiates at the rewritten values. Non-trainable parameters (``Module.partition``: the
+spectral norm's ``sn_u``) get no gradient and no optimiser state, but are saved and restored.
+
 Data parallelism: with ``strategy`` an :class:`~ddsp_ref.training.distributed.MpiStrategy`
 (from ``train_util.get_strategy()`` under ``mpiexec``), ``build`` gives every rank rank 0's
 parameters, and each step averages the ranks' gradients and losses (one all-reduce) before
@@ -28,6 +34,7 @@ import numpy as np
 from ..autodiff import value_and_grad
 from ..backend import array_namespace
 from ..gin_support import configurable
+from ..module import merge_trees
 from ..validation import positive_int, positive_number
 from .checkpoints import checkpoint_path, latest_checkpoint, load_checkpoint, save_checkpoint
 from .optimizers import Adam, ExponentialDecay, clip_by_global_norm
@@ -101,10 +108,15 @@ class Trainer:
         self.model(batch)
         if self.strategy is not None:
             self.model.set_parameters(self.strategy.broadcast(self.model.parameters()))
-        self.opt_state = self.optimizer.init(self.model.parameters())
+        # ddsp builds with a training forward (Autoencoder.call defaults to training=True),
+        # which normalises spectrally normalised kernels once.
+        params = self.model.before_training_forward(self.model.parameters())
+        self.model.set_parameters(params)
+        self.opt_state = self.optimizer.init(self.model.partition(params)[0])
 
-    def _loss_fn(self, batch: dict):
-        def loss(params: dict) -> tuple[Any, dict]:
+    def _loss_fn(self, batch: dict, state: dict):
+        def loss(trainable: dict) -> tuple[Any, dict]:
+            params = merge_trees(trainable, state)
             _, losses = self.model.apply(params, batch, training=True, return_losses=True)
             return losses["total_loss"], losses
 
@@ -118,16 +130,17 @@ class Trainer:
         gradients and losses are the means over the ranks."""
         if self.opt_state is None:
             self.build(batch)
-        params = self.model.parameters()
-        (_, losses), grads = value_and_grad(self._loss_fn(batch), has_aux=True)(params)
+        params = self.model.before_training_forward(self.model.parameters())
+        trainable, state = self.model.partition(params)
+        (_, losses), grads = value_and_grad(self._loss_fn(batch, state), has_aux=True)(trainable)
         if self.strategy is not None:
             # One reduction for both: one buffer per dtype, one collective per step.
             mean = self.strategy.allreduce_mean({"grads": grads, "losses": losses})
             grads, losses = mean["grads"], mean["losses"]
         grads, _ = clip_by_global_norm(grads, self.grad_clip_norm)
-        params, opt_state = self.optimizer.update(params, grads, self.opt_state)
+        trainable, opt_state = self.optimizer.update(trainable, grads, self.opt_state)
         # Both assigned after every computation, so an interrupt leaves a consistent state.
-        self.model.set_parameters(params)
+        self.model.set_parameters(merge_trees(trainable, state))
         self.opt_state = opt_state
         return {name: float(value) for name, value in losses.items()}
 
@@ -172,10 +185,11 @@ class Trainer:
         current = self.model.parameters()
         if keys is None:
             self.model.set_parameters(_like(params, current, "params"))
+            trainable = self.model.partition(current)[0]
             self.opt_state = {
                 "step": int(opt_state["step"]),
-                "m": _like(opt_state["m"], current, "optimizer m"),
-                "v": _like(opt_state["v"], current, "optimizer v"),
+                "m": _like(opt_state["m"], trainable, "optimizer m"),
+                "v": _like(opt_state["v"], trainable, "optimizer v"),
             }
             if rng_state is not None:
                 self.rng.bit_generator.state = rng_state

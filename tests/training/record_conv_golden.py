@@ -43,6 +43,8 @@ def _load_ddsp():
 
 
 def _conv(layer):
+    if hasattr(layer, "power_iterations"):  # ddsp's SpectralNormalization wrapper
+        return {"kernel": layer.layer.kernel, "bias": layer.layer.bias, "sn_u": layer.u}
     return {"kernel": layer.kernel, "bias": layer.bias}
 
 

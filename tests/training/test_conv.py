@@ -441,9 +441,7 @@ def test_stack_parameter_gradients_float64():
         check_grads(stack.apply, _f64(stack.parameters()), x, argnums=(0, 1))
 
 
-def test_stack_unsupported_and_bad_options():
-    with pytest.raises(NotImplementedError, match="spectral_norm"):
-        nn.DilatedConvStack(spectral_norm=True)
+def test_stack_bad_options():
     with pytest.raises(ValueError, match="resample_type"):
         nn.DilatedConvStack(resample_type="sideways")
     with pytest.raises(ValueError, match="dilation"):

@@ -139,11 +139,6 @@ def test_resample_stride_upsamples_the_outputs():
     np.testing.assert_allclose(out["amps"], expected[..., :1], rtol=1e-10, atol=1e-10)
 
 
-def test_spectral_norm_is_not_implemented():
-    with pytest.raises(NotImplementedError, match="spectral_norm"):
-        DilatedConvDecoder(spectral_norm=True)
-
-
 def test_gin_builds_the_decoder():
     gin = pytest.importorskip("gin")
     gin.clear_config()

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from ddsp_ref.autodiff import tree_flatten
+from ddsp_ref.module import flatten_dict
 from ddsp_ref.training import train_util
 from ddsp_ref.training.checkpoints import load_checkpoint
 from ddsp_ref.training.distributed import ShardedProvider, mpi_world_size
@@ -76,7 +77,7 @@ def jobs(tmp_path_factory):
     """Three mpiexec jobs: (collectives, 3 steps, SIGINT, early stop), a resume to step 5, a
     crash."""
     outdir = tmp_path_factory.mktemp("mpi")
-    first = _launch(outdir, "collectives", "train:3", "interrupt", "early")
+    first = _launch(outdir, "collectives", "train:3", "interrupt", "early", "spectral_norm")
     assert first.returncode == 0, first.stdout[-3000:]
     ckpts_after_first = sorted(os.listdir(outdir / "run"))  # before the resume adds more
     resumed = _launch(outdir, "train:5")
@@ -178,6 +179,25 @@ def test_steps_equal_one_process_on_the_combined_batch(jobs, reference):
                      num_steps=3, save_dir="", restore_dir="")  # fmt: skip
     gap = max(float(np.max(np.abs(a - b))) for a, b in zip(half.records[-1][2], reference[3][1]))
     assert gap > 1e-4
+
+
+@requires_mpi
+def test_spectral_norm_steps_equal_one_process_on_the_combined_batch(jobs):
+    """Every rank normalises the kernels alike (after the broadcast at build; rank 1 started
+    from other parameters and sn_u), and the steps equal one process on the whole batch."""
+    rank0, rank1 = (_records(jobs["dir"] / f"spectral_norm-rank{r}.npz") for r in (0, 1))
+    single = Hooked(make_trainer(spectral_norm=True))
+    train_util.train(make_provider(), single, batch_size=GLOBAL_BATCH, num_steps=3,
+                     save_dir="", restore_dir="")  # fmt: skip
+    assert sorted(rank0) == sorted(rank1) == [1, 2, 3]
+    for step, _, leaves, _ in single.records:
+        for a, b, expected in zip(rank0[step]["params"], rank1[step]["params"], leaves,
+                                  strict=True):  # fmt: skip
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(a, expected, rtol=1e-10, atol=1e-13)
+    _, params, opt_state, _ = load_checkpoint(str(jobs["dir"] / "spectral_norm" / "ckpt-2.npz"))
+    names = [k for k in flatten_dict(params) if k.endswith("sn_u")]
+    assert len(names) == 3 and not any(k.endswith("sn_u") for k in flatten_dict(opt_state))
 
 
 @requires_mpi

@@ -12,11 +12,12 @@ from ...autodiff import ops
 from ...autodiff.fused.conv import conv1d, conv1d_transpose
 from ...core.utils import to_float
 from ...gin_support import register
-from ...module import Module
+from ...module import Module, training_phase
 from ...validation import check_rank, nonnegative_int, one_of, positive_int
 from .base import Layer
 from .initializers import child_seed, make_rng, orthogonal
 from .layers import Dense, Normalize, ensure_4d, inv_ensure_4d, normalize_op
+from .spectral_norm import SpectralNorm
 
 __all__ = [
     "Conv1D",
@@ -49,23 +50,27 @@ def conv_kernel_initializer(rng: np.random.Generator, shape: tuple[int, int, int
     return rng.uniform(-limit, limit, size=(k, c_in, c_out)).astype(np.float32)
 
 
-class Conv1D(Layer):
+class Conv1D(SpectralNorm, Layer):
     """keras ``Conv2D(filters, (kernel_size, 1), (stride, 1), dilation_rate=(dilation, 1),
     padding)`` on ``[batch, n_steps, channels]`` (ddsp's ``[batch, n_steps, 1, channels]``
     without the width axis).
 
     Parameters: ``kernel [kernel_size, c_in, filters]`` (keras' ``[k, 1, c_in, filters]``),
-    ``bias [filters]`` (zeros). 'same' padding is TF's (the extra zero of an odd total goes at
-    the end); the forward is one GEMM over an im2col copy (``ddsp_ref.autodiff.fused.conv``).
+    ``bias [filters]`` (zeros). With ``spectral_norm`` (ddsp's ``SpectralNormalization``
+    around the Conv2D) also the non-trainable ``sn_u [1, filters]``, and every training call
+    first normalises the kernel (``nn.spectral_norm``). 'same' padding is TF's (the extra
+    zero of an odd total goes at the end); the forward is one GEMM over an im2col copy
+    (``ddsp_ref.autodiff.fused.conv``).
 
     Call: ``[batch, n_steps, c_in]`` -> ``[batch, ceil(n_steps / stride), filters]`` ('same').
     """
 
     def __init__(self, filters: int, kernel_size: int, stride: int = 1, dilation: int = 1,
                  padding: str = "same", kernel_initializer: str = "glorot_uniform",
-                 seed: Any = None, input_size: int | None = None,
+                 seed: Any = None, input_size: int | None = None, spectral_norm: bool = False,
                  name: str | None = None):  # fmt: skip
         super().__init__(seed=seed, name=name)
+        self.spectral_norm = bool(spectral_norm)
         self.filters = positive_int(filters, "filters", "Conv1D")
         self.kernel_size = positive_int(kernel_size, "kernel_size", "Conv1D")
         self.stride = positive_int(stride, "stride", "Conv1D")
@@ -81,28 +86,34 @@ class Conv1D(Layer):
         shape = (self.kernel_size, input_size, self.filters)
         self._new("kernel", conv_kernel_initializer(self._rng, shape, self.kernel_initializer), xp)
         self._new("bias", np.zeros(self.filters, np.float32), xp)
+        self._create_sn_u(self.filters, xp)
 
     def __call__(self, x: Any) -> Any:
         x = self._prepare(x, (3,), "[batch, n_steps, channels]")
+        self._normalize_if_training()
         kernel, bias = self._param("kernel", x), self._param("bias", x)
         return conv1d(x, kernel, bias, self.dilation, self.stride, self.padding)
 
 
-class Conv1DTranspose(Layer):
+class Conv1DTranspose(SpectralNorm, Layer):
     """keras ``Conv2DTranspose(filters, (kernel_size, 1), (stride, 1), padding='same')`` on
     ``[batch, n_steps, channels]``: upsampling by ``stride``.
 
     Parameters: ``kernel [kernel_size, filters, c_in]`` (keras' ``[k, 1, filters, c_in]``;
     glorot-uniform with receptive field ``k`` in both fans, or orthogonal on the kernel
-    flattened to ``[k * filters, c_in]``), ``bias [filters]`` (zeros).
+    flattened to ``[k * filters, c_in]``), ``bias [filters]`` (zeros). With ``spectral_norm``
+    also ``sn_u [1, c_in]`` (the kernel's last axis is the input channels, as in keras), see
+    :class:`Conv1D`.
 
     Call: ``[batch, n_steps, c_in]`` -> ``[batch, n_steps * stride, filters]``.
     """
 
     def __init__(self, filters: int, kernel_size: int, stride: int = 1,
                  kernel_initializer: str = "glorot_uniform", seed: Any = None,
-                 input_size: int | None = None, name: str | None = None):  # fmt: skip
+                 input_size: int | None = None, spectral_norm: bool = False,
+                 name: str | None = None):  # fmt: skip
         super().__init__(seed=seed, name=name)
+        self.spectral_norm = bool(spectral_norm)
         where = "Conv1DTranspose"
         self.filters = positive_int(filters, "filters", where)
         self.kernel_size = positive_int(kernel_size, "kernel_size", where)
@@ -116,9 +127,11 @@ class Conv1DTranspose(Layer):
         shape = (self.kernel_size, self.filters, input_size)
         self._new("kernel", conv_kernel_initializer(self._rng, shape, self.kernel_initializer), xp)
         self._new("bias", np.zeros(self.filters, np.float32), xp)
+        self._create_sn_u(input_size, xp)
 
     def __call__(self, x: Any) -> Any:
         x = self._prepare(x, (3,), "[batch, n_steps, channels]")
+        self._normalize_if_training()
         kernel, bias = self._param("kernel", x), self._param("bias", x)
         return conv1d_transpose(x, kernel, bias, self.stride)
 
@@ -264,8 +277,13 @@ class DilatedConvStack(Module):
     all stacks), ``resample_<r>``. Kernels are keras' glorot-uniform (``ortho_init``:
     orthogonal), biases zero.
 
-    Not implemented: ``spectral_norm=True`` (TF-Addons' power-iteration wrapper) raises
-    NotImplementedError.
+    ``spectral_norm``: every convolution (``conv_in``, the dilated ones, the resampling ones)
+    gets a non-trainable ``sn_u`` and its kernel is divided by a one-step power-iteration
+    estimate of its spectral norm at the start of every *training* call, the result replacing
+    the stored kernel (ddsp's ``SpectralNormalization``, see ``nn.spectral_norm``). The
+    Trainer does it through ``before_training_forward``; a direct call with ``training=True``
+    (or inside ``module.training_phase()``) updates the stored kernels and ``sn_u`` in place;
+    ``training=False`` changes nothing.
 
     Args:
         ch: channels of every convolution (and of the output).
@@ -278,7 +296,7 @@ class DilatedConvStack(Module):
         resample_stride: resampling factor of each resampling layer.
         stacks_per_resample: stacks per resampling layer.
         resample_after_convolve: resample after (True) or before each group of stacks.
-        spectral_norm: must be False (see above).
+        spectral_norm: spectral normalisation of every convolution kernel (see above).
         ortho_init: orthogonal kernels instead of glorot-uniform.
         shift_only: FiLM with a shift only (conditional mode).
         conditional: call with ``(x, z)`` and modulate every layer by ``z``.
@@ -286,7 +304,8 @@ class DilatedConvStack(Module):
         input_size: channels of ``x``; None builds at the first call.
 
     Call: ``x [batch, n_steps, c_in]`` (or ``(x, z)`` with ``z [batch, c_z]`` or
-    ``[batch, n_steps, c_z]`` when conditional) -> ``[batch, n_out, ch]``: ``n_out = n_steps``
+    ``[batch, n_steps, c_z]`` when conditional), optional ``training`` (None: the phase of
+    the enclosing call) -> ``[batch, n_out, ch]``: ``n_out = n_steps``
     without resampling, else multiplied (upsample) or divided (downsample, rounding up) by
     ``resample_stride`` once per resampling layer.
     """
@@ -307,16 +326,18 @@ class DilatedConvStack(Module):
         if isinstance(dilation, bool) or int(dilation) != dilation or dilation == 0:
             raise ValueError(f"{where}: dilation must be a non-zero integer, got {dilation!r}")
         self.norm_type = one_of(norm_type, _NORM_TYPES, "norm_type", where)
-        _check_unsupported(resample_type, spectral_norm)
-        self.resample_type = resample_type
+        self.resample_type = one_of(resample_type, (None, "upsample", "downsample"),
+                                    "resample_type", where)  # fmt: skip
+        self.spectral_norm = bool(spectral_norm)
         self.conditional = bool(conditional)
         self.resample_after_convolve = bool(resample_after_convolve)
         self.dilations = dilation_rates(int(dilation), layers_per_stack) * stacks
         init = "orthogonal" if ortho_init else "glorot_uniform"
         rng = make_rng(seed)
+        sn = self.spectral_norm
         self.conv_in = Conv1D(
             self.ch, kernel_size, kernel_initializer=init, seed=child_seed(rng),
-            input_size=input_size, name="conv_in",
+            input_size=input_size, spectral_norm=sn, name="conv_in",
         )  # fmt: skip
         self.convs, self.norms = [], []
         # Inner layers are sized now only when the input layer is (input_size given); otherwise
@@ -325,7 +346,7 @@ class DilatedConvStack(Module):
         for i, rate in enumerate(self.dilations):
             self.convs.append(Conv1D(self.ch, kernel_size, dilation=rate, kernel_initializer=init,
                                      seed=child_seed(rng), input_size=inner,
-                                     name=f"dilated_conv_{i}"))  # fmt: skip
+                                     spectral_norm=sn, name=f"dilated_conv_{i}"))  # fmt: skip
             if self.conditional:
                 norm = ConditionalNorm(self.norm_type, shift_only, channels=self.ch,
                                        seed=child_seed(rng), name=f"norm_{i}")  # fmt: skip
@@ -354,23 +375,29 @@ class DilatedConvStack(Module):
             name, seed = f"resample_{len(layers)}", child_seed(rng)
             if self.resample_type == "downsample":
                 layers.append(Conv1D(self.ch, stride, stride=stride, kernel_initializer=init,
-                                     seed=seed, input_size=inner, name=name))  # fmt: skip
+                                     seed=seed, input_size=inner,
+                                     spectral_norm=self.spectral_norm, name=name))  # fmt: skip
             else:
                 layers.append(Conv1DTranspose(self.ch, 2 * stride, stride=stride,
                                               kernel_initializer=init, seed=seed,
-                                              input_size=inner, name=name))  # fmt: skip
+                                              input_size=inner,
+                                              spectral_norm=self.spectral_norm,
+                                              name=name))  # fmt: skip
         return layers
 
     def children(self) -> dict[str, Module]:
-        out: dict[str, Module] = {"conv_in": self.conv_in}
-        for conv, norm in zip(self.convs, self.norms):
-            out[conv.name] = conv
-            out[norm.name] = norm
-        for layer in self.resamples:
-            out[layer.name] = layer
-        return out
+        # keras' tracking order (conv_in, layers, norms, resample_layers): the order of ddsp's
+        # trainable_variables, which tf_checkpoint.tf_adam_state_for follows.
+        layers = [self.conv_in, *self.convs, *self.norms, *self.resamples]
+        return {layer.name: layer for layer in layers}
 
-    def __call__(self, inputs: Any) -> Any:
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        if training is None:
+            return self._forward(inputs)
+        with training_phase(training):
+            return self._forward(inputs)
+
+    def _forward(self, inputs: Any) -> Any:
         where = "DilatedConvStack"
         if self.conditional:
             x, z = _pair(inputs, where)
@@ -399,15 +426,6 @@ def _as_3d(x: Any, where: str) -> Any:
             f"shape {tuple(x.shape)}"
         )
     return ops.squeeze(x4, 2)
-
-
-def _check_unsupported(resample_type: Any, spectral_norm: Any) -> None:
-    one_of(resample_type, (None, "upsample", "downsample"), "resample_type", "DilatedConvStack")
-    if spectral_norm:
-        raise NotImplementedError(
-            "DilatedConvStack: spectral_norm=True (TF-Addons' SpectralNormalization wrapper) "
-            "is not implemented in ddsp_ref"
-        )
 
 
 # ddsp's gin names: @nn.DilatedConvStack(), @nn.ConditionalNorm().

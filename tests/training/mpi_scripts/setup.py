@@ -10,6 +10,7 @@ from ddsp_ref.autodiff import tree_map
 from ddsp_ref.training.data import InMemoryProvider
 from ddsp_ref.training.trainers import Trainer
 
+from ..test_spectral_norm import sn_model
 from ..test_trainers import FRAMES, N_SAMPLES, tiny_model
 
 GLOBAL_BATCH = 4
@@ -30,10 +31,11 @@ def make_provider() -> InMemoryProvider:
     })  # fmt: skip
 
 
-def make_trainer(strategy=None, perturb: bool = False) -> Trainer:
+def make_trainer(strategy=None, perturb: bool = False, spectral_norm: bool = False) -> Trainer:
     """A Trainer on the tiny model with float64 parameters (seeded initialisers; ``perturb``
-    adds noise to them, so that only a broadcast can make the ranks agree)."""
-    model = tiny_model()
+    adds noise to them, so that only a broadcast can make the ranks agree); ``spectral_norm``:
+    with test_spectral_norm's DilatedConvDecoder instead of the RNN decoder."""
+    model = sn_model() if spectral_norm else tiny_model()
     model(make_provider().examples([0]))
     rng = np.random.default_rng(1)
     shift = (lambda p: 0.1 * rng.standard_normal(np.shape(p))) if perturb else (lambda p: 0.0)

@@ -16,6 +16,9 @@ Scenarios (in the order given, in the same processes):
         step to ``OUTDIR/interrupt-rank<r>.json``; rank 0 saves to ``OUTDIR/interrupt``.
     crash: as interrupt, but rank 1 raises instead (the job must end, not hang).
     early: as interrupt, without the signal, with ``early_stop_loss_value=EARLY_STOP``.
+    spectral_norm: as ``train:3`` from scratch (perturbed on rank r > 0, saved to
+        ``OUTDIR/spectral_norm``) with the spectral-norm decoder, records in
+        ``OUTDIR/spectral_norm-rank<r>.npz``.
 """
 
 from __future__ import annotations
@@ -111,14 +114,15 @@ def _collectives(strategy, outdir):
     np.savez(os.path.join(outdir, f"collectives-rank{rank}.npz"), **out)
 
 
-def _train(strategy, outdir, num_steps):
+def _train(strategy, outdir, num_steps, name="run", records="train{}", spectral_norm=False):
     rank = strategy.rank
-    run = Hooked(make_trainer(strategy, perturb=rank != 0))
-    save_dir = os.path.join(outdir, "run" if rank == 0 else f"rank{rank}")
+    run = Hooked(make_trainer(strategy, perturb=rank != 0, spectral_norm=spectral_norm))
+    save_dir = os.path.join(outdir, name if rank == 0 else f"rank{rank}")
     train_util.train(make_provider(), run, batch_size=GLOBAL_BATCH, num_steps=num_steps,
                      steps_per_summary=1, steps_per_save=2, save_dir=save_dir,
-                     restore_dir=os.path.join(outdir, "run"))  # fmt: skip
-    _save_records(os.path.join(outdir, f"train{num_steps}-rank{rank}.npz"), run.records)
+                     restore_dir=os.path.join(outdir, name))  # fmt: skip
+    path = os.path.join(outdir, f"{records.format(num_steps)}-rank{rank}.npz")
+    _save_records(path, run.records)
 
 
 def _stop(strategy, outdir, scenario):
@@ -149,6 +153,8 @@ def main(outdir: str, *scenarios: str) -> None:
             _collectives(strategy, outdir)
         elif name == "train":
             _train(strategy, outdir, int(steps))
+        elif name == "spectral_norm":
+            _train(strategy, outdir, 3, name, name, spectral_norm=True)
         elif name in ("interrupt", "crash", "early"):
             _stop(strategy, outdir, name)
         else:
