@@ -61,13 +61,17 @@ def parse_operative_config(ckpt_dir: str | os.PathLike) -> str:
 
 
 def query(name: str, where: str, hint: str = "") -> Any:
-    """``gin.query_parameter(name)``, or a ValueError naming what the config lacks."""
+    """``gin.query_parameter(name)`` with a macro (``%sample_rate``) replaced by its value, or
+    a ValueError naming what the config lacks."""
+    gin = require_gin()
     try:
-        return require_gin().query_parameter(name)
+        value = gin.query_parameter(name)
     except ValueError:
         raise ValueError(
             f"{where}: the operative config has no binding for {name!r}{hint}"
         ) from None
+    is_macro = getattr(value, "config_key", (None, None))[-1] == "gin.macro"
+    return value.scoped_configurable_fn() if is_macro else value
 
 
 def parse_bindings(lines: list[str]) -> None:
