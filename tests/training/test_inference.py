@@ -185,3 +185,179 @@ def test_autoencoder_inference_bad_inputs(vst_dir):
     model = inference.AutoencoderInference(SHIPPED_MODEL_DIR, length_seconds=0.1, verbose=False)
     with pytest.raises(TypeError, match="dict"):
         model(np.zeros(25))
+
+
+# -- VST modules ----------------------------------------------------------------------------
+def _scaled_sequence(n, seed=0):
+    rng = np.random.default_rng(seed)
+    f0_scaled = (core.hz_to_midi(rng.uniform(100, 900, n)) / 127.0).astype(np.float32)
+    pw_scaled = rng.uniform(0.2, 1.0, n).astype(np.float32)
+    return f0_scaled, pw_scaled
+
+
+def _sequence_controls(model, f0_scaled, pw_scaled):
+    """The whole sequence through the trained model's (stateful) decoder and the synths'
+    get_controls: amps [T, 1], hd [T, H], noise [T, N]."""
+    named = dict(zip(model.processor_group.processor_names, model.processor_group.processors))
+    f0s, pws = f0_scaled.reshape(1, -1, 1), pw_scaled.reshape(1, -1, 1)
+    out = model.decoder({"f0_scaled": f0s, "pw_scaled": pws})
+    f0_hz = core.midi_to_hz(f0s * 127.0)
+    harm = named["harmonic"].get_controls(out["amps"], out["harmonic_distribution"], f0_hz)
+    noise = named["filtered_noise"].get_controls(out["noise_magnitudes"])
+    return harm["amplitudes"][0], harm["harmonic_distribution"][0], noise["magnitudes"][0]
+
+
+def test_vst_stateless_predict_controls_step_by_step_equals_sequence(vst_dir):
+    folder, trained = vst_dir
+    module = inference.VSTStatelessPredictControls(folder)
+    assert module.state_size == 8 and (module.n_harmonics, module.n_noise) == (6, 5)
+    f0_scaled, pw_scaled = _scaled_sequence(40)
+    amps, hd, noise = _sequence_controls(trained, f0_scaled, pw_scaled)
+    state = np.zeros(8, np.float32)
+    for t in range(40):
+        a, h, n, state = module(f0_scaled[t : t + 1], pw_scaled[t : t + 1], state)
+        assert a.shape == (1,) and h.shape == (6,) and n.shape == (5,) and state.shape == (8,)
+        np.testing.assert_allclose(a, amps[t], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(h, hd[t], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(n, noise[t], rtol=1e-5, atol=1e-9)
+
+
+def test_vst_predict_controls_decodes_each_frame_alone(vst_dir):
+    folder, trained = vst_dir
+    module = inference.VSTPredictControls(folder)
+    f0_scaled, pw_scaled = _scaled_sequence(5, seed=1)
+    for t in range(5):
+        want = _sequence_controls(trained, f0_scaled[t : t + 1], pw_scaled[t : t + 1])
+        got = module(f0_scaled[t : t + 1], pw_scaled[t : t + 1])
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w[0], rtol=1e-5, atol=1e-9)
+
+
+def _numpy_blocks(amps, hd, f0, hop, sr=16000):
+    """float64 reference of block-wise synthesis with one continuous phase: in block k (frames
+    k-1 -> k) every control moves linearly from frame k-1 to frame k over the first half of
+    the hop and holds (ddsp's resample of 2 frames to ``hop`` samples reads position
+    ``n * (2 / hop)``, both computed in float32 as TF's resize does); harmonics at or above Nyquist (at frame rate) are dropped and the
+    distribution renormalised; phase = inclusive cumulative sum of ``2 pi f0 / sr``."""
+    amps, hd, f0 = (np.asarray(x, np.float64) for x in (amps, hd, f0))
+    k = np.arange(1, hd.shape[1] + 1)
+    dist = np.where(f0[:, None] * k < sr / 2, hd, 0.0)
+    dist = dist / np.maximum(dist.sum(axis=1, keepdims=True), 1e-30)
+    harm = amps.reshape(-1, 1) * dist
+    f32 = np.float32
+    pos = np.minimum(np.arange(hop).astype(f32) * (f32(2) / f32(hop)), 1.0)
+    pos = pos.astype(np.float64)[:, None]
+    freqs, harm_env = [], []
+    for b in range(1, len(f0)):
+        freqs.append(f0[b - 1] + (f0[b] - f0[b - 1]) * pos[:, 0])
+        harm_env.append(harm[b - 1] + (harm[b] - harm[b - 1]) * pos)
+    phase = np.cumsum(2 * np.pi * np.concatenate(freqs) / sr)
+    audio = np.sum(np.concatenate(harm_env) * np.sin(phase[:, None] * k), axis=1)
+    return audio, np.mod(phase[-1], 2 * np.pi)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("new_hop_size", [None, 97])
+def test_vst_synthesize_harmonic_block_by_block_equals_one_phase(vst_dir, dtype, new_hop_size):
+    module = inference.VSTSynthesizeHarmonic(vst_dir[0], new_hop_size=new_hop_size)
+    hop = new_hop_size or HOP
+    assert module.hop_size == hop
+    rng = np.random.default_rng(2)
+    n = 25
+    f0 = rng.uniform(100, 1000, n).astype(dtype)
+    f0[7] = 2000.0  # harmonics 4..6 at or above Nyquist in blocks 7 and 8
+    amps = rng.uniform(0.0, 0.5, n).astype(dtype)
+    hd = rng.uniform(0.0, 1.0, (n, 6)).astype(dtype)
+    hd /= hd.sum(axis=1, keepdims=True)
+    phase = np.zeros(1, dtype)
+    blocks = []
+    for b in range(1, n):
+        audio, phase = module(amps[b : b + 1], amps[b - 1 : b], hd[b], hd[b - 1],
+                              f0[b : b + 1], f0[b - 1 : b], phase)  # fmt: skip
+        assert audio.shape == (hop,) and audio.dtype == dtype and phase.shape == (1,)
+        blocks.append(audio)
+    want, final = _numpy_blocks(amps, hd, f0, hop)
+    tol = 1e-9 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(np.concatenate(blocks), want, atol=tol * np.abs(want).max())
+    np.testing.assert_allclose(np.mod(phase[0], 2 * np.pi), final, atol=1e-9 + 10 * tol)
+
+
+class _KnownNoise:
+    """Stands in for the noise source: hands out given uniform noise, block after block."""
+
+    def __init__(self, noise):
+        self.noise, self.used = noise, 0
+
+    def uniform(self, xp, shape, dtype):
+        out = self.noise[self.used : self.used + shape[1]].reshape(shape).astype(dtype)
+        self.used += shape[1]
+        return out
+
+
+def test_vst_synthesize_is_harmonic_plus_filtered_noise(vst_dir):
+    folder = vst_dir[0]
+    full = inference.VSTSynthesize(folder)
+    harmonic = inference.VSTSynthesizeHarmonic(folder)
+    noise_only = inference.VSTSynthesizeNoise(folder)
+    rng = np.random.default_rng(3)
+    uniform = rng.uniform(-1, 1, 4 * HOP)
+    full.filtered_noise._noise = _KnownNoise(uniform)
+    noise_only.filtered_noise._noise = _KnownNoise(uniform)
+    phase = np.zeros(1, np.float32)
+    for b in range(4):
+        amps, prev_amps = rng.uniform(0, 1, (2, 1)).astype(np.float32)
+        hd, prev_hd = rng.uniform(0, 1, (2, 6)).astype(np.float32)
+        f0, prev_f0 = rng.uniform(100, 500, (2, 1)).astype(np.float32)
+        mags = rng.uniform(0, 1, 5).astype(np.float32)
+        audio, new_phase = full(amps, prev_amps, hd, prev_hd, f0, prev_f0, mags, phase)
+        h_audio, h_phase = harmonic(amps, prev_amps, hd, prev_hd, f0, prev_f0, phase)
+        n_audio = noise_only(mags)
+        # The noise: one hop of the uniform noise through the FIR of the (held) magnitudes.
+        frames = np.stack([mags, mags])[None]
+        want_noise = core.frequency_filter(uniform[b * HOP : (b + 1) * HOP][None].astype(
+            np.float32), frames, window_size=0)[0]  # fmt: skip
+        np.testing.assert_allclose(n_audio, want_noise, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(audio, h_audio + want_noise, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(new_phase, h_phase)
+        phase = new_phase
+
+
+def _tone(hz, n, amp=0.5, sr=16000):
+    return (amp * np.sin(2 * np.pi * hz * np.arange(n) / sr)).astype(np.float32)
+
+
+@pytest.mark.parametrize("hz", [110.0, 440.0, 1000.0])
+def test_vst_extract_features_on_pure_tones(vst_dir, hz):
+    module = inference.VSTExtractFeatures(vst_dir[0])
+    assert module.frame_size == 1024
+    f0_hz, f0_scaled, pw_db, pw_scaled = module(_tone(hz, 1024))
+    for x in (f0_hz, f0_scaled, pw_db, pw_scaled):
+        assert x.shape == (1,)
+    assert abs(f0_hz[0] / hz - 1) < 0.01
+    np.testing.assert_allclose(f0_scaled, (12 * np.log2(f0_hz / 440.0) + 69) / 127, rtol=1e-5)
+    # rms of 1024 samples of a sine of amplitude 0.5 (not a whole number of periods)
+    rms = np.sqrt(np.mean(np.float64(_tone(hz, 1024)) ** 2))
+    np.testing.assert_allclose(pw_db, 20 * np.log10(rms), atol=1e-3)
+    np.testing.assert_allclose(pw_scaled, pw_db / 80.0 + 1.0, rtol=1e-6)
+
+
+def test_vst_extract_features_silence_and_bad_inputs(vst_dir):
+    module = inference.VSTExtractFeatures(vst_dir[0], crepe_saved_model_path="ignored")
+    f0_hz, _, pw_db, pw_scaled = module(np.zeros(1024, np.float32))
+    assert pw_db[0] == -80.0 and pw_scaled[0] == 0.0 and np.isfinite(f0_hz[0])
+    with pytest.raises(ValueError, match="audio must hold 1024"):
+        module(np.zeros(1000, np.float32))
+    controls = inference.VSTStatelessPredictControls(vst_dir[0])
+    with pytest.raises(ValueError, match="state must hold 8"):
+        controls(np.zeros(1), np.zeros(1), np.zeros(7))
+    with pytest.raises(ValueError, match="f0_scaled must hold 1"):
+        controls(np.zeros(2), np.zeros(1), np.zeros(8))
+    synth = inference.VSTSynthesize(vst_dir[0])
+    with pytest.raises(ValueError, match="prev_hd must hold 6"):
+        synth(np.ones(1), np.ones(1), np.ones(6), np.ones(5), np.ones(1), np.ones(1),
+              np.ones(5), np.zeros(1))  # fmt: skip
+    with pytest.raises(ValueError, match="new_hop_size"):
+        inference.VSTSynthesize(vst_dir[0], new_hop_size=0)
+    gin.clear_config()  # parse_operative_config adds to the config, as ddsp's
+    with pytest.raises(ValueError, match="vst.gin"):
+        inference.VSTPredictControls(SHIPPED_MODEL_DIR)
