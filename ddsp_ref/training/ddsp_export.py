@@ -31,8 +31,15 @@ import numpy as np
 from ..gin_support import require_gin
 from . import inference
 
-__all__ = ["add_arguments", "run", "main", "get_data_provider", "get_metadata_dict",
-           "get_inference_model", "export_impulse_response"]  # fmt: skip
+__all__ = [
+    "add_arguments",
+    "run",
+    "main",
+    "get_data_provider",
+    "get_metadata_dict",
+    "get_inference_model",
+    "export_impulse_response",
+]
 
 INFERENCE_MODELS = {
     "autoencoder": "AutoencoderInference",
@@ -62,8 +69,14 @@ def _bool(value: str) -> bool:
 
 def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
     """absl's boolean flag forms: ``--name``, ``--name=true|false``, ``--noname``."""
-    parser.add_argument(f"--{name}", nargs="?", const=True, default=default, type=_bool,
-                        help=f"{help} (default {str(default).lower()})")  # fmt: skip
+    parser.add_argument(
+        f"--{name}",
+        nargs="?",
+        const=True,
+        default=default,
+        type=_bool,
+        help=f"{help} (default {str(default).lower()})",
+    )
     parser.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
 
 
@@ -72,28 +85,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="", help="export folder name (default 'export')")
     parser.add_argument("--model_path", default="", help="checkpoint folder or checkpoint file")
     parser.add_argument("--save_dir", default="", help="output folder (default: see above)")
-    parser.add_argument("--inference_model", default=_DDSP_DEFAULT,
-                        choices=[_DDSP_DEFAULT, *INFERENCE_MODELS],
-                        help="the ddsp_ref.training.inference class (snake_case name); ddsp's "
-                        "default streaming_f0_pw names no class and is refused")  # fmt: skip
-    parser.add_argument("--gin_param", action="append", default=[],
-                        help="gin binding for the inference class, e.g. "
-                        "AutoencoderInference.length_seconds=8 (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--inference_model",
+        default=_DDSP_DEFAULT,
+        choices=[_DDSP_DEFAULT, *INFERENCE_MODELS],
+        help="the ddsp_ref.training.inference class (snake_case name); ddsp's "
+        "default streaming_f0_pw names no class and is refused",
+    )
+    parser.add_argument(
+        "--gin_param",
+        action="append",
+        default=[],
+        help="gin binding for the inference class, e.g. "
+        "AutoencoderInference.length_seconds=8 (repeatable)",
+    )
     _add_bool(parser, "debug", False, "do not save the model")
     _add_bool(parser, "tfjs", False, "TFJS conversion: needs TensorFlow, refused when true")
     _add_bool(parser, "tflite", False, "TFLite conversion: needs TensorFlow, refused when true")
-    parser.add_argument("--metadata_file", default=None,
-                        help="metadata to pack into a TFLite model: refused (no TFLite)")  # fmt: skip
+    parser.add_argument(
+        "--metadata_file",
+        default=None,
+        help="metadata to pack into a TFLite model: refused (no TFLite)",
+    )
     _add_bool(parser, "metadata", True, "write metadata.json")
-    parser.add_argument("--dataset_path", default=None,
-                        help="prepared dataset folder or TFRecord pattern for the metadata "
-                        "(default: the config's train.data_provider)")  # fmt: skip
+    parser.add_argument(
+        "--dataset_path",
+        default=None,
+        help="prepared dataset folder or TFRecord pattern for the metadata "
+        "(default: the config's train.data_provider)",
+    )
     _add_bool(parser, "reverb", True, "write the reverb impulse response as a WAV")
-    parser.add_argument("--reverb_sample_rate", type=int, default=44100,
-                        help="also write the IR labelled with this rate (see --resample_reverb)")  # fmt: skip
-    _add_bool(parser, "resample_reverb", False,
-              "ddsp_ref only: resample the IR to --reverb_sample_rate; ddsp writes the "
-              "original samples under the new rate")  # fmt: skip
+    parser.add_argument(
+        "--reverb_sample_rate",
+        type=int,
+        default=44100,
+        help="also write the IR labelled with this rate (see --resample_reverb)",
+    )
+    _add_bool(
+        parser,
+        "resample_reverb",
+        False,
+        "ddsp_ref only: resample the IR to --reverb_sample_rate; ddsp writes the "
+        "original samples under the new rate",
+    )
 
 
 def _check_request(args: argparse.Namespace) -> None:
@@ -123,6 +157,11 @@ def get_data_provider(dataset_path: str | None, model_path: str) -> Any:
         path = os.path.expanduser(dataset_path)
         if os.path.isfile(os.path.join(path, "manifest.json")):
             return data.DatasetProvider(path)
+        if os.path.isdir(path):
+            raise ExportError(
+                f"--dataset_path={dataset_path}: a folder without manifest.json (not a "
+                "`ddsp_ref prepare` dataset); give a prepared dataset or a TFRecord pattern"
+            )
         return data.TFRecordProvider(path)
     inference.parse_operative_config(model_path)
     try:
@@ -194,19 +233,9 @@ def get_inference_model(ckpt: str, inference_model: str, gin_params: list[str] =
     return inference.MODULES[INFERENCE_MODELS[inference_model]](ckpt)
 
 
-def _reverb_processor(model: Any) -> Any:
-    group = model.processor_group
-    named = dict(zip(group.processor_names, group.processors))
-    if "reverb" not in named:
-        raise ExportError(
-            f"--reverb: the model's processor group has no 'reverb' processor (has "
-            f"{sorted(named)}); pass --reverb=false"
-        )
-    return named["reverb"]
-
-
-def export_impulse_response(model_path: str, save_dir: str, target_sr: int | None = None,
-                            resample: bool = False) -> list[str]:  # fmt: skip
+def export_impulse_response(
+    model_path: str, save_dir: str, target_sr: int | None = None, resample: bool = False
+) -> list[str]:
     """Write the reverb's impulse response (``get_controls(...)['ir']``, tap 0 included, as
     ddsp) as ``reverb_ir_<sr>_hz.wav``: 16-bit PCM of ``trunc(ir * 32767)`` (ddsp's
     note_seq conversion; values beyond +-1 are clipped where ddsp's would wrap around).
@@ -220,13 +249,15 @@ def export_impulse_response(model_path: str, save_dir: str, target_sr: int | Non
         the files written.
     """
     from ..validation import positive_int
+    from .inference.base import processor_by_name
     from .models import Autoencoder
 
     inference.parse_operative_config(model_path)
     model = Autoencoder()
-    reverb = _reverb_processor(model)
+    group = model.processor_group
+    reverb = processor_by_name(group, "reverb", "--reverb", "; pass --reverb=false")
     model.restore(model_path, verbose=False, restore_keys=["processor_group"])
-    sr = int(require_gin().query_parameter("Harmonic.sample_rate"))
+    sr = int(processor_by_name(group, "harmonic", "--reverb").sample_rate)
     ir = np.asarray(reverb.get_controls(audio=np.zeros((1, 1), np.float32))["ir"], np.float64)[0]
     print(f"Reverb Impulse Response is {ir.shape[0] / sr} seconds long")
     written = [_write_ir(save_dir, ir, sr)]
@@ -284,8 +315,7 @@ def export(args: argparse.Namespace) -> str:
     save_dir = _save_dir(args, model_path)
     os.makedirs(save_dir, exist_ok=True)
     if args.reverb:
-        export_impulse_response(model_path, save_dir, args.reverb_sample_rate,
-                                args.resample_reverb)  # fmt: skip
+        export_impulse_response(model_path, save_dir, args.reverb_sample_rate, args.resample_reverb)
     if args.metadata:
         from ..io import atomic_write
 

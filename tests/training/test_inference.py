@@ -53,16 +53,16 @@ def clean_gin():
 def vst_dir(tmp_path_factory):
     """(folder with ckpt-5.npz + operative config, the trained-side Autoencoder)."""
     gin.clear_config()
-    gin.parse_config_files_and_bindings([str(GIN_DIR / "models" / "vst" / "vst.gin")],
-                                        VST_BINDINGS)  # fmt: skip
+    gin.parse_config_files_and_bindings([str(GIN_DIR / "models" / "vst" / "vst.gin")], VST_BINDINGS)
     model = models.get_model()
     rng = np.random.default_rng(0)
     audio = rng.normal(0, 0.1, (1, 3200)).astype(np.float32)
     frames = np.full((1, 11), 220.0, np.float32)
     model({"audio": audio, "f0_hz": frames, "f0_confidence": frames * 0 + 1}, training=False)
     # Move the weights off their initial values (biases start at zero).
-    params = _tree_map(lambda x: x + rng.normal(0, 0.3, np.shape(x)).astype(x.dtype),
-                       model.parameters())  # fmt: skip
+    params = _tree_map(
+        lambda x: x + rng.normal(0, 0.3, np.shape(x)).astype(x.dtype), model.parameters()
+    )
     model.set_parameters(params)
     folder = tmp_path_factory.mktemp("vst")
     save_checkpoint(folder, 5, model.parameters(), {}, gin_config=gin.operative_config_str())
@@ -95,18 +95,21 @@ def test_autoencoder_inference_matches_ddsp(case, index, capsys):
     for key in ("amps", "harmonic_distribution", "noise_magnitudes"):
         np.testing.assert_allclose(out[key], ref[key], rtol=2e-5, atol=2e-6, err_msg=key)
     for key in ("amplitudes", "harmonic_distribution", "f0_hz"):
-        np.testing.assert_allclose(out["harmonic"]["controls"][key],
-                                   ref["harmonic_controls/" + key], rtol=2e-5, atol=1e-7)  # fmt: skip
+        np.testing.assert_allclose(
+            out["harmonic"]["controls"][key], ref["harmonic_controls/" + key], rtol=2e-5, atol=1e-7
+        )
     harmonic = out["harmonic"]["signal"]
     assert harmonic.shape == (1, model.n_samples)
     scale = np.abs(ref["exact_harmonic"]).max()
     # float32 envelopes in both; their rounding moves the phase a little over 2 s
     np.testing.assert_allclose(harmonic, ref["exact_harmonic"], atol=1e-4 * scale)
     if "harmonic_signal" in ref:  # ddsp's float32 phase drifts: its first 512 samples
-        np.testing.assert_allclose(harmonic[:, :512], ref["harmonic_signal"][:, :512],
-                                   atol=1e-4 * scale)  # fmt: skip
-    np.testing.assert_allclose(out["audio_synth"],
-                               harmonic + out["filtered_noise"]["signal"], rtol=1e-6, atol=1e-7)  # fmt: skip
+        np.testing.assert_allclose(
+            harmonic[:, :512], ref["harmonic_signal"][:, :512], atol=1e-4 * scale
+        )
+    np.testing.assert_allclose(
+        out["audio_synth"], harmonic + out["filtered_noise"]["signal"], rtol=1e-6, atol=1e-7
+    )
 
 
 def _violin_by_hand(n_frames):
@@ -117,22 +120,32 @@ def _violin_by_hand(n_frames):
     from ddsp_ref.training.preprocessing import F0LoudnessPreprocessor
 
     n_samples = n_frames * 64
-    harmonic = synths.Harmonic(n_samples=n_samples, sample_rate=16000,
-                               amp_resample_method="window", normalize_below_nyquist=True)  # fmt: skip
+    harmonic = synths.Harmonic(
+        n_samples=n_samples,
+        sample_rate=16000,
+        amp_resample_method="window",
+        normalize_below_nyquist=True,
+    )
     noise = synths.FilteredNoise(n_samples=n_samples, window_size=0, initial_bias=-5.0)
-    group = processors.ProcessorGroup(dag=[
-        (harmonic, ["amps", "harmonic_distribution", "f0_hz"]),
-        (noise, ["noise_magnitudes"]),
-        (processors.Add(), ["filtered_noise/signal", "harmonic/signal"]),
-    ])  # fmt: skip
-    decoder = RnnFcDecoder(rnn_channels=256, ch=512, layers_per_stack=0,
-                           input_keys=("ld_scaled", "f0_scaled"),
-                           output_splits=(("amps", 1), ("harmonic_distribution", 60),
-                                          ("noise_magnitudes", 65)))  # fmt: skip
+    group = processors.ProcessorGroup(
+        dag=[
+            (harmonic, ["amps", "harmonic_distribution", "f0_hz"]),
+            (noise, ["noise_magnitudes"]),
+            (processors.Add(), ["filtered_noise/signal", "harmonic/signal"]),
+        ]
+    )
+    decoder = RnnFcDecoder(
+        rnn_channels=256,
+        ch=512,
+        layers_per_stack=0,
+        input_keys=("ld_scaled", "f0_scaled"),
+        output_splits=(("amps", 1), ("harmonic_distribution", 60), ("noise_magnitudes", 65)),
+    )
     model = models.Autoencoder(
         preprocessor=F0LoudnessPreprocessor(time_steps=n_frames, compute_loudness=False),
-        decoder=decoder, processor_group=group,
-    )  # fmt: skip
+        decoder=decoder,
+        processor_group=group,
+    )
     zeros = np.zeros((1, n_frames), np.float32)
     model({"f0_hz": zeros, "loudness_db": zeros})
     _, params, _, _ = load_checkpoint(os.path.join(SHIPPED_MODEL_DIR, "ckpt-6000.npz"))
@@ -143,13 +156,12 @@ def _violin_by_hand(n_frames):
 @pytest.mark.parametrize("seconds", [0.004, 0.3337, 1.0, 12.0])
 def test_autoencoder_inference_equals_hand_built_autoencoder(seconds):
     """Shipped violin model: one frame, a non-multiple of the hop, 1 s, 12 s (3000 frames)."""
-    model = inference.AutoencoderInference(SHIPPED_MODEL_DIR, length_seconds=seconds,
-                                           verbose=False)  # fmt: skip
+    model = inference.AutoencoderInference(SHIPPED_MODEL_DIR, length_seconds=seconds, verbose=False)
     n_frames = int(seconds * 16000 / 64)
     assert (model.n_frames, model.n_samples, model.hop_size) == (n_frames, n_frames * 64, 64)
     rng = np.random.default_rng(1)
     t = np.arange(n_frames) / 250.0
-    f0 = (440.0 * 2 ** (np.sin(2 * np.pi * 0.5 * t) / 6) + rng.normal(0, 1, n_frames))
+    f0 = 440.0 * 2 ** (np.sin(2 * np.pi * 0.5 * t) / 6) + rng.normal(0, 1, n_frames)
     ld = -30.0 + 10.0 * np.sin(2 * np.pi * 0.3 * t)
     features = {"f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32)}
     got = model(features)
@@ -158,18 +170,23 @@ def test_autoencoder_inference_equals_hand_built_autoencoder(seconds):
     assert "reverb" not in got
     for key in ("amps", "harmonic_distribution", "noise_magnitudes"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
-    np.testing.assert_allclose(got["harmonic"]["signal"], want["harmonic"]["signal"],
-                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        got["harmonic"]["signal"], want["harmonic"]["signal"], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_autoencoder_inference_keeps_reverb_when_asked(tmp_path):
-    model = inference.AutoencoderInference(SHIPPED_MODEL_DIR, length_seconds=0.2,
-                                           remove_reverb=False, verbose=False)  # fmt: skip
+    model = inference.AutoencoderInference(
+        SHIPPED_MODEL_DIR, length_seconds=0.2, remove_reverb=False, verbose=False
+    )
     _, params, _, _ = load_checkpoint(os.path.join(SHIPPED_MODEL_DIR, "ckpt-6000.npz"))
-    np.testing.assert_array_equal(model.parameters()["processor_group"]["reverb"]["ir"],
-                                  params["processor_group"]["reverb"]["ir"])  # fmt: skip
-    out = model({"f0_hz": np.full(50, 300.0, np.float32),
-                 "loudness_db": np.full(50, -20.0, np.float32)})  # fmt: skip
+    np.testing.assert_array_equal(
+        model.parameters()["processor_group"]["reverb"]["ir"],
+        params["processor_group"]["reverb"]["ir"],
+    )
+    out = model(
+        {"f0_hz": np.full(50, 300.0, np.float32), "loudness_db": np.full(50, -20.0, np.float32)}
+    )
     assert out["audio_synth"].shape == (1, 3200) and "reverb" in out
 
 
@@ -237,8 +254,9 @@ def _numpy_blocks(amps, hd, f0, hop, sr=16000):
     """float64 reference of block-wise synthesis with one continuous phase: in block k (frames
     k-1 -> k) every control moves linearly from frame k-1 to frame k over the first half of
     the hop and holds (ddsp's resample of 2 frames to ``hop`` samples reads position
-    ``n * (2 / hop)``, both computed in float32 as TF's resize does); harmonics at or above Nyquist (at frame rate) are dropped and the
-    distribution renormalised; phase = inclusive cumulative sum of ``2 pi f0 / sr``."""
+    ``n * (2 / hop)``, both computed in float32 as TF's resize does); harmonics at or above
+    Nyquist (at frame rate) are dropped and the distribution renormalised; phase = inclusive
+    cumulative sum of ``2 pi f0 / sr``."""
     amps, hd, f0 = (np.asarray(x, np.float64) for x in (amps, hd, f0))
     k = np.arange(1, hd.shape[1] + 1)
     dist = np.where(f0[:, None] * k < sr / 2, hd, 0.0)
@@ -272,8 +290,9 @@ def test_vst_synthesize_harmonic_block_by_block_equals_one_phase(vst_dir, dtype,
     phase = np.zeros(1, dtype)
     blocks = []
     for b in range(1, n):
-        audio, phase = module(amps[b : b + 1], amps[b - 1 : b], hd[b], hd[b - 1],
-                              f0[b : b + 1], f0[b - 1 : b], phase)  # fmt: skip
+        audio, phase = module(
+            amps[b : b + 1], amps[b - 1 : b], hd[b], hd[b - 1], f0[b : b + 1], f0[b - 1 : b], phase
+        )
         assert audio.shape == (hop,) and audio.dtype == dtype and phase.shape == (1,)
         blocks.append(audio)
     want, final = _numpy_blocks(amps, hd, f0, hop)
@@ -314,8 +333,9 @@ def test_vst_synthesize_is_harmonic_plus_filtered_noise(vst_dir):
         n_audio = noise_only(mags)
         # The noise: one hop of the uniform noise through the FIR of the (held) magnitudes.
         frames = np.stack([mags, mags])[None]
-        want_noise = core.frequency_filter(uniform[b * HOP : (b + 1) * HOP][None].astype(
-            np.float32), frames, window_size=0)[0]  # fmt: skip
+        want_noise = core.frequency_filter(
+            uniform[b * HOP : (b + 1) * HOP][None].astype(np.float32), frames, window_size=0
+        )[0]
         np.testing.assert_allclose(n_audio, want_noise, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(audio, h_audio + want_noise, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(new_phase, h_phase)
@@ -354,10 +374,87 @@ def test_vst_extract_features_silence_and_bad_inputs(vst_dir):
         controls(np.zeros(2), np.zeros(1), np.zeros(8))
     synth = inference.VSTSynthesize(vst_dir[0])
     with pytest.raises(ValueError, match="prev_hd must hold 6"):
-        synth(np.ones(1), np.ones(1), np.ones(6), np.ones(5), np.ones(1), np.ones(1),
-              np.ones(5), np.zeros(1))  # fmt: skip
+        synth(
+            np.ones(1),
+            np.ones(1),
+            np.ones(6),
+            np.ones(5),
+            np.ones(1),
+            np.ones(1),
+            np.ones(5),
+            np.zeros(1),
+        )
     with pytest.raises(ValueError, match="new_hop_size"):
         inference.VSTSynthesize(vst_dir[0], new_hop_size=0)
     gin.clear_config()  # parse_operative_config adds to the config, as ddsp's
     with pytest.raises(ValueError, match="vst.gin"):
         inference.VSTPredictControls(SHIPPED_MODEL_DIR)
+
+
+# -- save_model / load_model ----------------------------------------------------------------
+def test_autoencoder_export_and_reload_give_identical_outputs(tmp_path):
+    model = inference.AutoencoderInference(SHIPPED_MODEL_DIR, length_seconds=0.5, verbose=False)
+    features = {
+        "f0_hz": np.linspace(200, 500, 125).astype(np.float32),
+        "loudness_db": np.linspace(-50, -10, 125).astype(np.float32),
+    }
+    before = model(features)
+    folder = model.save_model(tmp_path / "export")
+    assert sorted(os.listdir(folder)) == [
+        "ckpt-6000.npz",
+        "inference_model.json",
+        "operative_config-6000.gin",
+    ]
+    gin.clear_config()
+    again = inference.load_model(folder)
+    assert type(again) is type(model) and (again.n_frames, again.n_samples) == (125, 8000)
+    after = again(features)
+    for key in ("amps", "harmonic_distribution", "noise_magnitudes"):
+        np.testing.assert_array_equal(after[key], before[key])
+    np.testing.assert_array_equal(after["harmonic"]["signal"], before["harmonic"]["signal"])
+    # The folder is a plain model folder too: the Autoencoder its config describes.
+    from ddsp_ref.training.model_dir import load_model as load_model_folder
+
+    plain, _ = load_model_folder(str(folder))
+    plain_out = plain(features, training=False)
+    np.testing.assert_array_equal(plain_out["harmonic"]["signal"], before["harmonic"]["signal"])
+
+
+def test_vst_export_and_reload(vst_dir, tmp_path):
+    folder = vst_dir[0]
+    controls = inference.VSTStatelessPredictControls(folder)
+    synth = inference.VSTSynthesize(folder, new_hop_size=100)
+    c_dir, s_dir = controls.save_model(tmp_path / "c"), synth.save_model(tmp_path / "s")
+    assert not any(name.endswith(".npz") for name in os.listdir(s_dir))  # no parameters
+    args = (np.full(1, 0.5), np.full(1, 0.6), np.linspace(-1, 1, 8))
+    before = controls(*args)
+    after = inference.load_model(c_dir)(*args)
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    synth_again = inference.load_model(s_dir)
+    assert type(synth_again) is inference.VSTSynthesize and synth_again.hop_size == 100
+    harmonic_args = (
+        np.ones(1),
+        np.ones(1),
+        np.full(6, 1 / 6),
+        np.full(6, 1 / 6),
+        np.full(1, 220.0),
+        np.full(1, 220.0),
+    )
+    h = inference.VSTSynthesizeHarmonic(folder, new_hop_size=100)
+    np.testing.assert_array_equal(
+        h(*harmonic_args, np.zeros(1))[0], synth_again._harmonic(*harmonic_args, np.zeros(1))[0]
+    )
+
+
+def test_load_model_refuses_other_folders(tmp_path):
+    with pytest.raises(FileNotFoundError, match="inference_model.json"):
+        inference.load_model(SHIPPED_MODEL_DIR)
+    (tmp_path / "inference_model.json").write_text('{"format": "other", "version": 1}')
+    with pytest.raises(ValueError, match="ddsp_ref.inference_model"):
+        inference.load_model(tmp_path)
+    (tmp_path / "inference_model.json").write_text(
+        '{"format": "ddsp_ref.inference_model", "version": 1, "class": "Nope", "kwargs": {}}'
+    )
+    with pytest.raises(ValueError, match="unknown inference class 'Nope'"):
+        inference.load_model(tmp_path)

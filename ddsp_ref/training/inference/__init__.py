@@ -38,7 +38,13 @@ __all__ = [
 # ddsp_export's --inference_model names (snake_case of the class names) -> classes.
 MODULES = {
     cls.__name__: cls
-    for cls in (AutoencoderInference, VSTExtractFeatures, VSTPredictControls,
-                VSTStatelessPredictControls, VSTSynthesize, VSTSynthesizeHarmonic,
-                VSTSynthesizeNoise)  # fmt: skip
+    for cls in (
+        AutoencoderInference,
+        VSTExtractFeatures,
+        VSTPredictControls,
+        VSTStatelessPredictControls,
+        VSTSynthesize,
+        VSTSynthesizeHarmonic,
+        VSTSynthesizeNoise,
+    )
 }

@@ -62,8 +62,14 @@ class AutoencoderInference(ExportMixin, Autoencoder):
             the VST modules), or a length shorter than one hop.
     """
 
-    def __init__(self, ckpt: str | os.PathLike, length_seconds: float = 4,
-                 remove_reverb: bool = True, verbose: bool = True, **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        ckpt: str | os.PathLike,
+        length_seconds: float = 4,
+        remove_reverb: bool = True,
+        verbose: bool = True,
+        **kwargs: Any,
+    ):
         where = "AutoencoderInference"
         self.length_seconds = positive_number(length_seconds, "length_seconds", where)
         self.remove_reverb = bool(remove_reverb)
@@ -74,8 +80,11 @@ class AutoencoderInference(ExportMixin, Autoencoder):
         path = self._restore(ckpt)
         self._step = checkpoint_step(path)
         self._config_text = require_gin().config_str()
-        self._export_kwargs = {"length_seconds": self.length_seconds,
-                               "remove_reverb": self.remove_reverb, "verbose": self.verbose}  # fmt: skip
+        self._export_kwargs = {
+            "length_seconds": self.length_seconds,
+            "remove_reverb": self.remove_reverb,
+            "verbose": self.verbose,
+        }
 
     def configure_gin(self, ckpt: str | os.PathLike) -> None:
         """Parse the operative config and bind the inference lengths (see the class)."""
@@ -85,11 +94,14 @@ class AutoencoderInference(ExportMixin, Autoencoder):
         self.preprocessor_type = ref.config_key[-1].split(".")[-1]
         self.sample_rate = int(query("Harmonic.sample_rate", where))
         n_samples_train = int(query("Harmonic.n_samples", where))
-        time_steps_train = int(query(
-            f"{self.preprocessor_type}.time_steps", where,
-            f" ({self.preprocessor_type} has no time_steps; a models/vst/vst.gin model is "
-            "served by the VST modules, e.g. VSTPredictControls)",
-        ))  # fmt: skip
+        time_steps_train = int(
+            query(
+                f"{self.preprocessor_type}.time_steps",
+                where,
+                f" ({self.preprocessor_type} has no time_steps; a models/vst/vst.gin model is "
+                "served by the VST modules, e.g. VSTPredictControls)",
+            )
+        )
         self.hop_size = n_samples_train // time_steps_train
         self.n_frames = int(self.length_seconds * self.sample_rate / self.hop_size)
         if self.n_frames < 1:

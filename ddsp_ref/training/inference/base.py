@@ -74,14 +74,25 @@ def query(name: str, where: str, hint: str = "") -> Any:
     return value.scoped_configurable_fn() if is_macro else value
 
 
+def processor_by_name(group: Any, name: str, where: str, hint: str = "") -> Any:
+    """The processor called ``name`` in a ProcessorGroup (ddsp: ``group.<name>``)."""
+    named = dict(zip(group.processor_names, group.processors))
+    if name not in named:
+        raise ValueError(
+            f"{where}: the processor group has no {name!r} processor (has {sorted(named)}){hint}"
+        )
+    return named[name]
+
+
 def parse_bindings(lines: list[str]) -> None:
     gin = require_gin()
     with gin.unlock_config():
         gin.parse_config(lines)
 
 
-def restore_partial(model: Any, ckpt: str | os.PathLike, verbose: bool,
-                    restore_keys: list[str] | None = None) -> str:  # fmt: skip
+def restore_partial(
+    model: Any, ckpt: str | os.PathLike, verbose: bool, restore_keys: list[str] | None = None
+) -> str:
     """Restore ``model`` from ddsp_ref's or ddsp's checkpoint, ignoring checkpoint parameters
     the model has no place for (a removed reverb): TF's ``expect_partial``. Every parameter
     of the model (of ``restore_keys`` sub-modules, if given) must be in the checkpoint.
@@ -147,14 +158,26 @@ class ExportMixin:
         os.makedirs(save_dir, exist_ok=True)
         params = self.export_params()
         if params is not None:
-            save_checkpoint(save_dir, self._step, params, {}, gin_config=self._config_text,
-                            checkpoints_to_keep=None)  # fmt: skip
+            save_checkpoint(
+                save_dir,
+                self._step,
+                params,
+                {},
+                gin_config=self._config_text,
+                checkpoints_to_keep=None,
+            )
         else:
-            with atomic_write(os.path.join(save_dir, f"operative_config-{self._step}.gin"),
-                              "w") as f:  # fmt: skip
+            with atomic_write(
+                os.path.join(save_dir, f"operative_config-{self._step}.gin"), "w"
+            ) as f:
                 f.write(self._config_text)
-        info = {"format": _FORMAT, "version": _VERSION, "class": type(self).__name__,
-                "kwargs": self._export_kwargs, "step": self._step}  # fmt: skip
+        info = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "class": type(self).__name__,
+            "kwargs": self._export_kwargs,
+            "step": self._step,
+        }
         with atomic_write(os.path.join(save_dir, MODEL_FILE), "w") as f:
             json.dump(info, f, indent=1, sort_keys=True)
         return save_dir

@@ -28,6 +28,7 @@ from .base import (
     checkpoint_step,
     parse_bindings,
     parse_operative_config,
+    processor_by_name,
     query,
     restore_partial,
 )
@@ -107,8 +108,12 @@ class VSTBaseModule(ExportMixin, Autoencoder):
             features["state"] = np.zeros((1, self.state_size), np.float32)
         self.decoder(features)
 
-    def restore(self, checkpoint_path: str | os.PathLike, verbose: bool = True,
-                restore_keys: list[str] | None = None) -> str:  # fmt: skip
+    def restore(
+        self,
+        checkpoint_path: str | os.PathLike,
+        verbose: bool = True,
+        restore_keys: list[str] | None = None,
+    ) -> str:
         """Restore the decoder only (ddsp: other preprocessors, e.g. CREPE models, load)."""
         return restore_partial(self, checkpoint_path, verbose, restore_keys=["decoder"])
 
@@ -116,14 +121,7 @@ class VSTBaseModule(ExportMixin, Autoencoder):
         return {"decoder": self.decoder.parameters()}
 
     def _processor(self, name: str) -> Any:
-        group = self.processor_group
-        named = dict(zip(group.processor_names, group.processors))
-        if name not in named:
-            raise ValueError(
-                f"{type(self).__name__}: the processor group has no {name!r} processor "
-                f"(has {sorted(named)})"
-            )
-        return named[name]
+        return processor_by_name(self.processor_group, name, type(self).__name__)
 
     def _controls(self, outputs: dict, f0_scaled: Any) -> tuple[Any, Any, Any]:
         """Decoder outputs through the synths' nonlinearities: 1-D amps, hd, noise."""
@@ -132,8 +130,11 @@ class VSTBaseModule(ExportMixin, Autoencoder):
             outputs["amps"], outputs["harmonic_distribution"], f0_hz
         )
         noise = self._processor("filtered_noise").get_controls(outputs["noise_magnitudes"])
-        return (harm["amplitudes"][0, 0], harm["harmonic_distribution"][0, 0],
-                noise["magnitudes"][0, 0])  # fmt: skip
+        return (
+            harm["amplitudes"][0, 0],
+            harm["harmonic_distribution"][0, 0],
+            noise["magnitudes"][0, 0],
+        )
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -157,8 +158,9 @@ class VSTExtractFeatures(VSTBaseModule):
     (``hz_to_midi / 127``), power [dB], power scaled (``dB / 80 + 1``).
     """
 
-    def __init__(self, ckpt: str | os.PathLike, crepe_saved_model_path: str | None = None,
-                 **kwargs: Any):  # fmt: skip
+    def __init__(
+        self, ckpt: str | os.PathLike, crepe_saved_model_path: str | None = None, **kwargs: Any
+    ):
         self.crepe_saved_model_path = crepe_saved_model_path
         super().__init__(ckpt, **kwargs)
 
@@ -221,8 +223,13 @@ class VSTStatelessPredictControls(VSTBaseModule):
         f0_scaled = _frame_vector(f0_scaled, 1, "f0_scaled", where).reshape(1, 1, 1)
         pw_scaled = _frame_vector(pw_scaled, 1, "pw_scaled", where).reshape(1, 1, 1)
         state = _frame_vector(state, self.state_size, "state", where)
-        outputs = self.decoder({"f0_scaled": f0_scaled, "pw_scaled": pw_scaled,
-                                "state": state.reshape(1, self.state_size)})  # fmt: skip
+        outputs = self.decoder(
+            {
+                "f0_scaled": f0_scaled,
+                "pw_scaled": pw_scaled,
+                "state": state.reshape(1, self.state_size),
+            }
+        )
         return (*self._controls(outputs, f0_scaled), outputs["state"][0])
 
 
@@ -242,8 +249,9 @@ class VSTSynthesize(ExportMixin, Module):
         new_hop_size: samples per call instead of ``sample_rate // frame_rate``.
     """
 
-    def __init__(self, ckpt: str | os.PathLike, new_hop_size: int | None = None,
-                 name: str | None = None):  # fmt: skip
+    def __init__(
+        self, ckpt: str | os.PathLike, new_hop_size: int | None = None, name: str | None = None
+    ):
         super().__init__(name=name)
         if new_hop_size is not None:
             new_hop_size = positive_int(new_hop_size, "new_hop_size", type(self).__name__)
@@ -295,8 +303,7 @@ class VSTSynthesize(ExportMixin, Module):
         return self.filtered_noise.get_signal(mags)[0]
 
     def call(self, amps, prev_amps, hd, prev_hd, f0, prev_f0, noise, prev_phase) -> tuple:
-        audio, final_phase = self._harmonic(amps, prev_amps, hd, prev_hd, f0, prev_f0,
-                                            prev_phase)  # fmt: skip
+        audio, final_phase = self._harmonic(amps, prev_amps, hd, prev_hd, f0, prev_f0, prev_phase)
         noise_audio = self._noise(noise)
         return audio + noise_audio.astype(audio.dtype), final_phase
 
@@ -317,4 +324,3 @@ class VSTSynthesizeNoise(VSTSynthesize):
 
     def call(self, noise: Any) -> Any:
         return self._noise(noise)
-
