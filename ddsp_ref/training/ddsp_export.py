@@ -327,17 +327,17 @@ def export(args: argparse.Namespace) -> str:
     model = get_inference_model(model_path, args.inference_model, args.gin_param)
     if not args.debug:
         model.save_model(save_dir)
-    print("Export done:", save_dir)
     return save_dir
 
 
 def run(args: argparse.Namespace) -> int:
     """:func:`export`; returns the exit status (2 on a bad request or a missing file)."""
     try:
-        export(args)
+        save_dir = export(args)
     except (ValueError, FileNotFoundError, ImportError, KeyError) as err:
         print(f"ddsp_export: error: {err}", file=sys.stderr)
         return 2
+    print(f"ddsp_export: wrote {sorted(os.listdir(save_dir))} to {save_dir}", file=sys.stderr)
     return 0
 
 

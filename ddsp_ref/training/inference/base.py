@@ -9,9 +9,9 @@ The exported folder (``save_model``) replaces ddsp's SavedModel, which needs Ten
   synthesis-only modules, which have none);
 - ``inference_model.json``: which inference class and which constructor arguments.
 
-``load_model(folder)`` rebuilds the module from it. The folder is also an ordinary model
-folder: ``AutoencoderInference(folder)``, ``models.Autoencoder().restore(folder)`` and
-``ddsp_ref transfer --model folder`` read it.
+``load_model(folder)`` rebuilds the module from it. An ``AutoencoderInference`` folder is also
+an ordinary model folder: ``AutoencoderInference(folder)`` and ``model_dir.load_model(folder)``
+read it.
 """
 
 from __future__ import annotations
