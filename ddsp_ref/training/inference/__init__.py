@@ -10,7 +10,8 @@
 """
 
 from .autoencoder import AutoencoderInference
-from .base import load_model, parse_operative_config
+from .base import parse_operative_config
+from .loading import MODULES, load_model
 from .vst import (
     VSTBaseModule,
     VSTExtractFeatures,
@@ -34,17 +35,3 @@ __all__ = [
     "VSTSynthesizeNoise",
     "MODULES",
 ]
-
-# ddsp_export's --inference_model names (snake_case of the class names) -> classes.
-MODULES = {
-    cls.__name__: cls
-    for cls in (
-        AutoencoderInference,
-        VSTExtractFeatures,
-        VSTPredictControls,
-        VSTStatelessPredictControls,
-        VSTSynthesize,
-        VSTSynthesizeHarmonic,
-        VSTSynthesizeNoise,
-    )
-}

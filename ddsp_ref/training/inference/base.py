@@ -9,9 +9,9 @@ The exported folder (``save_model``) replaces ddsp's SavedModel, which needs Ten
   synthesis-only modules, which have none);
 - ``inference_model.json``: which inference class and which constructor arguments.
 
-``load_model(folder)`` rebuilds the module from it. An ``AutoencoderInference`` folder is also
-an ordinary model folder: ``AutoencoderInference(folder)`` and ``model_dir.load_model(folder)``
-read it.
+``inference.load_model(folder)`` (``loading.py``) rebuilds the module from it. An
+``AutoencoderInference`` folder is also an ordinary model folder: ``AutoencoderInference(folder)``
+and ``model_dir.load_model(folder)`` read it.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any
 from ...gin_support import require_gin
 from ...module import flatten_dict, unflatten_dict
 
-__all__ = ["parse_operative_config", "load_model", "MODEL_FILE", "ExportMixin"]
+__all__ = ["parse_operative_config", "MODEL_FILE", "ExportMixin"]
 
 MODEL_FILE = "inference_model.json"
-_FORMAT = "ddsp_ref.inference_model"
-_VERSION = 1
+FORMAT = "ddsp_ref.inference_model"
+VERSION = 1
 _STEP = re.compile(r"ckpt-(\d+)")
 
 
@@ -172,8 +172,8 @@ class ExportMixin:
             ) as f:
                 f.write(self._config_text)
         info = {
-            "format": _FORMAT,
-            "version": _VERSION,
+            "format": FORMAT,
+            "version": VERSION,
             "class": type(self).__name__,
             "kwargs": self._export_kwargs,
             "step": self._step,
@@ -181,44 +181,3 @@ class ExportMixin:
         with atomic_write(os.path.join(save_dir, MODEL_FILE), "w") as f:
             json.dump(info, f, indent=1, sort_keys=True)
         return save_dir
-
-
-def load_model(save_dir: str | os.PathLike, verbose: bool = False) -> Any:
-    """Rebuild the inference module ``save_model`` wrote to ``save_dir``.
-
-    The gin config is cleared first (a fresh process would start empty), then the folder's
-    operative config is parsed by the module's constructor.
-
-    Raises:
-        FileNotFoundError: no ``inference_model.json`` in the folder (e.g. a training folder:
-            build the module from it directly, ``AutoencoderInference(folder)``).
-        ValueError: a file of another format or version, or an unknown class.
-    """
-    from . import MODULES
-
-    save_dir = os.fspath(save_dir)
-    path = os.path.join(save_dir, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"load_model: no {MODEL_FILE} in {save_dir!r}: not a folder written by save_model "
-            "(for a training folder, construct the module from it, e.g. "
-            "AutoencoderInference(folder))"
-        )
-    with open(path, encoding="utf-8") as f:
-        info = json.load(f)
-    if info.get("format") != _FORMAT or info.get("version") != _VERSION:
-        raise ValueError(
-            f"load_model: {path} is not a {_FORMAT} version {_VERSION} file (format "
-            f"{info.get('format')!r}, version {info.get('version')!r})"
-        )
-    cls = MODULES.get(info.get("class"))
-    if cls is None:
-        raise ValueError(
-            f"load_model: unknown inference class {info.get('class')!r} in {path}; known: "
-            f"{sorted(MODULES)}"
-        )
-    require_gin().clear_config()
-    kwargs = dict(info["kwargs"])
-    if "verbose" in kwargs:
-        kwargs["verbose"] = verbose
-    return cls(save_dir, **kwargs)
