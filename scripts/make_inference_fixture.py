@@ -60,7 +60,7 @@ def main():
             n = model.n_frames
             rng = np.random.default_rng(i)
             t = np.arange(n) / 250.0
-            f0 = (300.0 + 80.0 * np.sin(2 * np.pi * 1.3 * t) + rng.normal(0, 3, n))
+            f0 = 300.0 + 80.0 * np.sin(2 * np.pi * 1.3 * t) + rng.normal(0, 3, n)
             ld = -35.0 + 15.0 * np.cos(2 * np.pi * 0.7 * t) + rng.normal(0, 2, n)
             f0, ld = f0.astype(np.float32), ld.astype(np.float32)
             out = model({"f0_hz": tf.constant(f0), "loudness_db": tf.constant(ld)})
