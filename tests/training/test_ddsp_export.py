@@ -218,3 +218,37 @@ def test_console_script_is_declared():
     scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, attr = scripts["ddsp_export"].partition(":")
     assert getattr(importlib.import_module(module), attr) is ddsp_export
+
+
+def test_export_of_a_ddsp_tf_checkpoint_needs_only_numpy_afterwards(dataset, tmp_path):
+    """ddsp's own vst.gin checkpoint (fixtures/vst_ckpt) exported, reloaded, and decoding as
+    the module built on the TF checkpoint itself."""
+    tf_dir = Path(__file__).parent / "fixtures" / "vst_ckpt"
+    out = tmp_path / "from_tf"
+    args = [f"--model_path={tf_dir}", f"--save_dir={out}", f"--dataset_path={dataset}",
+            "--inference_model=vst_stateless_predict_controls"]  # fmt: skip
+    assert ddsp_export(args) == 0
+    assert sf.info(out / "reverb_ir_16000_hz.wav").frames == 640
+    assert json.loads((out / "metadata.json").read_text())["num_harmonics"] == 6
+    gin.clear_config()
+    direct = inference.VSTStatelessPredictControls(tf_dir)
+    gin.clear_config()
+    again = inference.load_model(out)
+    inputs = (np.full(1, 0.45, np.float32), np.full(1, 0.8, np.float32), np.ones(8, np.float32))
+    for got, want in zip(again(*inputs), direct(*inputs)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_default_save_dir_follows_ddsp(tmp_path):
+    """A checkpoint file: <its folder>/<name>; a folder: <folder>/export."""
+    import shutil
+
+    model = tmp_path / "violin"
+    shutil.copytree(SHIPPED_MODEL_DIR, model)
+    common = ["--inference_model=autoencoder", "--metadata=false", "--reverb=false",
+              "--gin_param=AutoencoderInference.length_seconds = 0.1"]  # fmt: skip
+    assert ddsp_export([f"--model_path={model / 'ckpt-6000.npz'}", "--name=mine", *common]) == 0
+    assert (model / "mine" / "inference_model.json").is_file()
+    gin.clear_config()
+    assert ddsp_export([f"--model_path={model}", "--debug", *common]) == 0
+    assert (model / "export").is_dir() and not os.listdir(model / "export")  # --debug
