@@ -506,3 +506,41 @@ def test_vst_synthesize_harmonic_matches_ddsp(name, hop):
         assert 0 <= phase[0] <= 2 * np.pi
         wrapped = np.angle(np.exp(1j * (np.float64(phase) - ddsp_phase)))
         assert np.abs(wrapped).max() < 1e-3
+
+
+def test_autoencoder_inference_with_the_power_preprocessor(tmp_path):
+    """A model on F0PowerPreprocessor: built from {'power_db', 'f0_hz'}; the decoder sees the
+    scaled inputs (hz_to_midi / 127, dB / 80 + 1) at the new frame count."""
+    gin.add_config_file_search_path(str(GIN_DIR))  # solo_instrument.gin includes models/ae.gin
+    gin.parse_config_files_and_bindings([str(GIN_DIR / "models" / "solo_instrument.gin")], [
+        "Autoencoder.preprocessor = @preprocessing.F0PowerPreprocessor()",
+        "F0PowerPreprocessor.time_steps = 50",
+        "RnnFcDecoder.input_keys = ('pw_scaled', 'f0_scaled')",
+        "RnnFcDecoder.rnn_channels = 8", "RnnFcDecoder.ch = 8", "RnnFcDecoder.seed = 1",
+        "RnnFcDecoder.layers_per_stack = 1", "Reverb.reverb_length = 64",
+        "Harmonic.n_samples = 3200", "FilteredNoise.n_samples = 3200",
+    ])  # fmt: skip
+    trained = models.get_model()
+    zeros = np.zeros((1, 50), np.float32)
+    trained({"f0_hz": zeros + 200, "power_db": zeros - 30}, training=False)
+    save_checkpoint(tmp_path, 1, trained.parameters(), {}, gin_config=gin.operative_config_str())
+    gin.clear_config()
+    model = inference.AutoencoderInference(tmp_path, length_seconds=0.3, verbose=False)
+    assert (model.preprocessor_type, model.n_frames, model.n_samples) == (
+        "F0PowerPreprocessor",
+        75,
+        4800,
+    )
+    rng = np.random.default_rng(4)
+    f0, pw = rng.uniform(100, 800, 75), rng.uniform(-70, -5, 75)
+    out = model({"f0_hz": f0.astype(np.float32), "power_db": pw.astype(np.float32)})
+    assert out["audio_synth"].shape == (1, 4800)
+    midi = 12 * np.log2(f0 / 440.0) + 69
+    want = trained.decoder(
+        {
+            "f0_scaled": (midi / 127).reshape(1, -1, 1).astype(np.float32),
+            "pw_scaled": (pw / 80 + 1).reshape(1, -1, 1).astype(np.float32),
+        }
+    )
+    for key in ("amps", "harmonic_distribution", "noise_magnitudes"):
+        np.testing.assert_allclose(out[key], want[key], rtol=1e-5, atol=1e-6)
