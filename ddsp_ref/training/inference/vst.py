@@ -108,13 +108,9 @@ class VSTBaseModule(ExportMixin, Autoencoder):
             features["state"] = np.zeros((1, self.state_size), np.float32)
         self.decoder(features)
 
-    def restore(
-        self,
-        checkpoint_path: str | os.PathLike,
-        verbose: bool = True,
-        restore_keys: list[str] | None = None,
-    ) -> str:
-        """Restore the decoder only (ddsp: other preprocessors, e.g. CREPE models, load)."""
+    def restore(self, checkpoint_path: str | os.PathLike, verbose: bool = True) -> str:
+        """Restore the decoder only (as ddsp: the preprocessor, e.g. another CREPE model, and
+        the processors keep their own values); returns the checkpoint file read."""
         return restore_partial(self, checkpoint_path, verbose, restore_keys=["decoder"])
 
     def export_params(self) -> dict:
