@@ -22,6 +22,7 @@ import re
 import sys
 from typing import Any
 
+from ...backend import array_namespace
 from ...gin_support import require_gin
 from ...module import flatten_dict, unflatten_dict
 
@@ -117,7 +118,12 @@ def restore_partial(
     flat_loaded = flatten_dict(loaded)
     unused = sorted(set(flat_loaded) - set(flat_current))
     kept = unflatten_dict({k: v for k, v in flat_loaded.items() if k in flat_current})
-    model.set_parameters(_restored_like(kept, current, path, where))
+    restored = flatten_dict(_restored_like(kept, current, path, where))
+    # C order once here: the fused RNN op would copy a transposed (Fortran-order) kernel, as
+    # keras' orthogonal initialiser leaves it in a checkpoint, on every call.
+    model.set_parameters(
+        unflatten_dict({k: array_namespace(v).ascontiguousarray(v) for k, v in restored.items()})
+    )
     if verbose:
         skipped = f"; not used: {unused}" if unused else ""
         print(f"{where}: restored {sorted(current)} from {path}{skipped}", file=sys.stderr)
