@@ -1,7 +1,8 @@
 """Command line: ``demo`` (the main job: speech to violin with the shipped model, and a check of
 the model on a held-out phrase), ``transfer`` (timbre transfer of a file), ``run`` (train,
 evaluate or sample a model from gin configs: ddsp's ``ddsp_run``), ``prepare`` (audio files to
-a training dataset), ``render`` (a phrase synthesized from generated controls)."""
+a training dataset), ``export`` (a trained model to a deployable folder: ddsp's
+``ddsp_export``), ``render`` (a phrase synthesized from generated controls)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     from .training.ddsp_run import run as run_ddsp
 
     add_run_arguments(run_parser)
+    export_parser = sub.add_parser(
+        "export",
+        help="a trained model to a folder for plugins and apps: reverb IR WAV, metadata.json "
+        "and the inference module's model folder (ddsp_export's flags; no TFJS/TFLite)",
+    )
+    from .training.ddsp_export import add_arguments as add_export_arguments
+
+    add_export_arguments(export_parser)
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return run_prepare(args)
@@ -69,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_transfer(args)
     if args.command == "run":
         return run_ddsp(args)
+    if args.command == "export":
+        from .training.ddsp_export import run as run_export
+
+        return run_export(args)
     if args.command == "demo":
         from .training.transfer_demo import main as run_demo
 
