@@ -41,9 +41,10 @@ from .io import atomic_write
 _BOUND: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "ddsp_ref_bound_parameters", default=None
 )
-# keras' training phase of the call in progress (its call context): set by `training_phase`.
-_TRAINING: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "ddsp_ref_training_phase", default=False
+# keras' training phase of the call in progress (its call context): set by `training_phase`;
+# None outside any call that set it.
+_TRAINING: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+    "ddsp_ref_training_phase", default=None
 )
 
 
@@ -61,6 +62,12 @@ def training_phase(training: bool = True):
 
 def in_training_phase() -> bool:
     """Whether the call in progress is a training call (see :func:`training_phase`)."""
+    return bool(_TRAINING.get())
+
+
+def outer_training_phase() -> bool | None:
+    """The training phase set by an enclosing call, or None outside any (keras' call context,
+    which an inner call without an explicit ``training`` inherits)."""
     return _TRAINING.get()
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import array_namespace
 from ..core.utils import make_iterable
 from ..gin_support import configurable
-from ..module import Module, flatten_dict, training_phase, unflatten_dict
+from ..module import Module, flatten_dict, outer_training_phase, training_phase, unflatten_dict
 
 __all__ = ["Model", "Autoencoder", "get_model", "load_model_params"]
 
@@ -27,9 +27,11 @@ class Model(Module):
     ``model(*args, return_losses=False, **kwargs)`` resets the losses dict, runs :meth:`call`
     and, with ``return_losses=True``, returns ``(outputs, losses_dict)`` where the dict also
     holds ``total_loss``, the sum of every loss. :attr:`losses_dict` and :attr:`total_loss`
-    stay readable after the call. A ``training`` keyword sets keras' training phase of every
-    layer inside (``module.training_phase``): with ``training=True`` a direct call rewrites the
-    stored kernels of spectrally normalised layers first, as ddsp does.
+    stay readable after the call. ``training`` is resolved as keras does: an explicit value,
+    else the phase of an enclosing call, else the default of :meth:`call`'s ``training``
+    (``Autoencoder``: True, as in ddsp). It sets keras' training phase of every layer inside
+    (``module.training_phase``): in a training call outside :meth:`apply`, spectrally
+    normalised layers rewrite their stored kernels first, as ddsp does.
     """
 
     def __init__(self, name: str | None = None):
@@ -52,11 +54,12 @@ class Model(Module):
 
     def __call__(self, *args: Any, return_losses: bool = False, **kwargs: Any) -> Any:
         self._losses_dict = {}
-        if "training" in kwargs:
-            with training_phase(kwargs["training"]):
-                outputs = self.call(*args, **kwargs)
-        else:
+        training = _resolve_training(self.call, kwargs)
+        if training is None:
             outputs = self.call(*args, **kwargs)
+        else:
+            with training_phase(training):
+                outputs = self.call(*args, training=training, **kwargs)
         if not return_losses:
             return outputs
         self._losses_dict["total_loss"] = self.total_loss
@@ -151,8 +154,9 @@ class Autoencoder(Model):
     ``f0_hz``, ``loudness_db`` ``[batch, n_frames]``, ...) returns ddsp's outputs dict: the
     features, updated by the preprocessor, encoder and decoder outputs, plus each processor's
     ``{'signal', 'controls'}`` under its name, ``'out'`` and ``audio_synth [batch,
-    n_samples]``. With ``training=True`` each loss gets ``(features['audio'],
-    outputs['audio_synth'])`` and :attr:`losses_dict` / :attr:`total_loss` are filled.
+    n_samples]``. With ``training=True`` (the default, as in ddsp: ``model(batch)`` is a
+    training call) each loss gets ``(features['audio'], outputs['audio_synth'])`` and
+    :attr:`losses_dict` / :attr:`total_loss` are filled; inference passes ``training=False``.
 
     Unlike ddsp in eager mode, the caller's features dict is not modified (a shallow copy is
     updated).
@@ -201,7 +205,7 @@ class Autoencoder(Model):
         features.update(self._decoder(features, training))
         return self.processor_group(features)
 
-    def call(self, features: dict, training: bool = False) -> dict:
+    def call(self, features: dict, training: bool = True) -> dict:
         features = self.encode(features, training=training)
         features.update(self._decoder(features, training))
         if self.processor_group is None:
@@ -287,6 +291,22 @@ def get_model(model: Any = None) -> Any:
 
 
 get_model = configurable(get_model, module="ddsp_ref.training.models")
+
+
+def _resolve_training(call: Any, kwargs: dict) -> bool | None:
+    """keras' training value of a call (popped from ``kwargs``): explicit (not None), else the
+    enclosing call's phase, else the default of ``call``'s ``training`` parameter; None when
+    ``call`` takes no ``training`` and none was given."""
+    explicit = kwargs.pop("training", None)
+    if explicit is not None:
+        return bool(explicit)
+    param = inspect.signature(call).parameters.get("training")
+    if param is None:
+        return None
+    outer = outer_training_phase()
+    if outer is not None:
+        return outer
+    return None if param.default in (inspect.Parameter.empty, None) else bool(param.default)
 
 
 def _call_with_training(layer: Any, features: dict, training: bool) -> Any:

@@ -105,13 +105,12 @@ class Trainer:
     def build(self, batch: dict) -> None:
         """One forward pass (creates the lazily sized layers), then the optimiser state; under a
         strategy every rank then takes rank 0's parameters (a collective: all ranks build)."""
-        self.model(batch)
+        # A training forward, as ddsp's build (Autoencoder.call defaults to training=True): it
+        # also normalises spectrally normalised kernels once.
+        self.model(batch, training=True)
         if self.strategy is not None:
             self.model.set_parameters(self.strategy.broadcast(self.model.parameters()))
-        # ddsp builds with a training forward (Autoencoder.call defaults to training=True),
-        # which normalises spectrally normalised kernels once.
-        params = self.model.before_training_forward(self.model.parameters())
-        self.model.set_parameters(params)
+        params = self.model.parameters()
         self.opt_state = self.optimizer.init(self.model.partition(params)[0])
 
     def _loss_fn(self, batch: dict, state: dict):

@@ -147,7 +147,7 @@ def _violin_by_hand(n_frames):
         processor_group=group,
     )
     zeros = np.zeros((1, n_frames), np.float32)
-    model({"f0_hz": zeros, "loudness_db": zeros})
+    model({"f0_hz": zeros, "loudness_db": zeros}, training=False)
     _, params, _, _ = load_checkpoint(os.path.join(SHIPPED_MODEL_DIR, "ckpt-6000.npz"))
     decoder.set_parameters(params["decoder"])
     return model

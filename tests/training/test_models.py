@@ -74,7 +74,7 @@ PROCESSORS = ["harmonic", "filtered_noise", "add", "reverb"]
 def test_outputs_dict_as_ddsp(features):
     model = make_model()
     original = dict(features)
-    out = model(features)
+    out = model(features, training=False)
     feature_keys = ["audio", "f0_hz", "loudness_db", "f0_scaled", "ld_scaled"]
     expected = feature_keys + [k for k, _ in SPLITS] + PROCESSORS + ["inputs", "out", "audio_synth"]
     assert sorted(out) == sorted(expected)
@@ -88,6 +88,22 @@ def test_outputs_dict_as_ddsp(features):
     assert out["harmonic_distribution"].shape == (1, FRAMES, 12)
     assert model.losses_dict == {}  # training=False: no losses
     assert np.all(np.isfinite(out["audio_synth"])) and np.std(out["audio_synth"]) > 0
+
+
+def test_training_defaults_to_true_as_in_ddsp(features):
+    """ddsp's Autoencoder.call(features, training=True): keras resolves an omitted training to
+    the enclosing call's phase, else to that default."""
+    from ddsp_ref.module import training_phase
+
+    model = make_model()
+    _, losses = model(features, return_losses=True)
+    assert sorted(losses) == ["spectral_loss", "total_loss"] and losses["total_loss"] > 0
+    with training_phase(False):  # an enclosing inference call wins over the default
+        _, losses = model(features, return_losses=True)
+    assert losses == {"total_loss": 0.0}
+    with training_phase(False):  # an explicit value wins over both
+        _, losses = model(features, training=True, return_losses=True)
+    assert losses["total_loss"] > 0
 
 
 def test_wiring_matches_the_pieces_run_by_hand(features):
@@ -163,9 +179,11 @@ def test_losses_dict_and_total_loss(features):
     model = make_model(noise=False)
     model.preprocessor = F0LoudnessPreprocessor(time_steps=FRAMES, compute_loudness=False)
     no_audio = {k: v for k, v in features.items() if k != "audio"}
-    assert "audio_synth" in model(no_audio)  # inference needs no target
+    assert "audio_synth" in model(no_audio, training=False)  # inference needs no target
     with pytest.raises(KeyError, match="audio"):
         model(no_audio, training=True)
+    with pytest.raises(KeyError, match="audio"):
+        model(no_audio)  # a training call by default, as in ddsp
 
 
 def _total_loss(model, features):

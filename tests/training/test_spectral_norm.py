@@ -256,7 +256,7 @@ def _stack_params(model) -> dict:
 def test_trainer_normalises_at_build_and_before_every_step(batch):
     trainer = Trainer(sn_model(), learning_rate=0.01)
     twin = sn_model()
-    twin(batch)  # built, never normalised
+    twin(batch, training=False)  # built, never normalised
     trainer.build(batch)
     built = _stack_params(trainer.model)
     for name, p in _stack_params(twin).items():  # ddsp's build is a training forward
