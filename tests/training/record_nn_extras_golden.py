@@ -177,7 +177,7 @@ def record_vq(tf, nn, rng, store, specs):
     specs["vq"] = kw
     x = _f32(rng.standard_normal((2, 3, 4)))
     vq = nn.VectorQuantization(**kw)
-    vq.build(x.shape)
+    vq(tf.constant(x))  # build (keras would rebuild, zeroing the state, on a first call)
     counts = _f32(rng.uniform(0.5, 3.0, 4))  # all positive: no restart, deterministic
     sums = _f32(rng.standard_normal((4, 2))) * counts[:, None]
     store["vq/state/counts"], store["vq/state/sums"] = counts, sums
