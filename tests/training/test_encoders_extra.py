@@ -181,3 +181,14 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
     assert built["a"].dense_z.units == 7 and built["b"].fc.units == 6
     assert built["c"].embedding.input_dim == 9 and isinstance(built["d"].net, nn.FcStack)
     assert built["e"].stride == 3 and built["f"].fc.dense.units == 5 and built["g"].k == 8
+
+
+@pytest.mark.parametrize("mean_aggregate", [True, False])
+def test_mfcc_rnn_encoder_gradients_float64(mean_aggregate):
+    rng = np.random.default_rng(8)
+    feats = {"audio": 0.3 * rng.standard_normal((1, 1024)), "f0_scaled": rng.random((1, 3, 1))}
+    enc = encoders.MfccRnnEncoder(2, z_dims=2, mean_aggregate=mean_aggregate, seed=0)
+    z = enc(feats)["z"]
+    assert z.dtype == np.float64
+    check_grads(lambda p: enc.apply(p, feats)["z"], enc.parameters())
+    check_grads(lambda a: enc({"audio": a, "f0_scaled": feats["f0_scaled"]})["z"], feats["audio"])
