@@ -208,8 +208,8 @@ def _norm(n):
 
 
 def record_encoders(tf, nn, encoders, rng, store, specs):
-    t = np.arange(4096) / 16000.0
-    audio = _f32(0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal((2, 4096)))
+    t = np.arange(2048) / 16000.0
+    audio = _f32(0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal((2, 2048)))
     for agg in (True, False):
         kw = dict(rnn_channels=3, z_dims=2, mean_aggregate=agg)
         enc = encoders.MfccRnnEncoder(**kw)
@@ -251,6 +251,107 @@ def record_encoders(tf, nn, encoders, rng, store, specs):
         specs[case] = dict(kw, net_ch=4, net_layers=1)
 
 
+def _norm_tree(n):
+    if hasattr(n, "conditional_scale_and_shift"):
+        return {
+            "conditional_scale_and_shift": {"dense": _conv(n.conditional_scale_and_shift.dense)}
+        }
+    return _norm(n)
+
+
+def _nrc_tree(layer):
+    return {"norm": _norm(layer.layers[0]), "conv": _conv(layer.layers[2])}
+
+
+def _residual_tree(layer):
+    conv_in, nrc0, nrc1 = layer.bottleneck.layers
+    tree = {"norm_input": _norm_tree(layer.norm_input), "conv_in": _conv(conv_in),
+            "norm_relu_conv_0": _nrc_tree(nrc0), "norm_relu_conv_1": _nrc_tree(nrc1)}  # fmt: skip
+    if layer.shortcut:
+        tree["conv_proj"] = _conv(layer.conv_proj)
+    return tree
+
+
+def _stack_vars_resnet(stack):
+    res = [la for la in stack.layers if hasattr(la, "bottleneck")]
+    tree = {f"layer_{i}": _residual_tree(la) for i, la in enumerate(res)}
+    tree["norm"] = _norm(stack.layers[len(res)])
+    return tree
+
+
+def formula_weights(name, shape):
+    """Deterministic weights for the big ResNet case (the test computes the same)."""
+    n = int(np.prod(shape))
+    wave = np.sin(0.7 * np.arange(n) + 0.1 * sum(map(ord, name))).reshape(shape)
+    if name.endswith("kernel"):
+        return (wave / np.sqrt(np.prod(shape[:-1]))).astype(np.float32)
+    return ((1.0 if name.endswith("scale") else 0.0) + 0.1 * wave).astype(np.float32)
+
+
+RESIDUAL = [
+    dict(ch=2, stride=2, shortcut=True, norm_type="instance", conditional=False,
+         shift_only=False, in_ch=3),
+    dict(ch=2, stride=1, shortcut=False, norm_type="layer", conditional=False,
+         shift_only=False, in_ch=8),
+    dict(ch=2, stride=2, shortcut=True, norm_type="layer", conditional=True,
+         shift_only=False, in_ch=3),
+    dict(ch=2, stride=1, shortcut=False, norm_type="instance", conditional=True,
+         shift_only=True, in_ch=8),
+]  # fmt: skip
+
+
+def record_resnet(tf, nn, rng, store, specs):
+    tfkl = tf.keras.layers
+    conv = tfkl.Conv2D(4, (3, 3), (1, 2), padding="same")
+    x = _f32(rng.standard_normal((2, 3, 9, 2)))
+    conv(tf.constant(x))
+    _run(tf, rng, store, "conv2d", {"x": x}, lambda t: {"y": conv(t["x"])}, _conv(conv))
+    pool = tfkl.MaxPool2D(pool_size=(1, 3), strides=(1, 2), padding="same")
+    _run(tf, rng, store, "maxpool", {"x": x}, lambda t: {"y": pool(t["x"])})
+    nrc = nn.NormReluConv(3, 3, 2, "layer")
+    x = _f32(rng.standard_normal((2, 3, 8, 2)))
+    nrc(tf.constant(x))
+    _run(tf, rng, store, "nrc", {"x": x}, lambda t: {"y": nrc(t["x"])}, _nrc_tree(nrc))
+    for i, cfg in enumerate(RESIDUAL):
+        kw = {k: v for k, v in cfg.items() if k != "in_ch"}
+        layer = nn.ResidualLayer(**kw)
+        inputs = {"x": _f32(rng.standard_normal((2, 3, 8, cfg["in_ch"])))}
+        if cfg["conditional"]:
+            inputs["z"] = _f32(rng.standard_normal((2, 3, 2)))
+
+        def call(t, la=layer, cond=cfg["conditional"]):
+            return {"y": la([t["x"], t["z"]] if cond else t["x"])}
+
+        call({k: tf.constant(v) for k, v in inputs.items()})
+        _run(tf, rng, store, f"residual{i}", inputs, call, _residual_tree(layer))
+        specs[f"residual{i}"] = kw
+    stack = nn.ResidualStack([2, 3], [2, 1], [1, 2], "layer")
+    x = _f32(rng.standard_normal((1, 3, 8, 4)))
+    stack(tf.constant(x))
+    _run(tf, rng, store, "stack", {"x": x}, lambda t: {"y": stack(t["x"])},
+         _stack_vars_resnet(stack))  # fmt: skip
+    resnet = nn.ResNet("small", "layer")
+    x = _f32(rng.standard_normal((1, 2, 32, 1)))
+    resnet(tf.constant(x))
+    tree = {"conv_in": _conv(resnet.layers[0]), "stack_0": _stack_vars_resnet(resnet.layers[2]),
+            "stack_1": _stack_vars_resnet(resnet.layers[3])}  # fmt: skip
+    flat = dict(_flatten(tree))
+    for name, v in flat.items():
+        v.assign(formula_weights(name, tuple(v.shape)))
+    cot = _f32(rng.standard_normal((1, 2, 1, 1024)))
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = resnet(xt)
+        loss = tf.reduce_sum(y * cot)
+    grads = tape.gradient(loss, [xt] + list(flat.values()))
+    store["resnet/x"], store["resnet/out/y"], store["resnet/cot/y"] = x, y.numpy(), cot
+    store["resnet/grad/x"] = grads[0].numpy()
+    store["resnet/grad/conv_in/kernel"] = grads[1].numpy()
+    store["resnet/grad_sums"] = np.array([float(tf.reduce_sum(g * g)) for g in grads[1:]])
+    store["resnet/names"] = np.array(json.dumps(list(flat)))
+
+
 def main() -> None:
     import tensorflow as tf
 
@@ -262,6 +363,7 @@ def main() -> None:
     record_layers(tf, nn, rng, store, specs)
     record_vq(tf, nn, rng, store, specs)
     record_encoders(tf, nn, encoders, rng, store, specs)
+    record_resnet(tf, nn, rng, store, specs)
     store["spec"] = np.array(json.dumps(specs))
     path = os.path.join(HERE, "golden_nn_extras_3_7_0.npz")
     np.savez_compressed(path, **store)

@@ -159,6 +159,7 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
         "e": "nn.PolyphaseResample",
         "f": "nn.RnnFc",
         "g": "nn.VectorQuantization",
+        "h": "nn.ResNet",
     }
     try:
         gin.parse_config(
@@ -171,6 +172,7 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
             "RnnFc.rnn_feat = 4\n"
             "RnnFc.out_feat = 5\n"
             "VectorQuantization.k = 8\n"
+            "ResNet.size = 'small'\n"
             + "".join(f"test_nn_extras_holder.{k} = @{v}()\n" for k, v in names.items())
         )
         built = holder()
@@ -181,6 +183,7 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
     assert built["a"].dense_z.units == 7 and built["b"].fc.units == 6
     assert built["c"].embedding.input_dim == 9 and isinstance(built["d"].net, nn.FcStack)
     assert built["e"].stride == 3 and built["f"].fc.dense.units == 5 and built["g"].k == 8
+    assert built["h"].stack_1.layers[0].conv_in.filters == 256  # 8 * 32 for 'small'
 
 
 @pytest.mark.parametrize("mean_aggregate", [True, False])

@@ -5,7 +5,8 @@ bidirectional) / StatelessRnn / RnnSandwich / SingleGru, get_nonlinearity, split
 DictLayer / OutputSplitsLayer, Conv1D / Conv1DTranspose, ConditionalScaleAndShift /
 ConditionalNorm, DilatedConvStack, with keras' seeded initialisers; the straight-through
 estimators, note masks and pooling, polyphase_resample / PolyphaseResample, RnnFc,
-Embedding / get_embedding and VectorQuantization.
+Embedding / get_embedding, VectorQuantization and the ResNet (Conv2D, NormReluConv,
+ResidualLayer, ResidualStack).
 """
 
 from .activations import NONLINEARITIES, get_nonlinearity
@@ -50,6 +51,7 @@ from .notes import (
 from .quantization import VectorQuantization
 from .recurrent import Rnn, RnnSandwich, SingleGru, StatelessRnn
 from .resample import PolyphaseResample, polyphase_resample
+from .resnet import Conv2D, NormReluConv, ResidualLayer, ResidualStack, ResNet, max_pool_freq
 from .rnn_fc import RnnFc
 
 __all__ = [
@@ -96,4 +98,10 @@ __all__ = [
     "Embedding",
     "get_embedding",
     "VectorQuantization",
+    "Conv2D",
+    "max_pool_freq",
+    "NormReluConv",
+    "ResidualLayer",
+    "ResidualStack",
+    "ResNet",
 ]
