@@ -28,17 +28,6 @@ __all__ = [
     "SyntheticNotes",
 ]
 
-_MULTI = ("BaseMultiProvider", "ZippedProvider", "MixedProvider")
-
-
-def __getattr__(name: str) -> Any:
-    """The multi-dataset providers live in ``data_multi`` (which imports this module)."""
-    if name in _MULTI:
-        from . import data_multi
-
-        return getattr(data_multi, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 class DataProvider(abc.ABC):
     """Base: ``get_dataset(shuffle)`` iterates examples; ``get_batch(...)`` batches them.
