@@ -28,7 +28,7 @@ from . import (  # noqa: F401
     trainers,
 )
 
-_SUBMODULES = {"data", "data_preparation", "postprocessing", "inference"}
+_SUBMODULES = {"data", "data_multi", "data_preparation", "postprocessing", "inference"}
 
 
 def __getattr__(name: str):

@@ -59,16 +59,19 @@ class DataProvider(abc.ABC):
         """Example indices over ``repeats`` epochs (-1: forever), permuted per epoch."""
         epoch = 0
         while repeats < 0 or epoch < repeats:
-            if self.n_examples is None:  # endless source: indices only seed the examples
-                yield from range(epoch * 2**31, (epoch + 1) * 2**31)
-            elif shuffle:
-                rng = np.random.default_rng([self.seed, epoch])
-                yield from rng.permutation(self.n_examples).tolist()
-            else:
-                yield from range(self.n_examples)
+            yield from self._epoch_indices(shuffle, epoch)
             epoch += 1
             if self.n_examples == 0:
                 return
+
+    def _epoch_indices(self, shuffle: bool, epoch: int) -> Sequence[int]:
+        """The example indices of epoch ``epoch``: a permutation drawn from ``(seed, epoch)``
+        when shuffling; an endless source's indices only seed its examples."""
+        if self.n_examples is None:
+            return range(epoch * 2**31, (epoch + 1) * 2**31)
+        if shuffle:
+            return np.random.default_rng([self.seed, epoch]).permutation(self.n_examples).tolist()
+        return range(self.n_examples)
 
     def get_dataset(self, shuffle: bool = True) -> Iterator[dict[str, np.ndarray]]:
         """One pass over the examples (endless for a generator), each ``{key: [n]}``."""

@@ -44,7 +44,7 @@ _OPERATIVE = re.compile(r"operative_config-(\d+)\.gin")
 def _register_data_providers() -> None:
     """ddsp's gin names ``@data.TFRecordProvider()`` etc.: ``data.py`` registers its providers
     when imported (it is loaded lazily by ``import ddsp_ref.training``)."""
-    from . import data  # noqa: F401
+    from . import data, data_multi  # noqa: F401
 
 
 def _import_gin_modules() -> None:

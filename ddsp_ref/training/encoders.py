@@ -1,4 +1,5 @@
-"""ddsp's ``training.encoders``: the ZEncoder base, MfccTimeDistributedRnnEncoder (audio -> z)."""
+"""ddsp's ``training.encoders``: the ZEncoder base, MfccTimeDistributedRnnEncoder, MfccRnnEncoder,
+AggregateFeaturesEncoder, OneHotEncoder and ExpressionEncoder (features -> z)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,24 @@ from typing import Any
 
 from .. import core
 from ..autodiff import ops
+from ..core.utils import to_float
 from ..gin_support import register
 from ..module import Module
 from ..spectral_ops import compute_mfcc
 from ..validation import positive_int
-from .nn import Dense, DictLayer, Normalize, Rnn
+from .nn import Dense, DictLayer, Normalize, Rnn, get_embedding
 from .nn.dict_layer import _call_signature
 from .nn.initializers import child_seed, make_rng
 
-__all__ = ["ZEncoder", "MfccTimeDistributedRnnEncoder", "Z_AUDIO_SPEC"]
+__all__ = [
+    "ZEncoder",
+    "MfccTimeDistributedRnnEncoder",
+    "MfccRnnEncoder",
+    "AggregateFeaturesEncoder",
+    "OneHotEncoder",
+    "ExpressionEncoder",
+    "Z_AUDIO_SPEC",
+]
 
 # z_time_steps -> (fft_size, overlap) of the MFCCs (4 s of 16 kHz audio, pad_end framing).
 Z_AUDIO_SPEC = {
@@ -110,5 +120,166 @@ class MfccTimeDistributedRnnEncoder(ZEncoder):
 
 # ddsp's gin names: @encoders.MfccTimeDistributedRnnEncoder().
 for _cls in (MfccTimeDistributedRnnEncoder,):
+    register(_cls, module="ddsp_ref.training.encoders")
+del _cls
+
+
+class MfccRnnEncoder(ZEncoder):
+    """ddsp's ``MfccRnnEncoder``: MFCCs -> instance Normalize -> RNN -> Dense(z_dims).
+
+    MFCCs: ``compute_mfcc(audio, lo_hz=20, hi_hz=8000, fft_size=1024, mel_bins=128,
+    mfcc_bins=30)`` (overlap 0.75, pad_end). With ``mean_aggregate`` the RNN outputs are
+    averaged over time, so ``z`` is one vector per example, repeated over the frames of
+    ``f0_scaled``: ``{'z': [batch, n_frames, z_dims]}``.
+
+    **ddsp's quirk, matched:** without ``mean_aggregate`` (the default) ddsp meant to keep
+    one vector but its ``tf.concat(z, -1)[:, tf.newaxis, :]`` only inserts an axis, so ``z`` is
+    4-D: ``[batch, n_frames, n_mfcc_frames, z_dims]``, every frame holding the Dense output of
+    the whole RNN sequence.
+
+    Children: ``norm_in``, ``rnn``, ``dense_z``.
+    """
+
+    def __init__(self, rnn_channels: int = 512, rnn_type: str = "gru", z_dims: int = 512,
+                 mean_aggregate: bool = False, input_keys: Sequence[str] | None = None,
+                 seed: Any = None, name: str | None = None):  # fmt: skip
+        super().__init__(input_keys, name=name)
+        self.mean_aggregate = bool(mean_aggregate)
+        rng = make_rng(seed)
+        self.norm_in = Normalize("instance", name="norm_in")
+        self.rnn = Rnn(positive_int(rnn_channels, "rnn_channels", "MfccRnnEncoder"), rnn_type,
+                       seed=child_seed(rng), name="rnn")  # fmt: skip
+        self.dense_z = Dense(z_dims, seed=child_seed(rng), name="dense_z")
+
+    def children(self) -> dict[str, Module]:
+        return {"norm_in": self.norm_in, "rnn": self.rnn, "dense_z": self.dense_z}
+
+    def compute_z(self, audio: Any) -> Any:
+        """``audio [batch, n_samples]`` -> ``[batch, 1, z_dims]`` (mean) or ``[batch, 1,
+        n_mfcc_frames, z_dims]``."""
+        mfccs = compute_mfcc(audio, lo_hz=20.0, hi_hz=8000.0, fft_size=1024, mel_bins=128,
+                             mfcc_bins=30)  # fmt: skip
+        z = self.rnn(self.norm_in(mfccs))
+        if self.mean_aggregate:
+            z = ops.mean(z, axis=1, keepdims=True)
+        else:
+            z = ops.expand_dims(z, 1)
+        return self.dense_z(z)
+
+
+class AggregateFeaturesEncoder(ZEncoder):
+    """ddsp's ``AggregateFeaturesEncoder``: Dense(ch) of ``concat(f0_scaled, ld_scaled)``,
+    averaged over time and repeated over the frames: ``{'z': [batch, n_frames, ch]}``.
+
+    Child: ``fc`` (a linear Dense, ddsp's name).
+    """
+
+    def __init__(self, ch: int = 512, input_keys: Sequence[str] | None = None,
+                 seed: Any = None, name: str | None = None):  # fmt: skip
+        super().__init__(input_keys, name=name)
+        self.fc = Dense(ch, seed=seed, name="fc")
+
+    def children(self) -> dict[str, Module]:
+        return {"fc": self.fc}
+
+    def compute_z(self, f0_scaled: Any, ld_scaled: Any) -> Any:
+        """``[batch, n_frames, 1]`` each -> ``[batch, 1, ch]``."""
+        x = ops.concatenate([_features(f0_scaled), _features(ld_scaled)], axis=-1)
+        return ops.mean(self.fc(x), axis=1, keepdims=True)
+
+
+def _features(x: Any) -> Any:
+    return to_float(x, "features", "encoder")
+
+
+class OneHotEncoder(ZEncoder):
+    """ddsp's ``OneHotEncoder``: a learned embedding of an integer id (e.g. the instrument).
+
+    Input keys ``[one_hot_key, 'f0_scaled']``; ``ids [batch, 1]`` -> ``{'z': [batch, 1,
+    n_dims]}`` with ``skip_expand`` (the default: the decoder broadcasts it over time), else
+    repeated to ``[batch, n_frames, n_dims]``. Child ``embedding`` (keras' uniform
+    [-0.05, 0.05) initialiser; ddsp creates it at the first call).
+    """
+
+    def __init__(self, one_hot_key: str = "instrument", vocab_size: int = 1024,
+                 n_dims: int = 256, skip_expand: bool = True, seed: Any = None,
+                 name: str | None = None):  # fmt: skip
+        super().__init__(input_keys=[one_hot_key], name=name)
+        self.one_hot_key = one_hot_key
+        self.vocab_size, self.n_dims = vocab_size, n_dims
+        self.skip_expand = bool(skip_expand)
+        self.embedding = get_embedding(vocab_size=vocab_size, n_dims=n_dims, seed=seed)
+
+    def children(self) -> dict[str, Module]:
+        return {"embedding": self.embedding}
+
+    def compute_z(self, one_hot: Any) -> Any:
+        return self.embedding(one_hot)
+
+    def expand_z(self, z: Any, time_steps: int) -> Any:
+        return z if self.skip_expand else super().expand_z(z, time_steps)
+
+
+class ExpressionEncoder(ZEncoder):
+    """ddsp's ``ExpressionEncoder``: features (and optionally MFCCs) -> ``net`` -> layer
+    Normalize -> Dense(z_dims) -> optional mean over time.
+
+    The inputs named by ``input_keys`` are concatenated on the last axis. When 'audio' is one
+    of them it is replaced by its MFCCs (``compute_mfcc(audio, 20, 8000, fft_size, mel_bins,
+    mfcc_bins)``, instance-normalised by ``norm_mfcc``, resampled to the frames of the first
+    other input) placed last. Deviation: ddsp crashes on 'audio' (it pops from a tuple);
+    here it works as written.
+
+    Args:
+        net: the trunk, e.g. ``nn.FcStack`` (a Module, or a callable without parameters);
+            required (ddsp fails without one too, but later).
+        z_dims: output size.
+        input_keys: feature keys.
+        mfcc_bins, fft_size, mel_bins: the MFCCs of 'audio'.
+        pool_time: average ``z`` over time (``[batch, 1, z_dims]``, then repeated to the
+            frames of ``f0_scaled``).
+        seed: int, None or Generator for the Dense layer.
+
+    Children: ``net`` (when a Module), ``norm``, ``dense_out``, ``norm_mfcc`` (with 'audio').
+    """
+
+    def __init__(self, net: Any = None, z_dims: int = 128,
+                 input_keys: Sequence[str] = ("f0_scaled", "ld_scaled"), mfcc_bins: int = 60,
+                 fft_size: int = 1024, mel_bins: int = 128, pool_time: bool = True,
+                 seed: Any = None, name: str | None = None):  # fmt: skip
+        if net is None or not callable(net):
+            raise TypeError("ExpressionEncoder: net must be a layer (e.g. nn.FcStack), got None")
+        super().__init__(list(input_keys), name=name)
+        self.feature_keys = list(input_keys)
+        self.compute_mfccs = "audio" in self.feature_keys
+        self.mfcc_bins, self.fft_size, self.mel_bins = mfcc_bins, fft_size, mel_bins
+        self.pool_time = bool(pool_time)
+        self.net = net
+        self.norm = Normalize("layer", name="norm")
+        self.dense_out = Dense(z_dims, seed=seed, name="dense_out")
+        self.norm_mfcc = Normalize("instance", name="norm_mfcc") if self.compute_mfccs else None
+
+    def children(self) -> dict[str, Module]:
+        out = {"net": self.net} if isinstance(self.net, Module) else {}
+        out.update(norm=self.norm, dense_out=self.dense_out)
+        if self.norm_mfcc is not None:
+            out["norm_mfcc"] = self.norm_mfcc
+        return out
+
+    def compute_z(self, *inputs: Any) -> Any:
+        inputs = [_features(x) for x in inputs]
+        if self.compute_mfccs:
+            audio = inputs.pop(self.feature_keys.index("audio"))
+            if not inputs:
+                raise ValueError("ExpressionEncoder: 'audio' needs another input for the frames")
+            mfccs = compute_mfcc(audio, lo_hz=20.0, hi_hz=8000.0, fft_size=self.fft_size,
+                                 mel_bins=self.mel_bins, mfcc_bins=self.mfcc_bins)  # fmt: skip
+            inputs.append(core.resample(self.norm_mfcc(mfccs), int(inputs[0].shape[1])))
+        z = self.dense_out(self.norm(self.net(ops.concatenate(inputs, axis=-1))))
+        return ops.mean(z, axis=1, keepdims=True) if self.pool_time else z
+
+
+# ddsp's gin names: @encoders.MfccRnnEncoder() ...
+for _cls in (MfccRnnEncoder, AggregateFeaturesEncoder, OneHotEncoder, ExpressionEncoder):
     register(_cls, module="ddsp_ref.training.encoders")
 del _cls
