@@ -147,10 +147,6 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
     def holder(**layers):
         return layers
 
-    @gin.configurable("test_nn_extras_net")
-    def net():  # nn.FcStack has no gin name in ddsp_ref yet
-        return nn.FcStack(3, 1)
-
     names = {
         "a": "encoders.MfccRnnEncoder",
         "b": "encoders.AggregateFeaturesEncoder",
@@ -160,6 +156,10 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
         "f": "nn.RnnFc",
         "g": "nn.VectorQuantization",
         "h": "nn.ResNet",
+        "i": "nn.Fc",
+        "j": "nn.Rnn",
+        "k": "nn.Identity",
+        "m": "nn.SingleGru",
     }
     try:
         gin.parse_config(
@@ -167,7 +167,13 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
             "MfccRnnEncoder.z_dims = 7\n"
             "AggregateFeaturesEncoder.ch = 6\n"
             "OneHotEncoder.vocab_size = 9\n"
-            "ExpressionEncoder.net = @test_nn_extras_net()\n"
+            "ExpressionEncoder.net = @nn.FcStack()\n"
+            "FcStack.ch = 3\n"
+            "FcStack.layers = 1\n"
+            "Fc.ch = 4\n"
+            "Rnn.dims = 5\n"
+            "Rnn.rnn_type = 'lstm'\n"
+            "SingleGru.gru_dim = 6\n"
             "PolyphaseResample.stride = 3\n"
             "RnnFc.rnn_feat = 4\n"
             "RnnFc.out_feat = 5\n"
@@ -184,6 +190,10 @@ def test_gin_builds_the_new_layers_under_ddsps_names():
     assert built["c"].embedding.input_dim == 9 and isinstance(built["d"].net, nn.FcStack)
     assert built["e"].stride == 3 and built["f"].fc.dense.units == 5 and built["g"].k == 8
     assert built["h"].stack_1.layers[0].conv_in.filters == 256  # 8 * 32 for 'small'
+    assert built["d"].net.layers[0].dense.units == 3 and built["i"].dense.units == 4
+    assert built["j"].dims == 5 and built["j"].rnn_type == "lstm" and built["m"].gru.dims == 6
+    x = np.ones((1, 2, 3))
+    assert built["k"](x) is x
 
 
 @pytest.mark.parametrize("mean_aggregate", [True, False])

@@ -1,4 +1,5 @@
-"""Dense, keras LayerNormalization, ddsp's normalize_op / Normalize, Fc, FcStack, split_to_dict."""
+"""Dense, keras LayerNormalization, ddsp's normalize_op / Normalize, Fc, FcStack, split_to_dict,
+Identity."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ...autodiff import ops
 from ...autodiff.fused.dense import dense_layer_norm
 from ...backend import array_namespace
 from ...core.utils import to_float
+from ...gin_support import register
 from ...kernels.selection import use_fused
 from ...module import Module
 from ...validation import check_rank, nonnegative_int, one_of, positive_int, positive_number
@@ -29,6 +31,7 @@ __all__ = [
     "split_to_dict",
     "ensure_4d",
     "inv_ensure_4d",
+    "Identity",
 ]
 
 _ANY_RANK = (1, 2, 3, 4, 5)
@@ -301,3 +304,16 @@ def split_to_dict(tensor: Any, splits: Sequence[tuple[str, int]]) -> dict[str, A
         )
     pieces = ops.split(tensor, list(np.cumsum(sizes)[:-1]), axis=-1)
     return {key: piece for (key, _), piece in zip(splits, pieces)}
+
+
+class Identity(Module):
+    """ddsp's ``Identity`` layer: returns its input unchanged (a placeholder ``net`` in gin)."""
+
+    def __call__(self, x: Any) -> Any:
+        return x
+
+
+# ddsp's gin names (@nn.Fc(), ...; keras' Dense is registered in ddsp's nn module too).
+for _obj in (Dense, Normalize, Fc, FcStack, FcStackOut, Identity, split_to_dict):
+    register(_obj, module="ddsp_ref.training.nn")
+del _obj

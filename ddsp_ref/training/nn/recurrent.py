@@ -9,6 +9,7 @@ import numpy as np
 from ...autodiff import ops
 from ...autodiff.fused.rnn import gru_sequence, lstm_sequence
 from ...core.utils import to_float
+from ...gin_support import register
 from ...module import Module
 from ...validation import one_of, positive_int
 from .base import Layer, cast_like
@@ -188,3 +189,9 @@ class SingleGru(Module):
 
     def __call__(self, x: Any) -> Any:
         return self.layer_norm(self.gru(x))
+
+
+# ddsp's gin names (@nn.Rnn(), ...).
+for _cls in (Rnn, StatelessRnn, RnnSandwich, SingleGru):
+    register(_cls, module="ddsp_ref.training.nn")
+del _cls
