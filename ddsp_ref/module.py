@@ -29,6 +29,7 @@ import contextlib
 import contextvars
 import io
 import os
+import re
 import zipfile
 from typing import Any
 
@@ -291,9 +292,9 @@ def unflatten_dict(flat: dict[str, Any], delimiter: str = "/") -> dict:
 
 
 def _snake_case(name: str) -> str:
-    chars = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and not name[i - 1].isupper():
-            chars.append("_")
-        chars.append(c.lower())
-    return "".join(chars)
+    """keras' default layer name for a class name (so ddsp's default names carry over):
+    ``TWMLoss`` -> ``twm_loss``, ``KDEConsistencyLoss`` -> ``kde_consistency_loss``,
+    ``Conv1D`` -> ``conv1d``; a leading underscore becomes ``private_``."""
+    words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
+    return "private" + snake if snake.startswith("_") else snake

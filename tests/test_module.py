@@ -372,4 +372,11 @@ def test_default_names_are_snake_case():
     assert synths.FilteredNoise().name == "filtered_noise"
     assert module.Module().name == "module"
     assert module._snake_case("ExpDecayReverb") == "exp_decay_reverb"
-    assert module._snake_case("FIRFilter") == "firfilter"
+    # keras' rule, which gives ddsp's default names (hand-written expectations).
+    assert module._snake_case("FIRFilter") == "fir_filter"
+    assert module._snake_case("TWMLoss") == "twm_loss"
+    assert module._snake_case("KDEConsistencyLoss") == "kde_consistency_loss"
+    assert module._snake_case("PretrainedCREPEEmbeddingLoss") == "pretrained_crepe_embedding_loss"
+    assert module._snake_case("Conv1D") == "conv1d"
+    assert module._snake_case("OnlineF0PowerPreprocessor") == "online_f0power_preprocessor"
+    assert module._snake_case("_Recurrent") == "private__recurrent"
