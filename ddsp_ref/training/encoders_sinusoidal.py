@@ -112,7 +112,7 @@ class SinusoidalToHarmonicEncoder(DictLayer):
                  amp_scale_fn: Callable = core.exp_sigmoid,
                  freq_scale_fn: Callable = _F0_SCALE, sample_rate: int = 16000,
                  seed: Any = None, name: str | None = None):  # fmt: skip
-        super().__init__(name=name)
+        super().__init__(output_keys=["harm_amp", "harm_dist", "f0_hz"], name=name)
         where = "SinusoidalToHarmonicEncoder"
         self.net = net
         self.n_harmonics = positive_int(n_harmonics, "n_harmonics", where)
@@ -128,7 +128,7 @@ class SinusoidalToHarmonicEncoder(DictLayer):
         out = {"net": self.net} if isinstance(self.net, Module) else {}
         return {**out, "amp_out": self.amp_out, "hd_out": self.hd_out, "f0_out": self.f0_out}
 
-    def call(self, sin_freqs: Any, sin_amps: Any) -> ["harm_amp", "harm_dist", "f0_hz"]:  # noqa: F821
+    def call(self, sin_freqs: Any, sin_amps: Any) -> tuple[Any, Any, Any]:
         where = "SinusoidalToHarmonicEncoder"
         if self.net is None:
             raise ValueError(f"{where}: a net is needed (e.g. net=nn.FcStack(...))")

@@ -85,9 +85,7 @@ class InverseSynthesis(Model):
         self.n_samples = positive_int(n_samples, "n_samples", where)
         self.sample_rate = positive_int(sample_rate, "sample_rate", where)
         self.amps_scale_fn = core.exp_sigmoid
-        self.freq_scale_fn = freq_scale_fn or functools.partial(
-            core.frequencies_softmax, depth=64
-        )
+        self.freq_scale_fn = freq_scale_fn or functools.partial(core.frequencies_softmax, depth=64)
         self.processor_group = self._processor_group(bool(reverb), seed)
 
     def _processor_group(self, reverb: bool, seed: Any) -> processors.ProcessorGroup:

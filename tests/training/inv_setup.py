@@ -99,8 +99,8 @@ class FixedNoise:
 
 
 def golden_features(dtype=np.float32):
-    ss = {k: GOLDEN[f"ss_features/{k}"].astype(dtype) for k in
-          ("sin_amps", "sin_freqs", "noise_magnitudes", "harm_amp", "harm_dist", "f0_hz")}  # fmt: skip
+    keys = ("sin_amps", "sin_freqs", "noise_magnitudes", "harm_amp", "harm_dist", "f0_hz")
+    ss = {k: GOLDEN[f"ss_features/{k}"].astype(dtype) for k in keys}
     return ss, {"audio": GOLDEN["real_audio"].astype(dtype)}
 
 

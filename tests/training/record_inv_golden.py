@@ -59,8 +59,9 @@ def _harm_tree(h):
 def _model_tree(model, keys):
     enc = model.sinusoidal_encoder
     res = enc.resnet
-    tree = {"resnet": {"conv_in": _conv(res.layers[0]), "stack_0": _stack_vars_resnet(res.layers[2]),
-                       "stack_1": _stack_vars_resnet(res.layers[3])}}  # fmt: skip
+    resnet = {"conv_in": _conv(res.layers[0]), "stack_0": _stack_vars_resnet(res.layers[2]),
+              "stack_1": _stack_vars_resnet(res.layers[3])}  # fmt: skip
+    tree = {"resnet": resnet}
     for key, dense in zip(keys, enc.dense_outs):
         tree[f"dense_{key}"] = _conv(dense)
     return {"sinusoidal_encoder": tree, "harmonic_encoder": _harm_tree(model.harmonic_encoder)}
@@ -132,7 +133,8 @@ def record_model(tf, ddsp, encoders, models, losses, rng, store):
     noise = _f32(rng.uniform(-1.0, 1.0, (3, N_SAMPLES)))
     synth = model.filtered_noise_synth
     synth.get_signal = lambda magnitudes: ddsp.core.frequency_filter(
-        tf.constant(noise[: int(magnitudes.shape[0])]), magnitudes, window_size=0)
+        tf.constant(noise[: int(magnitudes.shape[0])]), magnitudes, window_size=0
+    )
     ss, real = _features(rng)
     model((ss, {"audio": tf.constant(real)}))  # build
     tree = _model_tree(model, keys)
@@ -182,8 +184,13 @@ def main() -> None:
     store = {}
     record_harmonic(tf, ddsp, encoders, rng, store)
     record_model(tf, ddsp, encoders, models, losses, rng, store)
-    defaults = [losses.SpectralLoss(), losses.KDEConsistencyLoss(), losses.TWMLoss(),
-                losses.FilteredNoiseConsistencyLoss(), losses.HarmonicConsistencyLoss()]
+    defaults = [
+        losses.SpectralLoss(),
+        losses.KDEConsistencyLoss(),
+        losses.TWMLoss(),
+        losses.FilteredNoiseConsistencyLoss(),
+        losses.HarmonicConsistencyLoss(),
+    ]
     store["ddsp_default_loss_names"] = np.array(json.dumps([lo.name for lo in defaults]))
     path = os.path.join(HERE, "golden_inv_3_7_0.npz")
     np.savez_compressed(path, **store)
