@@ -17,6 +17,8 @@ Cases:
       outputs, the losses, and the gradients of ``total_loss`` with respect to the real audio,
       every small variable (in full) and every variable (sum of squares, ``grad_sums``).
   ``ss/``: the model on the synthetic dict alone: its losses.
+  ``notes<seed>_<get_controls>/``: ``synthetic_data.generate_notes(2, 20, 8, 5, get_controls)``
+      after ``np.random.seed(seed)``.
 """
 
 from __future__ import annotations
@@ -166,6 +168,27 @@ def record_model(tf, ddsp, encoders, models, losses, rng, store):
         store[f"ss/loss/{k}"] = np.float32(v)
 
 
+NOTES_SEEDS = (0, 1, 7, 2026)
+
+
+def record_notes(store):
+    import types
+
+    # the package's __init__ imports Apache Beam (not installed): load the module alone
+    training = sys.modules["ddsp.training"]  # _load_ddsp's package stand-in
+    pkg = types.ModuleType("ddsp.training.data_preparation")
+    pkg.__path__ = [os.path.join(training.__path__[0], "data_preparation")]
+    sys.modules["ddsp.training.data_preparation"] = pkg
+    from ddsp.training.data_preparation import synthetic_data
+
+    for seed in NOTES_SEEDS:
+        for get_controls in (True, False):
+            np.random.seed(seed)
+            notes = synthetic_data.generate_notes(2, 20, 8, 5, get_controls=get_controls)
+            for k, v in notes.items():
+                store[f"notes{seed}_{int(get_controls)}/{k}"] = np.asarray(v)
+
+
 def main() -> None:
     import tensorflow as tf
 
@@ -184,6 +207,7 @@ def main() -> None:
     store = {}
     record_harmonic(tf, ddsp, encoders, rng, store)
     record_model(tf, ddsp, encoders, models, losses, rng, store)
+    record_notes(store)
     defaults = [
         losses.SpectralLoss(),
         losses.KDEConsistencyLoss(),
