@@ -19,6 +19,10 @@ Cases:
   ``ss/``: the model on the synthetic dict alone: its losses.
   ``notes<seed>_<get_controls>/``: ``synthetic_data.generate_notes(2, 20, 8, 5, get_controls)``
       after ``np.random.seed(seed)``.
+  ``synthetic_tfrecord``: the bytes of a TFRecord file written by TensorFlow holding what
+      ddsp's ``ddsp_generate_synthetic_dataset`` makes of its first three seeds (random_seed
+      42: ``np.random.seed(seed)``, ``generate_notes(n_batch=1, 20, 8, 5)``, float-list
+      Examples), in seed order; ``synthetic_seeds`` those seeds.
 """
 
 from __future__ import annotations
@@ -187,6 +191,29 @@ def record_notes(store):
             notes = synthetic_data.generate_notes(2, 20, 8, 5, get_controls=get_controls)
             for k, v in notes.items():
                 store[f"notes{seed}_{int(get_controls)}/{k}"] = np.asarray(v)
+    return synthetic_data
+
+
+def record_synthetic_tfrecord(tf, synthetic_data, store):
+    """ddsp_generate_synthetic_dataset's steps (its module imports Apache Beam, so they are
+    repeated here): per-example seeds, notes, float-list Examples, one TFRecord file."""
+    import tempfile
+
+    np.random.seed(42)
+    seeds = np.random.randint(2**32, size=3)
+    path = os.path.join(tempfile.mkdtemp(), "synthetic.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for seed in seeds:
+            np.random.seed(seed)
+            batch = synthetic_data.generate_notes(n_batch=1, n_timesteps=20, n_harmonics=8,
+                                                  n_mags=5)  # fmt: skip
+            feature = {k: tf.train.Feature(float_list=tf.train.FloatList(value=v[0].numpy()
+                       .flatten())) for k, v in batch.items()}  # fmt: skip
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+    with open(path, "rb") as f:
+        store["synthetic_tfrecord"] = np.frombuffer(f.read(), np.uint8)
+    store["synthetic_seeds"] = seeds
 
 
 def main() -> None:
@@ -207,7 +234,7 @@ def main() -> None:
     store = {}
     record_harmonic(tf, ddsp, encoders, rng, store)
     record_model(tf, ddsp, encoders, models, losses, rng, store)
-    record_notes(store)
+    record_synthetic_tfrecord(tf, record_notes(store), store)
     defaults = [
         losses.SpectralLoss(),
         losses.KDEConsistencyLoss(),
