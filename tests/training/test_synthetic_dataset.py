@@ -1,7 +1,7 @@
 """ddsp's ``ddsp_generate_synthetic_dataset`` as a numpy pipeline and ``SyntheticNotes`` reading
-its TFRecords: a file written by TensorFlow from ddsp's own steps (record_inv_golden.py) is
-in our Example format byte for byte, holds ddsp's notes for ddsp's seeds and reads back; shards, seeds, bad records, training
-InverseSynthesis on (real, synthetic) pairs from providers."""
+its TFRecords: a file written by TensorFlow from ddsp's own steps (record_inv_golden.py) is in
+our Example format byte for byte, holds ddsp's notes for ddsp's seeds and reads back; shards,
+seeds, bad records, training InverseSynthesis on (real, synthetic) pairs from providers."""
 
 from __future__ import annotations
 
@@ -92,8 +92,9 @@ def test_zero_examples_and_default_shards(tmp_path):
 
 def test_command_line(tmp_path, capsys):
     out = str(tmp_path / "cli")
-    paths = main([f"--output_tfrecord_path={out}", "--num_examples=2", "--num_shards=1",
-                  "--n_timesteps=20", "--n_harmonics=8", "--n_mags=5", "--random_seed=42"])  # fmt: skip
+    flags = ["--num_examples=2", "--num_shards=1", "--n_timesteps=20", "--n_harmonics=8",
+             "--n_mags=5", "--random_seed=42"]  # fmt: skip
+    paths = main([f"--output_tfrecord_path={out}"] + flags)
     records = [tfrecord.parse_example(tfrecord.read_record(paths[0], o, n))
                for o, n in tfrecord.index_records(paths[0])]  # fmt: skip
     assert len(records) == 2
