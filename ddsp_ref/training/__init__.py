@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     encoders_sinusoidal,
     eval_util,
     evaluators,
+    evaluators_twm,
     inverse_synthesis,
     metrics,
     models,
