@@ -158,3 +158,5 @@ class SinusoidalToHarmonicEncoder(DictLayer):
 for _cls in (ResnetSinusoidalEncoder, SinusoidalToHarmonicEncoder):
     register(_cls, module="ddsp_ref.training.encoders")
 del _cls
+# ...and the spectral_fn of ddsp's config for them, @f0_spectral/spectral_ops.compute_logmel
+register(compute_logmel, module="ddsp_ref.spectral_ops")
