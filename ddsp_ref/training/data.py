@@ -301,9 +301,13 @@ class SyntheticNotes(DataProvider):
     hop]``, ``f0_hz``, ``f0_confidence`` (1 on sounding notes, 0 on silent ones) and
     ``loudness_db`` (``compute_loudness``, 'same' padding) ``[n_timesteps]``, plus the controls
     ``harm_amp [n_timesteps]``, ``harm_dist [n_timesteps, n_harmonics]``, ``noise_magnitudes
-    [n_timesteps, n_mags]``. Endless unless ``n_examples`` is given. (ddsp's version reads
-    pre-generated controls from TFRecords; ``file_pattern`` is kept for its signature and must
-    be None.)
+    [n_timesteps, n_mags]``. Endless unless ``n_examples`` is given.
+
+    With ``file_pattern`` (as ddsp, whose version only reads files): the TFRecords written by
+    ``data_preparation.synthetic_dataset`` (or ddsp's ``ddsp_generate_synthetic_dataset``),
+    read without TensorFlow: ``f0_hz``, ``harm_amp`` ``[n_timesteps, 1]``, ``harm_dist``,
+    ``sin_amps``, ``sin_freqs`` ``[n_timesteps, n_harmonics]``, ``noise_magnitudes``
+    ``[n_timesteps, n_mags]`` (no audio: ``InverseSynthesis`` renders it).
     """
 
     def __init__(
@@ -317,14 +321,21 @@ class SyntheticNotes(DataProvider):
         seed: int = 0,
         n_examples: int | None = None,
     ) -> None:
-        if file_pattern is not None:
-            raise ValueError("SyntheticNotes: file_pattern must be None (notes are generated)")
         super().__init__(sample_rate, frame_rate, seed)
         self.n_timesteps, self.n_harmonics, self.n_mags = n_timesteps, n_harmonics, n_mags
         self.n_examples = n_examples
         self.n_samples = n_timesteps * (sample_rate // frame_rate)
+        self._records = None
+        if file_pattern is not None:
+            from .data_preparation.synthetic_dataset import SyntheticRecords
+
+            self._records = SyntheticRecords(_files(file_pattern), n_timesteps, n_harmonics,
+                                             n_mags)  # fmt: skip
+            self.n_examples = len(self._records)
 
     def example(self, index: int) -> dict[str, np.ndarray]:
+        if self._records is not None:
+            return self._records[index]
         from .. import synths
         from ..spectral_ops import compute_loudness
         from .data_preparation.synthetic_data import generate_notes_v2

@@ -14,7 +14,15 @@ import struct
 
 import numpy as np
 
-__all__ = ["crc32c", "masked_crc", "index_records", "read_record", "parse_example", "write_record"]
+__all__ = [
+    "crc32c",
+    "masked_crc",
+    "index_records",
+    "read_record",
+    "parse_example",
+    "write_record",
+    "float_example",
+]
 
 _POLY = 0x82F63B78  # CRC-32C, reflected
 
@@ -177,3 +185,29 @@ def parse_example(buf: bytes) -> dict:
                     value = v
             out[key] = _feature_value(value)
     return out
+
+
+def _encode_varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _encode_varint(field << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+def float_example(features: dict) -> bytes:
+    """A serialized ``tf.train.Example`` of float lists (each array flattened to float32, packed),
+    as ddsp's ``_float_dict_to_tfexample`` writes; :func:`parse_example` reads it back."""
+    entries = b""
+    for key, value in features.items():
+        floats = np.ascontiguousarray(np.asarray(value, "<f4").reshape(-1)).tobytes()
+        feature = _length_delimited(2, _length_delimited(1, floats))  # Feature.float_list
+        entries += _length_delimited(
+            1, _length_delimited(1, key.encode()) + _length_delimited(2, feature)
+        )
+    return _length_delimited(1, entries)

@@ -22,6 +22,7 @@ SHIPPED = [
     "datasets/tfrecord.gin",
     "eval/basic.gin",
     "eval/basic_f0_ld.gin",
+    "eval/basic_f0_ld_twm.gin",
     "models/ae.gin",
     "models/solo_instrument.gin",
     "models/vst/vst.gin",
@@ -29,6 +30,10 @@ SHIPPED = [
     "papers/iclr2020/nsynth_ae.gin",
     "papers/iclr2020/solo_instrument.gin",
     "papers/iclr2020/tiny_instrument.gin",
+    "papers/icml2020/finetune_dataset.gin",
+    "papers/icml2020/finetune_model.gin",
+    "papers/icml2020/pretrain_dataset.gin",
+    "papers/icml2020/pretrain_model.gin",
 ]
 
 
