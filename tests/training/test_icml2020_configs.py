@@ -89,7 +89,7 @@ def test_pretraining_model_trains_on_generated_notes(tmp_path):
     trainer = Trainer(model)
     losses = trainer.train_step(batch)
     assert {
-        "ss_kdeconsistency_loss",
+        "ss_kde_consistency_loss",  # ddsp's default name (keras' snake case)
         "ss_harm_amp_loss",
         "ss_filtered_noise_consistency_loss",
     } <= set(losses)
