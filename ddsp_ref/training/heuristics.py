@@ -12,7 +12,9 @@ with note_seq's field names (``notes[i].pitch / start_time / end_time / velocity
 ``total_time``).
 
 Deviation: ddsp's :func:`power_pooled_outliers` reads ``spectral_ops.LD_RANGE``, which ddsp
-3.7.0 no longer defines (an AttributeError); here it is ddsp's dB range, 80 dB.
+3.7.0 no longer defines (an AttributeError); here it is ddsp's dB range, 80 dB. And a silent
+first or last frame (amplitude 0, log -inf) makes ddsp's :func:`pad_for_frame` raise
+(``int(-inf)``); here it pads with -inf, and those frames are off.
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ def pad_for_frame(vec: Any, mode: str, frame_width: int, axis: int = 0) -> np.nd
     ``'front'``: ``frame_width - 1`` values before (window ``i`` ends at value ``i``);
     ``'center'``: ``frame_width // 2`` before and the rest after; ``'end'``: all after. The
     pad values are ``int(first value)`` before and ``int(last value)`` after (ddsp's
-    truncation to integers, kept).
+    truncation to integers, kept; an infinite value, where ddsp raises, is kept as it is).
     """
     mode = one_of(mode, ("front", "center", "end"), "mode", "pad_for_frame")
     frame_width = positive_int(frame_width, "frame_width", "pad_for_frame")
@@ -228,8 +230,14 @@ def pad_for_frame(vec: Any, mode: str, frame_width: int, axis: int = 0) -> np.nd
         widths = (frame_width // 2, frame_width - frame_width // 2 - 1)
     else:
         widths = (0, frame_width - 1)
-    first, last = int(np.take(vec, 0, axis)), int(np.take(vec, -1, axis))
+    first, last = (_int_or_inf(np.take(vec, i, axis)) for i in (0, -1))
     return np.pad(vec, widths, mode="constant", constant_values=(first, last))
+
+
+def _int_or_inf(value: Any) -> Any:
+    """``int(value)``, but +-inf (the log of a silent amplitude) stays inf: ddsp raises an
+    OverflowError there."""
+    return value if np.isinf(value) else int(value)
 
 
 def _low_outliers(x: np.ndarray, frame_width: int, num_devs: float, pad_mode: str) -> Any:
