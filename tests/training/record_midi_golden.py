@@ -6,7 +6,8 @@ Not part of the test run (it needs TensorFlow and ddsp); run it in the TF peer e
 
 Layer cases are stored as in record_conv_golden.py (``<case>/params/...``, ``out/``, ``cot/``,
 ``grad/``). note_seq is not installed there: a small stand-in records the notes that ddsp's
-``segment_notes`` adds. ddsp's ``power_pooled_outliers`` reads ``spectral_ops.LD_RANGE``,
+``segment_notes`` adds (google.cloud.storage, imported by ddsp.training.models, is stubbed
+too). ddsp's ``power_pooled_outliers`` reads ``spectral_ops.LD_RANGE``,
 missing in 3.7.0; it is set to ``DB_RANGE`` (80 dB) here, the value ddsp_ref uses.
 """
 
@@ -21,7 +22,14 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from record_conv_golden import _conv, _load_ddsp, _record, _stack_vars  # noqa: E402
+from record_conv_golden import (  # noqa: E402
+    _as_ours,
+    _conv,
+    _flatten,
+    _load_ddsp,
+    _record,
+    _stack_vars,
+)
 
 
 def _stub_note_seq():
@@ -35,6 +43,12 @@ def _stub_note_seq():
             self.notes, self.total_time = _Notes(), 0.0
 
     sys.modules["note_seq"] = types.SimpleNamespace(NoteSequence=NoteSequence)
+    try:  # ddsp.training.models imports train_util -> cloud -> google.cloud.storage
+        import google.cloud.storage  # noqa: F401
+    except ImportError:
+        cloud = types.ModuleType("google.cloud")
+        cloud.storage = types.ModuleType("google.cloud.storage")
+        sys.modules["google.cloud"], sys.modules["google.cloud.storage"] = cloud, cloud.storage
 
 
 def _f32(x):
@@ -152,6 +166,89 @@ def record_heuristics(tf, ddsp, heuristics, rng, store):
     )
 
 
+MODEL = dict(n_frames=20, n_samples=1280, splits=(("amplitudes", 1), ("harmonic_distribution", 4),
+             ("magnitudes", 3)))  # fmt: skip
+# Deterministic outputs compared with ddsp_ref (the filtered noise is random in both).
+MODEL_KEYS = ("amps", "hd", "noise", "z_pitch", "q_pitch", "f0_midi_pred", "f0_hz_pred",
+              "amps_pred", "hd_pred", "noise_pred", "pianoroll", "f0_scaled",
+              "ld_scaled")  # fmt: skip
+
+
+def _model_losses(tf, ddsp):
+    """The tiny model's losses, built alike on both sides (see test_midi_autoencoder.py)."""
+
+    class Closeness(ddsp.losses.Loss):  # mean |x| (one input) or mean |x - y|
+        def call(self, x, y=None):
+            return tf.reduce_mean(tf.abs(x if y is None else x - y))
+
+    spectral = dict(fft_sizes=(256, 64), loss_type="L1")
+    group = ddsp.losses.LossGroup(dag=[
+        (ddsp.losses.SpectralLoss(**spectral, name="harm_spectral"), ["audio", "harmonic/signal"]),
+        (ddsp.losses.SpectralLoss(**spectral, name="midi_harm_spectral"),
+         ["audio", "midi_synth_params/harmonic/signal"]),
+        (ddsp.losses.ParamLoss(weight=0.1, name="amps_rec"), ["amps", "amps_pred"]),
+        (ddsp.losses.ParamLoss(weight=0.5, name="f0_rec"), ["f0_midi", "f0_midi_pred"]),
+    ])  # fmt: skip
+    return dict(
+        reconstruction_losses=group,
+        qpitch_f0rec_loss=Closeness(name="q_f0"),
+        pitch_f0rec_loss=Closeness(name="p_f0"),
+        pitch_qpitch_loss=Closeness(name="p_q"),
+    )
+    # No midi_slowness_loss: ddsp 3.7.0's add_slowness_loss fails for batch > 1 (it compares
+    # note_lengths[..., 0], [batch], with note_pitches[..., 0], [batch, notes]).
+
+
+def record_model(tf, ddsp, nn, encoders, decoders, rng, store):
+    from ddsp.training import preprocessing
+    from ddsp.training.models import midi_autoencoder
+
+    n_t, n_s = MODEL["n_frames"], MODEL["n_samples"]
+    synthcoder = decoders.DilatedConvDecoder(ch=4, layers_per_stack=1, stacks=1,
+                                             conditioning_keys=None,
+                                             output_splits=MODEL["splits"])  # fmt: skip
+    model = midi_autoencoder.MidiAutoencoder(
+        synthcoder=synthcoder, midi_encoder=encoders.HarmonicToMidiEncoder(nn.FcStack(4, 1)),
+        midi_decoder=decoders.MidiToHarmonicDecoder(
+            nn.FcStack(4, 1), output_splits=(("f0_midi", 1),) + MODEL["splits"]),
+        reverb=False, preprocessor=preprocessing.F0LoudnessPreprocessor(
+            time_steps=n_t, compute_loudness=False), **_model_losses(tf, ddsp))  # fmt: skip
+    for proc in model.processor_group.processors:
+        proc.n_samples = n_s
+    t = np.arange(n_s) / 16000.0
+    f0 = np.concatenate([np.full(8, 261.0), np.full(7, 330.0), np.full(5, 392.0)])
+    feats = {"audio": _f32(0.3 * np.sin(2 * np.pi * 300 * t) + 0.01 * rng.standard_normal(n_s)),
+             "f0_hz": _f32(np.stack([f0, f0[::-1] * 1.01])[..., None]),
+             "loudness_db": _f32(rng.uniform(-60, -20, (2, n_t, 1)))}  # fmt: skip
+    feats["audio"] = np.stack([feats["audio"], feats["audio"][::-1]])
+    model(dict(feats), training=True)  # build
+    tree = {"synthcoder": {"dilated_conv_stack": _stack_vars(synthcoder.dilated_conv_stack, False),
+                           "dense_out": _conv(synthcoder.dense_out)},
+            "midi_encoder": {"net": _fc_tree(model.midi_encoder.net),
+                             "norm": _norm(model.midi_encoder.norm),
+                             "dense_out": _conv(model.midi_encoder.dense_out)},
+            "midi_decoder": {"net": _fc_tree(model.midi_decoder.net),
+                             "norm": _norm(model.midi_decoder.norm),
+                             "dense_out": _conv(model.midi_decoder.dense_out)}}  # fmt: skip
+    flat = dict(_flatten(tree))
+    for v in flat.values():
+        v.assign(0.3 * rng.standard_normal(v.shape).astype(np.float32))
+    with tf.GradientTape() as tape:
+        outputs, losses = model(dict(feats), training=True, return_losses=True)
+    grads = tape.gradient(losses["total_loss"], list(flat.values()))
+    for k, v in feats.items():
+        store[f"model/{k}"] = v
+    for (k, v), g in zip(flat.items(), grads):
+        store[f"model/params/{k}"] = _as_ours(k, v.numpy())
+        store[f"model/grad/params/{k}"] = _as_ours(k, tf.convert_to_tensor(g).numpy())
+    for k in MODEL_KEYS:
+        store[f"model/out/{k}"] = np.asarray(outputs[k])
+    store["model/out/harmonic"] = outputs["harmonic"]["signal"].numpy()
+    store["model/out/midi_harmonic"] = outputs["midi_synth_params"]["harmonic"]["signal"].numpy()
+    for k, v in losses.items():
+        store[f"model/loss/{k}"] = np.float32(v)
+
+
 def main() -> None:
     import tensorflow as tf
 
@@ -164,6 +261,7 @@ def main() -> None:
     store, specs = {}, {}
     record_layers(tf, nn, encoders, decoders, rng, store, specs)
     record_heuristics(tf, ddsp, heuristics, rng, store)
+    record_model(tf, ddsp, nn, encoders, decoders, rng, store)
     store["spec"] = np.array(json.dumps(specs))
     path = os.path.join(HERE, "golden_midi_3_7_0.npz")
     np.savez_compressed(path, **store)
