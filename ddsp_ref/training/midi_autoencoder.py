@@ -163,9 +163,10 @@ class MidiAutoencoder(Model):
     def pianoroll_to_midi(pianoroll: Any) -> tuple[Any, Any]:
         """Monophonic piano roll ``[batch, n_frames, n_keys]`` -> ``(notes, velocities)``, each
         ``[batch, n_frames, 1]`` float32: the loudest key (the first one on ties) and its value."""
-        roll = np.asarray(stop_gradient(pianoroll))
-        notes = np.argmax(roll, axis=-1).astype(np.float32)[..., None]
-        return notes, np.max(roll, axis=-1)[..., None].astype(np.float32)
+        roll = stop_gradient(pianoroll)
+        xp = array_namespace(roll)
+        notes = xp.argmax(roll, axis=-1).astype(xp.float32)[..., None]
+        return notes, xp.max(roll, axis=-1)[..., None].astype(xp.float32)
 
     @staticmethod
     def midi_to_pianoroll(q_pitch: Any, q_vel: Any = None, piano_keys: int = 128,
@@ -176,12 +177,13 @@ class MidiAutoencoder(Model):
         key 0, pitches are truncated to integers, and keys outside ``[0, piano_keys)`` give an
         all-zero row.
         """
-        q = np.squeeze(np.asarray(stop_gradient(q_pitch)))
+        q = stop_gradient(q_pitch)
+        xp = array_namespace(q)
+        q = xp.squeeze(q)
         if thresh > 0.0:
             q = q * (q > thresh).astype(q.dtype)
-        keys = q.astype(np.int32)
-        roll = (keys[..., None] == np.arange(piano_keys)).astype(np.float32)
-        return roll
+        keys = q.astype(xp.int32)
+        return (keys[..., None] == xp.arange(piano_keys)).astype(xp.float32)
 
     def add_closeness_loss(self, loss_obj: Any, f0: Any, pitch: Any, tag: str = "") -> None:
         """``loss_obj`` on ``|pitch - f0|``."""
@@ -245,8 +247,9 @@ class MidiAutoencoder(Model):
         q_pitch, q_vel = self.pianoroll_to_midi(features["note_active_velocities"])
         weights = None
         if self.mask_f0_loss:
-            f0_midi = np.asarray(stop_gradient(features["f0_midi"]))
-            weights = (np.abs(f0_midi - q_pitch) < 2.0).astype(np.float32)
+            f0_midi = stop_gradient(features["f0_midi"])
+            xp = array_namespace(f0_midi)
+            weights = (xp.abs(f0_midi - q_pitch) < 2.0).astype(xp.float32)
         return q_pitch, q_vel * 0.0, weights
 
     def _encode_midi(self, features: dict, amps: Any, hd: Any, noise: Any) -> tuple:
