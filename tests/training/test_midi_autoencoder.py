@@ -314,3 +314,19 @@ def test_bad_input_and_gin_names():
         gin.clear_config()
     assert type(a).__name__ == "MidiAutoencoder" and "reverb" not in str(a.processor_group.dag)
     assert type(b).__name__ == "ZMidiAutoencoder" and b.mask_f0_loss is False
+
+
+def test_silence_gives_finite_outputs_losses_and_gradients():
+    model = _model(n_frames=8, n_samples=512)
+    feats = {"audio": np.zeros((1, 512), np.float32), "f0_hz": np.zeros((1, 8, 1), np.float32),
+             "loudness_db": np.full((1, 8, 1), -120.0, np.float32)}  # fmt: skip
+    model(feats)
+    from ddsp_ref.autodiff import value_and_grad
+
+    loss, grads = value_and_grad(lambda p: model.apply(p, feats)[1]["total_loss"])(
+        model.parameters())  # fmt: skip
+    assert np.isfinite(float(loss))
+    assert all(np.isfinite(v).all() for v in flatten_dict(grads).values())
+    out = model(feats, training=False)
+    np.testing.assert_array_equal(np.asarray(out["f0_midi"]), 0.0)  # hz_to_midi(0 Hz) = 0
+    assert np.isfinite(np.asarray(out["midi_audio"])).all()
