@@ -103,3 +103,33 @@ def test_midi_evaluator_on_model_outputs():
     assert scores["metrics/midi/learned/onset/f1"] == 1.0
     assert scores["metrics/midi/learned/frame/recall"] == 1.0
     assert eval_util is not None
+
+
+def test_ddsp_ref_run_trains_midiae_from_the_cli(tmp_path):
+    import json
+    import os
+
+    import soundfile as sf
+
+    from ddsp_ref.__main__ import main as cli_main
+    from ddsp_ref.data import corpus_dir
+    from ddsp_ref.training.data_preparation import prepare_dataset
+
+    audio, rate = sf.read(os.path.join(corpus_dir(), "violin_greensleeves.flac"))
+    sf.write(tmp_path / "v.wav", audio[: 5 * rate], rate)
+    prepare_dataset([str(tmp_path / "v.wav")], str(tmp_path / "ds"), example_secs=4,
+                    hop_secs=1, chunk_secs=0, num_workers=1, progress=None)  # fmt: skip
+    params = ["DatasetProvider.path = '%s'" % (tmp_path / "ds"), "batch_size = 1",
+              "train.num_steps = 2", "train.steps_per_summary = 1", "train.steps_per_save = 2",
+              "DilatedConvDecoder.ch = 8", "dec/DilatedConvStack.ch = 8",
+              "enc/DilatedConvStack.ch = 8"]  # fmt: skip
+    args = ["run", "--mode", "train", "--save_dir", str(tmp_path / "run"),
+            "--gin_file", "models/midiae/midiae.gin",
+            "--gin_file", "models/midiae/mixins/midi_encoder.gin",
+            "--gin_file", "datasets/prepared.gin"]  # fmt: skip
+    assert cli_main(args + [a for p in params for a in ("--gin_param", p)]) == 0
+    with open(tmp_path / "run" / "metrics.jsonl") as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert {"spectral_loss_synth", "f0_reconstruction", "total_loss"} <= set(rows[0])
+    assert (tmp_path / "run" / "ckpt-2.npz").exists()
