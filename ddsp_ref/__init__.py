@@ -7,6 +7,7 @@ Same API and numbers as magenta/ddsp 3.7.0, without TensorFlow.
 # registers them, so gin configs that `import ddsp_ref` find @synths.Harmonic etc.).
 from . import backend, core, dags, effects, processors, synths  # noqa: E402  (order: backend first)
 from .autodiff import Tensor, check_grads, grad, stop_gradient, value_and_grad
+from .lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -50,9 +51,4 @@ _SUBMODULES = {
 }
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'ddsp_ref' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SUBMODULES)

@@ -140,3 +140,29 @@ def test_every_documented_submodule_is_reachable_after_import(name):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("ddsp_ref")
+
+
+def test_ddsps_module_paths_of_the_models_encoders_decoders_and_evaluators():
+    """ddsp's ``training.models.MidiAutoencoder`` etc. resolve to the classes of the modules
+    that define them (imported on first use); unknown names still raise AttributeError."""
+    import importlib
+
+    from ddsp_ref.training import decoders, encoders, evaluators, models
+
+    where = {
+        models: {"InverseSynthesis": "inverse_synthesis", "MidiAutoencoder": "midi_autoencoder",
+                 "ZMidiAutoencoder": "midi_autoencoder"},
+        encoders: {"ResnetSinusoidalEncoder": "encoders_sinusoidal",
+                   "SinusoidalToHarmonicEncoder": "encoders_sinusoidal",
+                   "MidiEncoder": "encoders_midi", "HarmonicToMidiEncoder": "encoders_midi"},
+        decoders: {"MidiDecoder": "decoders_midi", "MidiToHarmonicDecoder": "decoders_midi"},
+        evaluators: {"TWMEvaluator": "evaluators_twm",
+                     "MidiAutoencoderEvaluator": "evaluators_midi",
+                     "MidiHeuristicEvaluator": "evaluators_midi"},
+    }  # fmt: skip
+    for module, names in where.items():
+        for name, home in names.items():
+            defining = importlib.import_module(f"ddsp_ref.training.{home}")
+            assert getattr(module, name) is getattr(defining, name)
+        with pytest.raises(AttributeError, match="no attribute 'NotADdspName'"):
+            module.NotADdspName  # noqa: B018

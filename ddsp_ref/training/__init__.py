@@ -6,11 +6,10 @@ Like ``import ddsp.training``, importing this package registers the model-side c
 side loads on first use. ``import ddsp_ref`` alone imports none of it.
 """
 
-import importlib
-
 # ddsp's ``import ddsp`` (the first line of its configs) also loads the losses, so an operative
 # config's SpectralLoss resolves; the gin alias maps ``ddsp`` onto this package's modules.
 from .. import losses as _losses  # noqa: F401
+from ..lazy import lazy_getattr
 
 # gin registration
 from . import (  # noqa: F401
@@ -40,7 +39,4 @@ from . import (  # noqa: F401
 _SUBMODULES = {"data", "data_multi", "data_preparation", "postprocessing", "inference"}
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'ddsp_ref.training' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _SUBMODULES)

@@ -9,6 +9,7 @@ from typing import Any
 from ..autodiff import ops
 from ..core.utils import nested_keys, nested_lookup
 from ..gin_support import register
+from ..lazy import lazy_getattr
 from ..module import Module
 from ..validation import nonnegative_int, positive_int
 from .nn import DilatedConvStack, FcStack, OutputSplitsLayer, Rnn, StatelessRnn, split_to_dict
@@ -218,3 +219,13 @@ class DilatedConvDecoder(OutputSplitsLayer):
 for _cls in (RnnFcDecoder, DilatedConvDecoder):
     register(_cls, module="ddsp_ref.training.decoders")
 del _cls
+
+
+# ddsp's MIDI decoders (ddsp.training.decoders.X): imported on first use (they import this module).
+__getattr__ = lazy_getattr(
+    __name__,
+    attributes={
+        "MidiDecoder": ".decoders_midi",
+        "MidiToHarmonicDecoder": ".decoders_midi",
+    },
+)

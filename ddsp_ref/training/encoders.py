@@ -10,6 +10,7 @@ from .. import core
 from ..autodiff import ops
 from ..core.utils import to_float
 from ..gin_support import register
+from ..lazy import lazy_getattr
 from ..module import Module
 from ..spectral_ops import compute_mfcc
 from ..validation import positive_int
@@ -283,3 +284,16 @@ class ExpressionEncoder(ZEncoder):
 for _cls in (MfccRnnEncoder, AggregateFeaturesEncoder, OneHotEncoder, ExpressionEncoder):
     register(_cls, module="ddsp_ref.training.encoders")
 del _cls
+
+
+# ddsp's sinusoidal and MIDI encoders (ddsp.training.encoders.X): imported on first use
+# (they import this module).
+__getattr__ = lazy_getattr(
+    __name__,
+    attributes={
+        "ResnetSinusoidalEncoder": ".encoders_sinusoidal",
+        "SinusoidalToHarmonicEncoder": ".encoders_sinusoidal",
+        "MidiEncoder": ".encoders_midi",
+        "HarmonicToMidiEncoder": ".encoders_midi",
+    },
+)

@@ -25,6 +25,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..gin_support import register
 from ..io import atomic_write
+from ..lazy import lazy_getattr
 from . import metrics
 
 __all__ = ["BaseEvaluator", "BasicEvaluator", "F0LdEvaluator", "SAMPLES_DIR"]
@@ -305,3 +306,15 @@ def _render(figure: Any) -> _Image:
 for _cls in (BasicEvaluator, F0LdEvaluator):
     register(_cls, module="ddsp_ref.training.evaluators")
 del _cls
+
+
+# ddsp's TWM and MIDI evaluators (ddsp.training.evaluators.X): imported on first use
+# (they import this module).
+__getattr__ = lazy_getattr(
+    __name__,
+    attributes={
+        "TWMEvaluator": ".evaluators_twm",
+        "MidiAutoencoderEvaluator": ".evaluators_midi",
+        "MidiHeuristicEvaluator": ".evaluators_midi",
+    },
+)

@@ -14,6 +14,7 @@ import numpy as np
 from ..backend import array_namespace
 from ..core.utils import make_iterable
 from ..gin_support import configurable
+from ..lazy import lazy_getattr
 from ..module import Module, flatten_dict, outer_training_phase, training_phase, unflatten_dict
 
 __all__ = ["Model", "Autoencoder", "get_model", "load_model_params"]
@@ -329,3 +330,14 @@ def _features_dict(features: Any, where: str) -> dict:
 # ddsp's gin name @models.Autoencoder(); configurable as in ddsp, so that the colab's
 # ``gin.parse_config_file(...)`` followed by ``models.Autoencoder()`` in Python uses the bindings.
 Autoencoder = configurable(Autoencoder, module="ddsp_ref.training.models")
+
+
+# ddsp's other models (ddsp.training.models.X): imported on first use (they import this module).
+__getattr__ = lazy_getattr(
+    __name__,
+    attributes={
+        "InverseSynthesis": ".inverse_synthesis",
+        "MidiAutoencoder": ".midi_autoencoder",
+        "ZMidiAutoencoder": ".midi_autoencoder",
+    },
+)
