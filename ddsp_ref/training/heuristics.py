@@ -243,7 +243,8 @@ def _int_or_inf(value: Any) -> Any:
 def _low_outliers(x: np.ndarray, frame_width: int, num_devs: float, pad_mode: str) -> Any:
     """``x`` above (mean - num_devs * std) of its ``frame_width`` neighbourhood."""
     windows = _sliding(pad_for_frame(x, pad_mode, frame_width), frame_width)
-    low_pooled = np.mean(windows, axis=-1) - num_devs * np.std(windows, axis=-1)
+    with np.errstate(invalid="ignore"):  # silent frames (log 0 = -inf): a NaN bound, not "on"
+        low_pooled = np.mean(windows, axis=-1) - num_devs * np.std(windows, axis=-1)
     return low_pooled < x
 
 
