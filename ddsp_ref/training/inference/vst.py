@@ -93,8 +93,8 @@ class VSTBaseModule(ExportMixin, Autoencoder):
         _streaming_config(self, where)
         self.state_size = int(query("RnnFcDecoder.rnn_channels", where, _VST_HINT))
 
-    def configure_gin(self) -> None:
-        raise NotImplementedError
+    def configure_gin(self) -> None:  # each VST module binds its own sizes
+        raise TypeError(f"{type(self).__name__} must define configure_gin()")
 
     def _kwargs_to_save(self) -> dict:
         return {}
@@ -132,8 +132,8 @@ class VSTBaseModule(ExportMixin, Autoencoder):
             noise["magnitudes"][0, 0],
         )
 
-    def call(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+    def call(self, *args: Any, **kwargs: Any) -> Any:  # each VST module has its own signature
+        raise TypeError(f"{type(self).__name__} must define call()")
 
 
 class VSTExtractFeatures(VSTBaseModule):
