@@ -99,6 +99,11 @@ class BaseEvaluator:
             return False
         return True
 
+    def _plots_wanted(self) -> bool:
+        """True when plots have somewhere to go (a save_dir or a writer) and can be drawn."""
+        has_target = self._save_dir is not None or self._summary_writer is not None
+        return has_target and self._can_plot()
+
     def _write_image(self, stem: str | None, suffix: str, tag: str, image: Any, step: int):
         """The image's PNG to ``<stem>_<suffix>.png`` and its pixels to the writer."""
         if stem is not None:
@@ -107,6 +112,20 @@ class BaseEvaluator:
                 f.write(image.png)
         if self._summary_writer is not None:
             self._summary_writer.add_image(tag, image.rgb, step, dataformats="HWC")
+
+    def _write_f0_images(self, f0_hz: Any, f0_hz_model: Any, step: int, suffix: str,
+                         tag: str) -> None:  # fmt: skip
+        """One f0 plot per example (dataset against model, ``[batch, n_frames]``) as
+        ``<stem>_<suffix>.png`` and the image ``<tag>/<index>``, when anything is written."""
+        if not self._plots_wanted():
+            return
+        where = f"{type(self).__name__}.sample"
+        f0_batch, f0_model = metrics.frames_2d(f0_hz, where), metrics.frames_2d(f0_hz_model, where)
+        first = self._first_index(step, f0_batch.shape[0])
+        for i in range(f0_batch.shape[0]):
+            index = first + i
+            image = f0_image(f0_batch[i], f0_model[i], self._frame_rate, step, index)
+            self._write_image(self._stem(step, index), suffix, f"{tag}/{index}", image, step)
 
     def _scalars(self, scalars: dict[str, float], step: int) -> dict[str, float]:
         if self._summary_writer is not None:
@@ -192,17 +211,8 @@ class F0LdEvaluator(BaseEvaluator):
             self._f0_crepe_metrics.update_state(batch, audio_gen)
 
     def sample(self, batch: dict, outputs: dict, step: int) -> None:
-        if "f0_hz" not in outputs or "f0_hz" not in batch:
-            return
-        if (self._save_dir is None and self._summary_writer is None) or not self._can_plot():
-            return
-        f0_batch = metrics.frames_2d(batch["f0_hz"], "F0LdEvaluator.sample")
-        f0_model = metrics.frames_2d(outputs["f0_hz"], "F0LdEvaluator.sample")
-        first = self._first_index(step, f0_batch.shape[0])
-        for i in range(f0_batch.shape[0]):
-            index = first + i
-            image = f0_image(f0_batch[i], f0_model[i], self._frame_rate, step, index)
-            self._write_image(self._stem(step, index), "f0", f"f0_harmonic/{index}", image, step)
+        if "f0_hz" in outputs and "f0_hz" in batch:
+            self._write_f0_images(batch["f0_hz"], outputs["f0_hz"], step, "f0", "f0_harmonic")
 
     def flush(self, step: int) -> dict[str, float]:
         scalars = self._loudness_metrics.flush(step)

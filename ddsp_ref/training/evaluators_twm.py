@@ -10,7 +10,7 @@ from ..backend import to_numpy
 from ..gin_support import register
 from ..losses import TWMLoss
 from . import metrics
-from .evaluators import BaseEvaluator, f0_image
+from .evaluators import BaseEvaluator
 
 __all__ = ["TWMEvaluator"]
 
@@ -60,15 +60,10 @@ class TWMEvaluator(BaseEvaluator):
         self._f0_twm_metrics.update_state(batch, to_numpy(self._compute_twm_f0(outputs)))
 
     def sample(self, batch: dict, outputs: dict, step: int) -> None:
-        if (self._save_dir is None and self._summary_writer is None) or not self._can_plot():
+        if not self._plots_wanted():  # the TWM f0 is only computed for a plot
             return
-        f0_batch = metrics.frames_2d(batch["f0_hz"], "TWMEvaluator.sample")
-        f0_twm = metrics.frames_2d(to_numpy(self._compute_twm_f0(outputs)), "TWMEvaluator.sample")
-        first = self._first_index(step, f0_batch.shape[0])
-        for i in range(f0_batch.shape[0]):
-            index = first + i
-            image = f0_image(f0_batch[i], f0_twm[i], self._frame_rate, step, index)
-            self._write_image(self._stem(step, index), "f0_twm", f"f0_twm/{index}", image, step)
+        f0_twm = to_numpy(self._compute_twm_f0(outputs))
+        self._write_f0_images(batch["f0_hz"], f0_twm, step, "f0_twm", "f0_twm")
 
     def flush(self, step: int) -> dict[str, float]:
         return self._scalars(self._f0_twm_metrics.flush(step), step)

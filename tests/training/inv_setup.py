@@ -19,6 +19,8 @@ from ddsp_ref.training.encoders_sinusoidal import (
 )
 from ddsp_ref.training.inverse_synthesis import InverseSynthesis
 
+from .formula_weights import formula_weights
+
 GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden_inv_3_7_0.npz"))
 SR, N_SAMPLES, N_SIN, N_HARM, DEPTH, N_MAGS = 2000, 512, 3, 4, 4, 5
 LOGMEL = dict(lo_hz=0.0, hi_hz=1000.0, bins=32, fft_size=128, overlap=0.5, pad_end=True,
@@ -30,15 +32,6 @@ LOSS_NAMES = ("spectral_loss", "kde_loss", "twm_loss", "noise_loss", "harmonic_l
 def case(name: str) -> dict:
     prefix = name + "/"
     return {k[len(prefix) :]: GOLDEN[k] for k in GOLDEN.files if k.startswith(prefix)}
-
-
-def formula_weights(name, shape):
-    """record_nn_extras_golden.formula_weights: the weights both libraries are given."""
-    n = int(np.prod(shape))
-    wave = np.sin(0.7 * np.arange(n) + 0.1 * sum(map(ord, name))).reshape(shape)
-    if name.endswith("kernel"):
-        return (wave / np.sqrt(np.prod(shape[:-1]))).astype(np.float32)
-    return ((1.0 if name.endswith("scale") else 0.0) + 0.1 * wave).astype(np.float32)
 
 
 def formula_params(module, prefix: str = "") -> dict:

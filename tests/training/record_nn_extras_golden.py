@@ -21,6 +21,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+
+from formula_weights import formula_weights  # noqa: E402  (the tests compute the same)
 from record_conv_golden import _conv, _flatten, _load_ddsp  # noqa: E402
 
 
@@ -277,15 +279,6 @@ def _stack_vars_resnet(stack):
     tree = {f"layer_{i}": _residual_tree(la) for i, la in enumerate(res)}
     tree["norm"] = _norm(stack.layers[len(res)])
     return tree
-
-
-def formula_weights(name, shape):
-    """Deterministic weights for the big ResNet case (the test computes the same)."""
-    n = int(np.prod(shape))
-    wave = np.sin(0.7 * np.arange(n) + 0.1 * sum(map(ord, name))).reshape(shape)
-    if name.endswith("kernel"):
-        return (wave / np.sqrt(np.prod(shape[:-1]))).astype(np.float32)
-    return ((1.0 if name.endswith("scale") else 0.0) + 0.1 * wave).astype(np.float32)
 
 
 RESIDUAL = [

@@ -21,6 +21,7 @@ from ddsp_ref.training.nn.resnet import (
     max_pool_freq,
 )
 
+from .formula_weights import formula_weights
 from .test_nn_extras import GOLDEN, SPEC, case, close, grads_of, params_of, projected
 
 
@@ -72,15 +73,6 @@ def test_residual_layer_matches_ddsp(i):
 
 def test_residual_stack_matches_ddsp():
     _compare("stack", ResidualStack([2, 3], [2, 1], [1, 2], "layer", seed=0))
-
-
-def formula_weights(name, shape):
-    """The recorder's deterministic weights (record_nn_extras_golden.formula_weights)."""
-    n = int(np.prod(shape))
-    wave = np.sin(0.7 * np.arange(n) + 0.1 * sum(map(ord, name))).reshape(shape)
-    if name.endswith("kernel"):
-        return (wave / np.sqrt(np.prod(shape[:-1]))).astype(np.float32)
-    return ((1.0 if name.endswith("scale") else 0.0) + 0.1 * wave).astype(np.float32)
 
 
 def test_resnet_small_matches_ddsp():
