@@ -151,9 +151,7 @@ class BasicEvaluator(BaseEvaluator):
         audio = _batch_audio(batch["audio"])
         audio_gen = _batch_audio(outputs["audio_gen"])
         first = self._first_index(step, audio.shape[0])
-        plot = (self._save_dir is not None or self._summary_writer is not None) and (
-            self._can_plot()
-        )
+        plot = self._plots_wanted()
         for i in range(audio.shape[0]):
             self._write_example(step, first + i, audio[i], audio_gen[i], plot)
 
