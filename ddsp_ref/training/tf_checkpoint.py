@@ -58,7 +58,7 @@ import numpy as np
 from ..module import Module
 from .decoders import RnnFcDecoder
 from .nn.base import Layer
-from .nn.conv import Conv1D, Conv1DTranspose, DilatedConvStack, _ScaleShift
+from .nn.conv import Conv1D, Conv1DTranspose, DilatedConvStack
 from .nn.layers import Dense, Fc, FcStack, LayerNormalization, Normalize
 from .nn.recurrent import Rnn, StatelessRnn
 from .tf_bundle import TensorBundle
@@ -187,7 +187,7 @@ def _layer_names(layer: Layer) -> list[str]:
         return ["kernel"] + (["bias"] if layer.use_bias else [])
     if isinstance(layer, LayerNormalization):
         return (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
-    if isinstance(layer, (Normalize, _ScaleShift)):
+    if isinstance(layer, Normalize):
         return ["scale", "shift"]
     if isinstance(layer, (Conv1D, Conv1DTranspose)):
         return ["kernel", "bias"] + (["sn_u"] if layer.spectral_norm else [])

@@ -154,6 +154,21 @@ def test_normalize_one_frame_instance_is_zero():
     np.testing.assert_array_equal(nn.normalize_op(_x((2, 1, 3)), "instance"), 0.0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_normalize_none_is_scale_and_shift_only(dtype):
+    """ddsp: normalize_op(x, None) returns x; Normalize(None) only scales and shifts."""
+    x = _x((2, 4, 3), dtype)
+    np.testing.assert_array_equal(nn.normalize_op(x, None), x)
+    layer = nn.Normalize(None)
+    layer(x)  # builds scale and shift for 3 channels
+    params = _randomize(layer.parameters())
+    y = layer.apply(params, x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, x * params["scale"] + params["shift"], rtol=TOL[dtype])
+    with pytest.raises(ValueError, match="x must"):
+        nn.normalize_op(np.ones(3, dtype), None)
+
+
 def test_normalize_bad_input():
     with pytest.raises(ValueError, match="divisible by 32"):
         nn.normalize_op(_x((2, 4, 48)), "group")

@@ -136,31 +136,6 @@ class Conv1DTranspose(SpectralNorm, Layer):
         return conv1d_transpose(x, kernel, bias, self.stride)
 
 
-class _ScaleShift(Layer):
-    """ddsp's ``Normalize(norm_type=None)``: no normalisation, only the learned per-channel
-    ``scale`` (ones) and ``shift`` (zeros)."""
-
-    def __init__(self, input_size: int | None = None, name: str | None = None):
-        super().__init__(name=name)
-        if input_size is not None:
-            self.build(positive_int(input_size, "input_size", "Normalize"))
-
-    def _create(self, input_size: int, xp: Any) -> None:
-        self._new("scale", np.ones(input_size, np.float32), xp)
-        self._new("shift", np.zeros(input_size, np.float32), xp)
-
-    def __call__(self, x: Any) -> Any:
-        x = self._prepare(x, (2, 3, 4), "[batch, (time, (width,)) channels]")
-        return x * self._param("scale", x) + self._param("shift", x)
-
-
-def _normalize(norm_type: str | None, input_size: int | None) -> Layer:
-    """ddsp's ``Normalize(norm_type)``, where None keeps only the learned scale and shift."""
-    if norm_type is None:
-        return _ScaleShift(input_size=input_size, name="normalize")
-    return Normalize(norm_type, input_size=input_size, name="normalize")
-
-
 class ConditionalScaleAndShift(Module):
     """ddsp's ``ConditionalScaleAndShift`` (FiLM): ``x * scale + shift`` with ``[scale, shift]
     = Dense(2 * channels)(z)`` (``shift = Dense(channels)(z)`` and no scale when
@@ -244,8 +219,7 @@ class ConditionalNorm(Module):
 
     def __call__(self, inputs: Any) -> Any:
         x, z = _pair(inputs, "ConditionalNorm")
-        if self.norm_type is not None:
-            x = normalize_op(x, self.norm_type)
+        x = normalize_op(x, self.norm_type)
         return self.conditional_scale_and_shift((x, z))
 
 
@@ -351,8 +325,7 @@ class DilatedConvStack(Module):
                 norm = ConditionalNorm(self.norm_type, shift_only, channels=self.ch,
                                        seed=child_seed(rng), name=f"norm_{i}")  # fmt: skip
             else:
-                norm = _normalize(self.norm_type, inner)
-                norm.name = f"norm_{i}"
+                norm = Normalize(self.norm_type, input_size=inner, name=f"norm_{i}")
             self.norms.append(norm)
         self.resamples = self._resample_layers(stacks, stacks_per_resample, resample_stride,
                                                init, rng, inner)  # fmt: skip

@@ -148,7 +148,8 @@ def normalize_op(x: Any, norm_type: str = "layer", eps: float = 1e-5) -> Any:
     Args:
         x: ``[batch, channels]``, ``[batch, time, channels]`` or ddsp's
             ``[batch, time, width, channels]``.
-        norm_type: 'layer', 'instance' or 'group'.
+        norm_type: 'layer', 'instance', 'group', or None (no normalisation: ``x`` as a
+            float array, as ddsp returns it).
         eps: added to the variance.
 
     Returns:
@@ -158,9 +159,12 @@ def normalize_op(x: Any, norm_type: str = "layer", eps: float = 1e-5) -> Any:
         ValueError: unknown ``norm_type``, a bad rank, or 'group' with channels not a multiple
             of 32.
     """
-    one_of(norm_type, tuple(_N_GROUPS), "norm_type", "normalize_op")
+    one_of(norm_type, (*_N_GROUPS, None), "norm_type", "normalize_op")
     eps = positive_number(eps, "eps", "normalize_op")
     x = to_float(x, "x", "normalize_op")
+    if norm_type is None:
+        check_rank(x, (2, 3, 4), "x", "normalize_op", "[batch, (time, (width,)) channels]")
+        return x
     n_dims = len(x.shape)
     x4 = ensure_4d(x)
     mb, t, w, ch = x4.shape
@@ -176,9 +180,9 @@ def normalize_op(x: Any, norm_type: str = "layer", eps: float = 1e-5) -> Any:
 
 
 class Normalize(Layer):
-    """ddsp's ``Normalize``: :func:`normalize_op` (eps 1e-5), then a learned ``scale`` (ones)
-    and ``shift`` (zeros) per channel. They have shape ``[channels]`` (ddsp stores
-    ``[1, 1, 1, channels]``; the broadcast is the same).
+    """ddsp's ``Normalize``: :func:`normalize_op` (eps 1e-5; ``norm_type=None``: none), then a
+    learned ``scale`` (ones) and ``shift`` (zeros) per channel. They have shape ``[channels]``
+    (ddsp stores ``[1, 1, 1, channels]``; the broadcast is the same).
 
     Call: ``[batch, channels]``, ``[batch, time, channels]`` or 4-D -> same shape.
     """
@@ -186,7 +190,7 @@ class Normalize(Layer):
     def __init__(self, norm_type: str = "layer", input_size: int | None = None,
                  name: str | None = None):  # fmt: skip
         super().__init__(name=name)
-        self.norm_type = one_of(norm_type, tuple(_N_GROUPS), "norm_type", "Normalize")
+        self.norm_type = one_of(norm_type, (*_N_GROUPS, None), "norm_type", "Normalize")
         if input_size is not None:
             self.build(positive_int(input_size, "input_size", "Normalize"))
 
