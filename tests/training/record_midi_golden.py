@@ -30,6 +30,7 @@ from record_conv_golden import (  # noqa: E402
     _record,
     _stack_vars,
 )
+from record_nn_extras_golden import _norm, _stack_tree  # noqa: E402
 
 
 def _stub_note_seq():
@@ -55,23 +56,13 @@ def _f32(x):
     return np.asarray(x, np.float32)
 
 
-def _fc_tree(stack):
-    return {f"fc_{i}": {"dense": _conv(fc.layers[0]),
-                        "layer_norm": {"gamma": fc.layers[1].gamma, "beta": fc.layers[1].beta}}
-            for i, fc in enumerate(stack.layers)}  # fmt: skip
-
-
-def _norm(n):
-    return {"scale": n.scale, "shift": n.shift}
-
-
 def record_layers(tf, nn, encoders, decoders, rng, store, specs):
     n_t = 7
     f0 = _f32(rng.uniform(40, 80, (2, n_t, 1)))
     enc = encoders.MidiEncoder(net=nn.FcStack(4, 1))
     feats = {"f0_midi": f0, "loudness": _f32(rng.uniform(-80, 0, (2, n_t, 1)))}
     enc(feats)
-    tree = {"net": _fc_tree(enc.net), "norm": _norm(enc.norm), "dense_out": _conv(enc.dense_out)}
+    tree = {"net": _stack_tree(enc.net), "norm": _norm(enc.norm), "dense_out": _conv(enc.dense_out)}
     _record(tf, rng, store, "midi_encoder", enc, feats, lambda t: enc(dict(t)), tree)
     for residual in (True, False):
         enc = encoders.HarmonicToMidiEncoder(net=nn.FcStack(4, 1), f0_residual=residual)
@@ -79,7 +70,7 @@ def record_layers(tf, nn, encoders, decoders, rng, store, specs):
                  "hd": _f32(rng.uniform(-30, 0, (2, n_t, 3))),
                  "noise": _f32(rng.uniform(-60, 0, (2, n_t, 4)))}  # fmt: skip
         enc(feats)
-        tree = {"net": _fc_tree(enc.net), "norm": _norm(enc.norm),
+        tree = {"net": _stack_tree(enc.net), "norm": _norm(enc.norm),
                 "dense_out": _conv(enc.dense_out)}  # fmt: skip
         case = f"harm_encoder_{'res' if residual else 'nores'}"
         _record(tf, rng, store, case, enc, feats, lambda t, e=enc: e(dict(t)), tree)
@@ -105,7 +96,7 @@ def record_layers(tf, nn, encoders, decoders, rng, store, specs):
         qz[0, :3] = 0.0  # silence: midi_zero_silence maps f0_midi == 0 to 0 Hz
         inputs = {"z_pitch": qz}
         dec(inputs["z_pitch"])
-        tree = {"net": _fc_tree(dec.net), "dense_out": _conv(dec.dense_out)}
+        tree = {"net": _stack_tree(dec.net), "dense_out": _conv(dec.dense_out)}
         if dec.norm is not None:
             tree["norm"] = _norm(dec.norm)
         _record(tf, rng, store, name, dec, inputs, lambda t, d=dec: d(t["z_pitch"]), tree)
@@ -224,10 +215,10 @@ def record_model(tf, ddsp, nn, encoders, decoders, rng, store):
     model(dict(feats), training=True)  # build
     tree = {"synthcoder": {"dilated_conv_stack": _stack_vars(synthcoder.dilated_conv_stack, False),
                            "dense_out": _conv(synthcoder.dense_out)},
-            "midi_encoder": {"net": _fc_tree(model.midi_encoder.net),
+            "midi_encoder": {"net": _stack_tree(model.midi_encoder.net),
                              "norm": _norm(model.midi_encoder.norm),
                              "dense_out": _conv(model.midi_encoder.dense_out)},
-            "midi_decoder": {"net": _fc_tree(model.midi_decoder.net),
+            "midi_decoder": {"net": _stack_tree(model.midi_decoder.net),
                              "norm": _norm(model.midi_decoder.norm),
                              "dense_out": _conv(model.midi_decoder.dense_out)}}  # fmt: skip
     flat = dict(_flatten(tree))
