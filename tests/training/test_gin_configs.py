@@ -45,11 +45,7 @@ SHIPPED = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("clean_gin")  # tests/training/conftest.py
 
 
 def test_the_shipped_files():

@@ -12,11 +12,7 @@ from ddsp_ref.training import ddsp_run, models
 gin = pytest.importorskip("gin")
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("clean_gin")  # tests/training/conftest.py
 
 
 def q(name):

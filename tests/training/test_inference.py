@@ -42,11 +42,7 @@ VST_BINDINGS = [
 HOP = 320  # 16000 / 50
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("clean_gin")  # tests/training/conftest.py
 
 
 @pytest.fixture(scope="module")

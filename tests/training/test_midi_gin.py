@@ -23,11 +23,7 @@ SMALL = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def clean_gin():
-    gin.clear_config()
-    yield
-    gin.clear_config()
+pytestmark = pytest.mark.usefixtures("clean_gin")  # tests/training/conftest.py
 
 
 def features():
