@@ -22,7 +22,9 @@ from ddsp_ref.training.data_preparation import prepare_dataset  # noqa: E402
 from ddsp_ref.training.ddsp_export import main as ddsp_export  # noqa: E402
 from ddsp_ref.training.model_dir import SHIPPED_MODEL_DIR  # noqa: E402
 
-from .test_inference import clean_gin, vst_dir  # noqa: E402, F401  (fixtures)
+from .test_inference import vst_dir  # noqa: E402, F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("clean_gin")  # tests/training/conftest.py
 
 TONES = ((220.0, 0.3), (330.0, 0.2), (494.0, 0.1))  # Hz, amplitude: one 2 s file each
 
